@@ -1,0 +1,1 @@
+"""The support graph: state, per-run context, service wiring and the builder."""

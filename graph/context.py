@@ -1,0 +1,29 @@
+"""Per-run values the server hands the graph with each turn (LangGraph `context_schema`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from graph.services import Services
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Identity and raw input of one turn, plus the services it runs against."""
+
+    phone: str | None = None
+    """The sender's WhatsApp number, from the webhook. The only source of identity."""
+    inbound: list[str] = field(default_factory=list)
+    """This turn's raw customer texts. They travel here, not in state, so that text is
+    checkpointed only after the input guardrail has redacted it."""
+    now: str | None = None
+    """The turn's time (ISO 8601, UTC); unset means the wall clock. Tests pin it."""
+    services: Services | None = None
+    """Models, shop and knowledge base; unset means the process-wide defaults."""
+
+    def clock(self) -> datetime:
+        """The turn's time as an aware datetime."""
+        return datetime.fromisoformat(self.now) if self.now else datetime.now(UTC)

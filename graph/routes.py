@@ -1,0 +1,61 @@
+"""Routing functions: each names every place it can go and raises on a state it does not know."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.graph import END
+
+from graph.state import State
+
+NEEDS_IDENTITY = {"order_status", "billing", "complaint"}
+"""Intents whose answer reads or changes the customer's own data."""
+
+
+class UnroutableState(RuntimeError):
+    """The state matches no route: a bug, never a customer's doing."""
+
+
+def after_input_guardrail(state: State) -> Literal["router", "__end__"]:
+    if state.status == "human":
+        return END  # a human owns the conversation: the bot stays silent
+    if "rate_limited" in state.flags or not state.messages or state.messages[-1].type != "human":
+        return END
+    return "router"
+
+
+def after_router(state: State) -> Literal["respond", "handoff", "authenticate", "retrieve"]:
+    if not state.needs_agent:
+        return "respond"
+    if state.intent == "human_request":
+        return "handoff"
+    if state.intent in NEEDS_IDENTITY or state.verification["status"] in ("challenged", "locked"):
+        if state.verification["status"] != "verified":
+            return "authenticate"
+    if state.intent is None:
+        raise UnroutableState("router left no intent")
+    return "retrieve"
+
+
+def after_authenticate(state: State) -> Literal["retrieve", "respond", "handoff"]:
+    status = state.verification["status"]
+    if status == "verified":
+        return "retrieve"
+    if status in ("unverified", "challenged", "locked"):
+        return "respond"
+    raise UnroutableState(f"unknown verification status {status!r}")
+
+
+def after_agent(state: State) -> Literal["tools", "output_guardrail", "handoff"]:
+    if state.handoff_reason:
+        return "handoff"
+    last = state.messages[-1]
+    if last.type != "ai":
+        raise UnroutableState(f"agent ended on a {last.type} message")
+    if any(call["name"] != "Reply" for call in last.tool_calls):
+        return "tools"
+    return "output_guardrail"
+
+
+def after_output_guardrail(state: State) -> Literal["handoff", "respond"]:
+    return "handoff" if state.handoff_reason else "respond"

@@ -1,0 +1,90 @@
+"""The long-lived things a turn runs against: models, the shop backend, the knowledge base.
+
+They are built once per process from Settings. Tests build their own and pass them in
+`Context.services`, so nothing here is global state that a test has to patch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from langchain_core.language_models import BaseChatModel
+
+from nodes.brain import OfflineBrain
+from server.settings import ModelSettings, Settings, get_settings
+
+if TYPE_CHECKING:
+    from knowledge.base import KnowledgeBase
+    from tools.shop import ShopBackend
+
+
+@dataclass
+class Services:
+    """Everything a node or tool needs besides state and context."""
+
+    settings: Settings
+    router_model: BaseChatModel
+    """Classifies each message; the offline brain when no router model is configured."""
+    agent_model: BaseChatModel
+    """Runs the tool loop; the offline brain when no agent model is configured."""
+    fallback_model: BaseChatModel
+    """Stands in when a configured model fails: always the offline brain."""
+    shop: ShopBackend
+    knowledge: KnowledgeBase
+
+
+def chat_model(config: ModelSettings, fallback: BaseChatModel) -> BaseChatModel:
+    """An OpenAI-compatible chat model for `config`, or `fallback` when none is configured."""
+    if not config.model:
+        return fallback
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        model=config.model,
+        base_url=config.base_url,
+        api_key=config.api_key or "unset",  # local endpoints (Ollama, vLLM) take any key
+        timeout=config.timeout_s,
+        max_retries=config.max_retries,
+    )
+
+
+def build_services(shop: ShopBackend, knowledge: KnowledgeBase, settings: Settings | None = None,
+                   router_model: BaseChatModel | None = None,
+                   agent_model: BaseChatModel | None = None) -> Services:
+    """Services from settings; explicit models win over configured ones."""
+    settings = settings or get_settings()
+    brain = OfflineBrain()
+    return Services(
+        settings=settings,
+        router_model=router_model or chat_model(settings.router, brain),
+        agent_model=agent_model or chat_model(settings.agent, brain),
+        fallback_model=brain,
+        shop=shop,
+        knowledge=knowledge,
+    )
+
+
+_default: Services | None = None
+
+
+async def default_services() -> Services:
+    """The process-wide services, opened on first use (LangGraph Studio and the CLI)."""
+    global _default
+    if _default is None:
+        from knowledge.base import open_knowledge_base
+        from server.database import open_pool
+        from tools.seed import seed_if_empty
+        from tools.shop import PostgresShop
+
+        settings = get_settings()
+        shop = PostgresShop(await open_pool(settings))
+        await seed_if_empty(shop)
+        _default = build_services(shop, await open_knowledge_base(settings), settings)
+    return _default
+
+
+async def services_for(context: object | None) -> Services:
+    """The services a run was given in its context, else the process-wide ones."""
+    given = getattr(context, "services", None)
+    return given if given is not None else await default_services()

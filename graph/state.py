@@ -1,0 +1,194 @@
+"""The support graph's state: a narrow input schema and the full conversation state.
+
+Nested values are plain TypedDicts so that checkpoints stay JSON-like and load in any
+process without registering classes with the serializer.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Literal, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph import add_messages
+
+Intent = Literal[
+    "order_status", "returns_refunds", "product_question", "billing",
+    "complaint", "human_request", "other",
+]
+Status = Literal["new", "authenticated", "automated", "human", "closed", "dormant"]
+
+
+class Customer(TypedDict):
+    """A customer as the shop knows them; set by the server or by verification."""
+
+    id: str
+    name: str
+    phone: str | None
+    email: str
+    tier: str
+
+
+class Verification(TypedDict):
+    """Where the customer stands with identity checks."""
+
+    status: Literal["unverified", "challenged", "verified", "locked"]
+    method: str | None
+    attempts: int
+    locked_until: str | None
+
+
+class Passage(TypedDict):
+    """One knowledge-base chunk retrieved this turn."""
+
+    id: str
+    title: str
+    section: str
+    url: str
+    text: str
+    score: float
+
+
+class Reply(TypedDict):
+    """The checked answer of one turn (the output guardrail's schema, as a dict)."""
+
+    intent: Intent
+    answer: str
+    citations: list[str]
+    handoff: bool
+    confidence: float
+
+
+class Transition(TypedDict):
+    """One move of the conversation state machine: who, when and why."""
+
+    source: Status
+    target: Status
+    event: str
+    at: str
+
+
+class Usage(TypedDict):
+    """Model usage added up over the conversation."""
+
+    model_calls: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+
+
+def merge_passages(current: list[Passage], new: list[Passage]) -> list[Passage]:
+    """Reducer: add passages, one per id. Each turn starts with Overwrite([])."""
+    seen = {p["id"] for p in current}
+    return [*current, *(p for p in new if p["id"] not in seen)]
+
+
+def add_usage(total: Usage | None, delta: Usage | None) -> Usage:
+    """Reducer: sum usage counters."""
+    keys = ("model_calls", "tokens_in", "tokens_out", "cost_usd")
+    total, delta = total or {}, delta or {}
+    return {k: total.get(k, 0) + delta.get(k, 0) for k in keys}  # type: ignore[return-value]
+
+
+@dataclass(kw_only=True)
+class InputState:
+    """What a caller may send: the customer's new messages."""
+
+    messages: Annotated[Sequence[AnyMessage], add_messages] = field(default_factory=list)
+    """The transcript. Customer text is stored only after the input guardrail redacts it."""
+
+
+@dataclass(kw_only=True)
+class State(InputState):
+    """The full, checkpointed state of one WhatsApp conversation."""
+
+    turn: int = 0
+    """Number of customer turns so far; part of every reply's idempotency key."""
+    customer: Customer | None = None
+    """The customer, resolved from the WhatsApp identity or by verification, never by a model."""
+    verification: Verification = field(
+        default_factory=lambda: Verification(
+            status="unverified", method=None, attempts=0, locked_until=None
+        )
+    )
+    """Identity-check progress and lockout."""
+    status: Status = "new"
+    """Conversation state machine: new, authenticated, automated, human, closed, dormant."""
+    transitions: Annotated[list[Transition], operator.add] = field(default_factory=list)
+    """Every status change with its reason, for the audit trail."""
+    last_customer_at: str | None = None
+    """UTC time of the customer's latest message; opens the 24-hour window."""
+    recent_message_times: list[str] = field(default_factory=list)
+    """Timestamps inside the rate-limit window."""
+    flags: list[str] = field(default_factory=list)
+    """Input guardrail findings of this turn (pii:email, abuse, injection, rate_limited)."""
+    needs_agent: bool = True
+    """False when the router found small talk or noise."""
+    intent: Intent | None = None
+    """The router's intent for this turn."""
+    confidence: float = 0.0
+    """The router's confidence in the intent, 0 to 1."""
+    order_refs: list[str] = field(default_factory=list)
+    """Order numbers mentioned in the conversation."""
+    passages: Annotated[list[Passage], merge_passages] = field(default_factory=list)
+    """Knowledge-base passages retrieved this turn; the only citable sources."""
+    citations: list[Passage] = field(default_factory=list)
+    """Passages the checked reply cites, in the order shown to the customer."""
+    agent_steps: int = 0
+    """Agent model calls in this turn, capped by max_tool_iterations."""
+    reply: Reply | None = None
+    """The checked answer of this turn."""
+    outbound: Annotated[list[str], operator.add] = field(default_factory=list)
+    """Texts to send to the customer for this turn; the server delivers them once."""
+    handoff: dict | None = None
+    """The pending handoff: what the human sees in the queue (the interrupt payload)."""
+    handoff_reason: str | None = None
+    """Why a human is needed; set means a handoff is requested."""
+    handoff_notes: str | None = None
+    """What the human said when handing the conversation back."""
+    cooldown: int = 0
+    """Customer messages left during which automatic escalation is off."""
+    fallbacks: Annotated[list[str], operator.add] = field(default_factory=list)
+    """Turns in which the offline brain stood in for a failed model, with the cause."""
+    guardrail_events: Annotated[list[str], operator.add] = field(default_factory=list)
+    """Output checks that failed and how they were repaired."""
+    usage: Annotated[Usage, add_usage] = field(
+        default_factory=lambda: Usage(model_calls=0, tokens_in=0, tokens_out=0, cost_usd=0.0)
+    )
+    """Model calls, tokens and cost over the conversation."""
+
+
+StatusEvent = Literal[
+    "authed", "answered", "handoff", "returned", "resolved", "window_expired", "customer_message",
+]
+
+_MOVES: dict[tuple[Status, StatusEvent], Status] = {
+    ("new", "authed"): "authenticated",
+    ("new", "answered"): "automated",
+    ("authenticated", "answered"): "automated",
+    ("automated", "authed"): "authenticated",
+    ("human", "returned"): "automated",
+    ("human", "resolved"): "closed",
+    ("automated", "resolved"): "closed",
+    ("closed", "customer_message"): "new",
+    ("dormant", "customer_message"): "new",
+}
+
+
+def move(status: Status, event: StatusEvent, at: str) -> dict:
+    """State update for one state-machine event; empty when the event changes nothing.
+
+    Any state goes to human on a handoff and to dormant when the 24-hour window lapses.
+    """
+    if event == "handoff":
+        target: Status = "human"
+    elif event == "window_expired":
+        target = "dormant"
+    else:
+        target = _MOVES.get((status, event), status)
+    if target == status:
+        return {}
+    record = Transition(source=status, target=target, event=event, at=at)
+    return {"status": target, "transitions": [record]}

@@ -1,0 +1,1 @@
+"""The help-center knowledge base: chunking, embeddings and retrieval on Chroma."""

@@ -1,0 +1,1 @@
+"""Graph nodes, one per module, plus the pieces they share (prompts, checks, offline brain)."""

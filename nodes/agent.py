@@ -1,0 +1,54 @@
+"""Agent: the capable model, in a tool loop capped per turn, finishing with a Reply."""
+
+from __future__ import annotations
+
+from langchain_core.messages import SystemMessage
+from langgraph.runtime import Runtime
+
+from graph.context import Context
+from graph.services import services_for
+from graph.state import State
+from nodes import prompts
+from nodes.common import call_model
+from nodes.schemas import Reply
+from tools import TOOLS
+
+HISTORY = 40
+"""Messages of transcript the model sees; older ones are summarised in the customer context."""
+
+
+def system_prompt(state: State) -> str:
+    customer = state.customer
+    notes = [prompts.INJECTION_NOTE] if "injection" in state.flags else []
+    if state.handoff_notes:
+        notes.append(prompts.HANDBACK_NOTE.format(notes=state.handoff_notes))
+    return prompts.AGENT_PROMPT.format(
+        intent=state.intent or "other",
+        verified="yes" if state.verification["status"] == "verified" else "no",
+        customer=f"{customer['name']} ({customer['tier']})" if customer else "unknown",
+        order_refs=", ".join(state.order_refs) or "none",
+        notes="\n".join(notes),
+        passages="\n".join(prompts.PASSAGE.format(**p) for p in state.passages) or "(none)",
+    )
+
+
+def _history(state: State) -> list:
+    history = list(state.messages[-HISTORY:])
+    # Never start mid tool exchange: a tool result without its call is rejected by providers.
+    while history and history[0].type == "tool":
+        history.pop(0)
+    return history
+
+
+async def agent(state: State, runtime: Runtime[Context]) -> dict:
+    services = await services_for(runtime.context)
+    message, update = await call_model(
+        services.agent_model, services.fallback_model, [*TOOLS, Reply],
+        [SystemMessage(system_prompt(state)), *_history(state)],
+        services.settings.agent, state.turn)
+    steps = state.agent_steps + 1
+    update.update(messages=[message], agent_steps=steps)
+    wants_tools = any(call["name"] != "Reply" for call in message.tool_calls)
+    if wants_tools and steps >= services.settings.max_tool_iterations:
+        update["handoff_reason"] = "tool_loop_cap"
+    return update

@@ -1,0 +1,47 @@
+"""Await human: pause the conversation until a human hands it back.
+
+`interrupt()` persists the handoff payload and stops the run; nothing is sent meanwhile.
+`Command(resume=HumanOutcome)` continues here with what the human did.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+from pydantic import BaseModel, Field
+
+from graph.context import Context
+from graph.services import services_for
+from graph.state import State, move
+from nodes.checks import redact_pii
+
+
+class HumanOutcome(BaseModel):
+    """What a human agent did with the conversation; the resume value."""
+
+    action: Literal["return_to_bot", "resolved"]
+    agent: str = Field(min_length=1, description="The human agent's id.")
+    notes: str = Field(default="", max_length=2000, description="Context for the bot.")
+    customer_messages: list[str] = Field(default_factory=list,
+                                         description="What the customer wrote meanwhile.")
+    agent_messages: list[str] = Field(default_factory=list,
+                                      description="What the human sent the customer.")
+
+
+async def await_human(state: State, runtime: Runtime[Context]) -> dict:
+    outcome = HumanOutcome.model_validate(interrupt(state.handoff))
+    context = runtime.context or Context()
+    settings = (await services_for(context)).settings
+    transcript = [HumanMessage(redact_pii(t)[0], additional_kwargs={"guarded": True})
+                  for t in outcome.customer_messages]
+    transcript += [AIMessage(t, name=f"agent_{outcome.agent}") for t in outcome.agent_messages]
+    event = "returned" if outcome.action == "return_to_bot" else "resolved"
+    update = {"messages": transcript, "handoff": None, "handoff_reason": None,
+              **move(state.status, event, context.clock().isoformat())}
+    if outcome.action == "return_to_bot":
+        update.update(cooldown=settings.escalation_cooldown_messages,
+                      handoff_notes=outcome.notes or None)
+    return update

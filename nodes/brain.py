@@ -1,0 +1,152 @@
+"""The offline brain: a deterministic, rule-based chat model.
+
+It sits behind LangChain's chat-model interface (bind_tools, tool calls, usage metadata), so
+the graph runs the same code with or without a real model. It reads only what a real model
+would read: the prompt and the transcript. It serves when no model is configured and stands
+in when the configured one fails.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from nodes import prompts
+from nodes.checks import order_refs
+from nodes.common import turn_text
+from nodes.extractive import best_answer
+
+NAME = "switchboard-offline-brain"
+
+_HUMAN = re.compile(
+    r"\b(human|real person|a person|someone real|agent|representative|operator|staff|"
+    r"speak to (?:someone|somebody)|talk to (?:someone|somebody)|humano|persona|agente|"
+    r"mensch|mitarbeiter|humain|conseiller|operatore|atendente)\b", re.I)
+_GREETING = re.compile(r"^\W*(hi+|hello+|hey+|hiya|yo|good (morning|afternoon|evening)|hola|"
+                       r"bonjour|hallo|ciao|ola|olá)\W*(there|team|all)?\W*$", re.I)
+_THANKS = re.compile(r"^\W*(thanks?( you)?( so much| a lot)?|thx|ty|cheers|great,? thanks?|"
+                     r"perfect,? thanks?|ok(ay)?,? thanks?|gracias|merci|danke)\W*$", re.I)
+_NOISE = re.compile(r"^[\W_]*(ok(ay)?|k|kk|yes|no|lol|hm+|\?+|\.+)?[\W_]*$", re.I)
+_INTENTS: list[tuple[str, re.Pattern]] = [
+    ("complaint", re.compile(r"\b(complain\w*|unhappy|disappoint\w*|terrible|awful|worst|"
+                             r"broken|damaged|scratched|faulty|unacceptable|furious)\b", re.I)),
+    ("billing", re.compile(r"\b(charged|charge|payment|paid|invoice|receipt|klarna|"
+                           r"card|billing|overcharged|gift ?card|promo)\b", re.I)),
+    ("returns_refunds", re.compile(r"\b(return\w*|refund\w*|exchange\w*|send (it )?back|"
+                                   r"money back|warranty)\b", re.I)),
+    ("order_status", re.compile(r"\b(where(?:'s| is)? my|track\w*|deliver\w*|dispatch\w*|"
+                                r"arriv\w*|parcel|package|shipp\w*|order status|eta|"
+                                r"courier|when will)\b", re.I)),
+    ("product_question", re.compile(r"\b(size|dimension\w*|material|in stock|stock|"
+                                    r"colou?r|care|clean\w*|assembl\w*|fit|price)\b", re.I)),
+]
+
+
+def classify(text: str) -> dict[str, Any]:
+    """RouteDecision arguments for a customer's text, by patterns."""
+    text = text.strip()
+    if _NOISE.match(text):
+        return {"kind": "noise", "intent": "other", "confidence": 0.9}
+    if _GREETING.match(text):
+        return {"kind": "greeting", "intent": "other", "confidence": 0.9}
+    if _THANKS.match(text):
+        return {"kind": "thanks", "intent": "other", "confidence": 0.9}
+    if _HUMAN.search(text):
+        return {"kind": "query", "intent": "human_request", "confidence": 0.95}
+    if order_refs(text):
+        return {"kind": "query", "intent": "order_status", "confidence": 0.85}
+    for intent, pattern in _INTENTS:
+        if pattern.search(text):
+            return {"kind": "query", "intent": intent, "confidence": 0.75}
+    return {"kind": "query", "intent": "other", "confidence": 0.4}
+
+
+def _field(prompt: str, name: str) -> str:
+    match = re.search(rf"^{name}: (.*)$", prompt, re.M)
+    return match.group(1).strip() if match else ""
+
+
+def _passages(prompt: str) -> list[dict[str, str]]:
+    return [
+        {"id": m.group(1), "title": m.group(2), "section": m.group(3), "text": m.group(4)}
+        for m in re.finditer(r'<passage id="([^"]+)" title="([^"]*)" section="([^"]*)">\n(.*?)\n'
+                             r"</passage>", prompt, re.S)
+    ]
+
+
+class OfflineBrain(BaseChatModel):
+    """Routes by patterns, answers from passages, calls the order tool, hands off when unsure."""
+
+    min_overlap: int = 2
+    """Content words an answer sentence must share with the question."""
+
+    @property
+    def _llm_type(self) -> str:
+        return NAME
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any):
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        tools = {t["function"]["name"] for t in kwargs.get("tools", [])}
+        if "RouteDecision" in tools:
+            name, args = "RouteDecision", classify(turn_text(messages))
+        else:
+            name, args = self._agent_step(messages, tools)
+        message = AIMessage(
+            content="", tool_calls=[{"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}",
+                                     "type": "tool_call"}],
+            response_metadata={"model_name": NAME},
+            usage_metadata={"input_tokens": 0, "output_tokens": 0, "total_tokens": 0})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _agent_step(self, messages: list[BaseMessage], tools: set[str]) -> tuple[str, dict]:
+        prompt = next((m.text for m in messages if isinstance(m, SystemMessage)), "")
+        intent = _field(prompt, "Intent") or "other"
+        verified = _field(prompt, "Verified") == "yes"
+        refs = [r for r in _field(prompt, "Order references").split(", ") if r.startswith("HP-")]
+        results = _tool_results_this_turn(messages)
+        if intent == "human_request":
+            return "Reply", _reply(intent, prompts.UNSURE, handoff=True, confidence=0.9)
+        if results:
+            return "Reply", _reply(intent, results[-1].text, confidence=0.85)
+        if verified and intent == "order_status" and "order_status" in tools:
+            if refs:
+                return "order_status", {"order_id": refs[-1]}
+            if "customer_profile" in tools:
+                return "customer_profile", {}
+        if verified and intent == "complaint" and "create_ticket" in tools:
+            text = turn_text(messages)
+            return "create_ticket", {"subject": text[:80], "details": text, "priority": "high"}
+        answer = best_answer(turn_text(messages), _passages(prompt), self.min_overlap)
+        if answer is None:
+            return "Reply", _reply(intent, prompts.UNSURE, handoff=True, confidence=0.2)
+        text, cited = answer
+        return "Reply", _reply(intent, text, citations=cited, confidence=0.7)
+
+
+def _reply(intent: str, answer: str, citations: list[str] | None = None, handoff: bool = False,
+           confidence: float = 0.7) -> dict[str, Any]:
+    intent = intent if intent in ("order_status", "returns_refunds", "product_question", "billing",
+                                  "complaint", "human_request") else "other"
+    return {"intent": intent, "answer": answer[:900], "citations": citations or [],
+            "handoff": handoff, "confidence": confidence}
+
+
+def _tool_results_this_turn(messages: list[BaseMessage]) -> list[ToolMessage]:
+    results: list[ToolMessage] = []
+    for m in reversed(messages):
+        if isinstance(m, HumanMessage):
+            break
+        if isinstance(m, ToolMessage):
+            results.append(m)
+    return list(reversed(results))

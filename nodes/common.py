@@ -1,0 +1,59 @@
+"""Helpers the nodes share: this turn's text, speaking to the customer, calling a model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+
+from graph.state import Usage
+from server.settings import ModelSettings
+
+log = logging.getLogger(__name__)
+
+
+def turn_text(messages: Sequence[AnyMessage]) -> str:
+    """The customer's latest run of messages (before anything the bot said after them)."""
+    texts: list[str] = []
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            texts.append(message.text)
+        elif texts and isinstance(message, AIMessage) and not message.tool_calls:
+            break
+    return "\n".join(reversed(texts))
+
+
+def say(*texts: str, replace: str | None = None) -> dict:
+    """State update that sends texts to the customer and records them in the transcript.
+
+    `replace` is the id of a message (the agent's Reply tool call) the first text replaces,
+    so the transcript keeps the answer as plain text.
+    """
+    messages = [AIMessage(content=t, id=replace if i == 0 else None) for i, t in enumerate(texts)]
+    return {"outbound": list(texts), "messages": messages}
+
+
+def usage_of(message: BaseMessage, config: ModelSettings) -> Usage:
+    meta = getattr(message, "usage_metadata", None) or {}
+    tokens_in, tokens_out = meta.get("input_tokens", 0), meta.get("output_tokens", 0)
+    cost = (tokens_in * config.usd_per_million_in + tokens_out * config.usd_per_million_out) / 1e6
+    return Usage(model_calls=1, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
+
+
+async def call_model(primary: BaseChatModel, fallback: BaseChatModel, tools: list, messages: list,
+                     config: ModelSettings, turn: int, tool_choice: str | None = None) -> tuple[AIMessage, dict]:
+    """Call the primary model; on any failure (timeout, 5xx, rate limit, bad output) the
+    offline brain answers instead and the fallback is recorded in state."""
+    extra: dict = {}
+    try:
+        message = await primary.bind_tools(tools, tool_choice=tool_choice).ainvoke(messages)
+    except Exception as error:  # noqa: BLE001 - any provider failure means: fall back
+        if primary is fallback:
+            raise
+        log.warning("model failed (%s); offline brain takes over", type(error).__name__)
+        extra["fallbacks"] = [f"turn {turn}: {type(error).__name__}"]
+        message = await fallback.bind_tools(tools).ainvoke(messages)
+    extra["usage"] = usage_of(message, config)
+    return message, extra

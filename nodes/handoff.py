@@ -1,0 +1,61 @@
+"""Handoff: prepare what a human needs, tell the customer, and mark the conversation human."""
+
+from __future__ import annotations
+
+import hashlib
+
+from langchain_core.messages import AIMessage, ToolMessage
+from langgraph.runtime import Runtime
+
+from graph.context import Context
+from graph.state import State, move
+from nodes import prompts
+from nodes.common import say, turn_text
+
+ETA = {"urgent": "15 minutes", "high": "30 minutes", "normal": "2 hours"}
+
+
+def _reason(state: State) -> str:
+    if state.handoff_reason:
+        return state.handoff_reason
+    return "customer_request" if state.intent == "human_request" else "agent_unsure"
+
+
+def _priority(state: State, reason: str) -> str:
+    tier = (state.customer or {}).get("tier")
+    if tier == "vip" or state.intent == "complaint" or "abuse" in state.flags:
+        return "high"
+    return "high" if reason in ("verification_lockout", "guardrail_failure") else "normal"
+
+
+def _close_open_calls(state: State) -> list[ToolMessage]:
+    """Tool calls left unanswered by the handoff get a result, so the transcript stays valid."""
+    last = state.messages[-1] if state.messages else None
+    if not isinstance(last, AIMessage):
+        return []
+    return [ToolMessage("Not run: the conversation was handed to a human.", tool_call_id=c["id"])
+            for c in last.tool_calls]
+
+
+def summary(state: State) -> str:
+    customer = (state.customer or {}).get("name", "An unverified customer")
+    return f"{customer} ({state.intent or 'other'}): {turn_text(state.messages)[:300]}"
+
+
+async def handoff(state: State, runtime: Runtime[Context]) -> dict:
+    context = runtime.context or Context()
+    now = context.clock().isoformat()
+    reason = _reason(state)
+    priority = _priority(state, reason)
+    reference = "H-" + hashlib.sha1(f"{context.phone}:{state.turn}".encode()).hexdigest()[:6].upper()
+    payload = {
+        "reference": reference, "reason": reason, "priority": priority,
+        "summary": summary(state), "intent": state.intent, "confidence": state.confidence,
+        "customer": state.customer, "verification": state.verification["status"],
+        "citations": [p["url"] for p in state.citations or state.passages],
+        "order_refs": state.order_refs, "requested_at": now,
+    }
+    said = say(prompts.HANDOFF_ACK.format(ticket=reference, eta=ETA[priority]))
+    return {"handoff": payload, "handoff_reason": reason, "outbound": said["outbound"],
+            "messages": [*_close_open_calls(state), *said["messages"]],
+            **move(state.status, "handoff", now)}

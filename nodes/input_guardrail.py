@@ -1,0 +1,83 @@
+"""Input guardrail: redact PII before anything is stored, flag abuse and injection, rate-limit,
+and open the turn (per-turn fields reset, state machine advanced)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from langchain_core.messages import HumanMessage
+from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
+
+from graph.context import Context
+from graph.services import services_for
+from graph.state import State, move
+from nodes import prompts
+from nodes.checks import is_abusive, looks_like_injection, order_refs, redact_pii
+from nodes.common import say
+
+WINDOW = timedelta(hours=24)
+
+
+def _new_texts(state: State, context: Context) -> list[tuple[str, str | None]]:
+    """This turn's raw texts with the id of the state message they replace, if any.
+
+    The server passes text in the context so it is never checkpointed unredacted; callers
+    such as LangGraph Studio put it in `messages`, where it is redacted in place.
+    """
+    texts: list[tuple[str, str | None]] = [(t, None) for t in context.inbound if t.strip()]
+    for message in state.messages:
+        if isinstance(message, HumanMessage) and not message.additional_kwargs.get("guarded"):
+            texts.append((message.text, message.id))
+    return texts
+
+
+async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
+    context = runtime.context or Context()
+    settings = (await services_for(context)).settings
+    now = context.clock()
+    texts = _new_texts(state, context)
+    update: dict = {"passages": Overwrite([]), "outbound": Overwrite([]), "citations": [],
+                    "reply": None, "agent_steps": 0, "handoff_reason": None, "flags": []}
+    if not texts:
+        return update
+
+    flags: list[str] = []
+    messages = []
+    for raw, message_id in texts:
+        redacted, kinds = redact_pii(raw)
+        flags += [f"pii:{kind}" for kind in kinds if f"pii:{kind}" not in flags]
+        if is_abusive(raw):
+            flags.append("abuse")
+        if looks_like_injection(raw):
+            flags.append("injection")
+        messages.append(HumanMessage(redacted, id=message_id, additional_kwargs={"guarded": True}))
+
+    window_start = now - timedelta(seconds=settings.rate_limit_window_s)
+    recent = [t for t in state.recent_message_times if datetime.fromisoformat(t) > window_start]
+    recent += [now.isoformat()] * len(texts)
+    if len(recent) > settings.rate_limit_messages:
+        flags.append("rate_limited")
+
+    status, transitions = state.status, []
+    if state.last_customer_at and now - datetime.fromisoformat(state.last_customer_at) > WINDOW:
+        lapsed = move(status, "window_expired", now.isoformat())
+        status, transitions = lapsed.get("status", status), lapsed.get("transitions", [])
+        # A lapsed window means a new session: identity is checked again.
+        update["verification"] = {"status": "unverified", "method": None, "attempts": 0,
+                                  "locked_until": None}
+        update["customer"] = None
+    reopened = move(status, "customer_message", now.isoformat())
+    update.update(
+        messages=messages, flags=flags, turn=state.turn + 1, last_customer_at=now.isoformat(),
+        recent_message_times=recent, cooldown=max(0, state.cooldown - 1),
+        order_refs=list(dict.fromkeys([*state.order_refs, *order_refs(" ".join(t for t, _ in texts))])),
+        status=reopened.get("status", status),
+        transitions=transitions + reopened.get("transitions", []),
+    )
+    first_over_limit = len(recent) - len(texts) <= settings.rate_limit_messages
+    if "rate_limited" in flags and first_over_limit:
+        said = say(prompts.RATE_LIMIT_REPLY)
+        update["messages"] += said["messages"]
+        update["outbound"] = Overwrite(said["outbound"])
+    return update

@@ -1,0 +1,82 @@
+"""Output guardrail: the reply must fit the schema, cite only this turn's passages, link only
+to allowed hosts and carry no secrets. A failing reply is repaired once or replaced."""
+
+from __future__ import annotations
+
+import re
+
+from langgraph.runtime import Runtime
+from pydantic import ValidationError
+
+from graph.context import Context
+from graph.services import services_for
+from graph.state import State
+from nodes import prompts
+from nodes.checks import scrub_output, strip_urls
+from nodes.schemas import Reply
+
+LOW_CONFIDENCE = 0.35
+
+
+def draft_of(state: State) -> dict:
+    """The agent's proposed reply: its Reply call, or its plain text with [id] citations."""
+    last = state.messages[-1]
+    for call in getattr(last, "tool_calls", []):
+        if call["name"] == "Reply":
+            return dict(call["args"])
+    text = last.text if hasattr(last, "text") else str(last.content)
+    return {"intent": state.intent or "other", "answer": text, "confidence": 0.6,
+            "citations": re.findall(r"\[([\w-]+(?:#[\w-]+)?)\]", text)}
+
+
+def repair(draft: dict, state: State, allowed_hosts: list[str]) -> tuple[dict, list[str]]:
+    """A draft fixed in one pass, and what had to be fixed."""
+    problems: list[str] = []
+    retrieved = {p["id"] for p in state.passages}
+    answer = str(draft.get("answer") or "").strip()
+    answer, dropped = strip_urls(answer, allowed_hosts)
+    problems += ["url_not_allowed"] if dropped else []
+    answer, leaked = scrub_output(answer)
+    problems += leaked
+    if len(answer) > 900:
+        problems.append("too_long")
+        cut = answer[:900]
+        answer = cut[: cut.rfind(". ") + 1] or cut[:897] + "..."
+    citations = [c for c in draft.get("citations") or [] if isinstance(c, str)]
+    if any(c not in retrieved for c in citations):
+        problems.append("citation_not_retrieved")
+    citations = list(dict.fromkeys(c for c in citations if c in retrieved))
+    if len(citations) > 5:
+        problems.append("too_many_citations")
+    try:
+        confidence = min(1.0, max(0.0, float(draft.get("confidence", 0.5))))
+    except (TypeError, ValueError):
+        problems.append("bad_confidence")
+        confidence = 0.3
+    return {"intent": draft.get("intent") or state.intent or "other", "answer": answer,
+            "citations": citations[:5], "handoff": bool(draft.get("handoff", False)),
+            "confidence": confidence}, problems
+
+
+async def output_guardrail(state: State, runtime: Runtime[Context]) -> dict:
+    settings = (await services_for(runtime.context)).settings
+    draft = draft_of(state)
+    fixed, problems = repair(draft, state, settings.allowed_url_hosts)
+    events = [f"turn {state.turn}: repaired {p}" for p in problems]
+    try:
+        reply = Reply.model_validate(fixed)
+        if not reply.answer:
+            raise ValueError("empty answer")
+    except (ValidationError, ValueError) as error:
+        events.append(f"turn {state.turn}: replaced unusable reply ({type(error).__name__})")
+        reply = Reply(intent="other", answer=prompts.SAFE_FALLBACK, handoff=True, confidence=0.0)
+    update: dict = {"reply": reply.model_dump(), "guardrail_events": events,
+                    "citations": [p for c in reply.citations for p in state.passages if p["id"] == c]}
+    unsure = reply.handoff or reply.confidence < LOW_CONFIDENCE
+    if unsure and state.cooldown:
+        # Just back from a human: no automatic escalation, so handoff cannot loop.
+        update["reply"] = {**update["reply"], "handoff": False, "answer": prompts.COOLDOWN_UNSURE}
+    elif unsure:
+        update["handoff_reason"] = "guardrail_failure" if events and reply.answer == prompts.SAFE_FALLBACK \
+            else "agent_unsure"
+    return update

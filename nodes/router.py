@@ -1,0 +1,38 @@
+"""Router: the cheap model decides whether a message needs the agent at all, and its intent."""
+
+from __future__ import annotations
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+from pydantic import ValidationError
+
+from graph.context import Context
+from graph.services import services_for
+from graph.state import State
+from nodes import prompts
+from nodes.brain import classify
+from nodes.common import call_model, say, turn_text
+from nodes.schemas import RouteDecision
+
+CANNED = {"greeting": prompts.GREETING_REPLY, "thanks": prompts.THANKS_REPLY}
+
+
+async def router(state: State, runtime: Runtime[Context]) -> dict:
+    services = await services_for(runtime.context)
+    text = turn_text(state.messages)
+    message, update = await call_model(
+        services.router_model, services.fallback_model, [RouteDecision],
+        [SystemMessage(prompts.ROUTER_PROMPT), HumanMessage(text)],
+        services.settings.router, state.turn, tool_choice="RouteDecision")
+    try:
+        decision = RouteDecision.model_validate(message.tool_calls[0]["args"])
+    except (IndexError, ValidationError):
+        # A model that answers off-schema is routed by the offline rules instead.
+        decision = RouteDecision.model_validate(classify(text))
+        update["fallbacks"] = [*update.get("fallbacks", []), f"turn {state.turn}: router off-schema"]
+    update.update(intent=decision.intent, confidence=decision.confidence,
+                  needs_agent=decision.kind == "query")
+    canned = CANNED.get(decision.kind)
+    if canned and services.settings.smalltalk_replies:
+        update.update(say(canned))
+    return update

@@ -1,0 +1,45 @@
+"""Open everything Switchboard runs on: Postgres (checkpoints, demo shop), Chroma, models."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+from graph.graph import make_graph
+from graph.services import Services, build_services
+from knowledge.base import open_knowledge_base
+from server.conversations import Conversations
+from server.database import open_pool
+from server.settings import Settings, get_settings
+from tools.seed import seed_if_empty
+from tools.shop import PostgresShop
+
+
+@dataclass
+class Switchboard:
+    services: Services
+    conversations: Conversations
+
+
+@asynccontextmanager
+async def open_switchboard(settings: Settings | None = None, *, database_url: str | None = None,
+                           router_model: BaseChatModel | None = None,
+                           agent_model: BaseChatModel | None = None) -> AsyncIterator[Switchboard]:
+    settings = settings or get_settings()
+    pool = await open_pool(settings, database_url)
+    try:
+        checkpointer = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        await checkpointer.setup()
+        shop = PostgresShop(pool)
+        await seed_if_empty(shop)
+        services = build_services(shop, await open_knowledge_base(settings), settings,
+                                  router_model=router_model, agent_model=agent_model)
+        conversations = Conversations(make_graph(checkpointer), services, pool)
+        await conversations.setup()
+        yield Switchboard(services, conversations)
+    finally:
+        await pool.close()

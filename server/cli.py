@@ -1,0 +1,116 @@
+"""The `switchboard` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import warnings
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+
+app = typer.Typer(help="Switchboard: a WhatsApp customer-support agent.", no_args_is_help=True)
+console = Console()
+
+CHAT_HELP = """Type as the customer. Commands for playing the human agent while a chat is paused:
+  /agent TEXT     reply to the customer as a human agent
+  /return NOTES   hand the conversation back to the bot, with notes for it
+  /resolve        close the conversation
+  /quit           leave (the conversation is kept)"""
+
+
+def _quiet() -> None:
+    warnings.filterwarnings("ignore")
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
+
+
+@app.command()
+def chat(phone: str = typer.Option("447700900101", help="The customer's WhatsApp number "
+                                   "(447700900101 is on file; any other number must verify)."),
+         agent_id: str = typer.Option("cli-agent", help="Your id when you act as the human agent.")):
+    """Chat with the agent in the terminal as a WhatsApp customer."""
+    _quiet()
+    asyncio.run(_chat(phone, agent_id))
+
+
+async def _chat(phone: str, agent_id: str) -> None:
+    from server.bootstrap import open_switchboard
+
+    with console.status("Starting Switchboard (embedded PostgreSQL and Chroma on first run)..."):
+        opened = open_switchboard()
+        switchboard = await opened.__aenter__()
+    try:
+        conversations = switchboard.conversations
+        brain = "offline brain" if switchboard.services.agent_model is switchboard.services.fallback_model \
+            else "configured model"
+        console.print(Panel(CHAT_HELP, title=f"Switchboard chat · {phone} · {brain}"))
+        agent_messages: list[str] = []
+        while True:
+            try:
+                text = (await asyncio.to_thread(console.input, "[bold cyan]you ›[/] ")).strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not text:
+                continue
+            command, _, rest = text.partition(" ")
+            if command == "/quit":
+                break
+            if command == "/agent":
+                agent_messages.append(rest)
+                console.print(f"[magenta]agent ({agent_id}) ›[/] {rest}")
+                continue
+            if command in ("/return", "/resolve"):
+                action = "return_to_bot" if command == "/return" else "resolved"
+                try:
+                    turn = await conversations.resume(phone, {
+                        "action": action, "agent": agent_id, "notes": rest,
+                        "agent_messages": agent_messages})
+                except LookupError as error:
+                    console.print(f"[red]{error}[/]")
+                    continue
+                agent_messages = []
+                console.print(f"[dim]conversation {'returned to the bot' if action == 'return_to_bot' else 'closed'}[/]")
+                _show(turn.replies)
+                continue
+            turn = await conversations.handle(phone, text)
+            _show(turn.replies)
+            if turn.held:
+                console.print("[dim](paused for a human: your message went to their queue; "
+                              "use /agent, /return or /resolve)[/]")
+            elif turn.handoff:
+                console.print(f"[dim](handed to a human: {turn.handoff['reason']}, "
+                              f"priority {turn.handoff['priority']})[/]")
+    finally:
+        await opened.__aexit__(None, None, None)
+
+
+def _show(replies: list[str]) -> None:
+    for reply in replies:
+        console.print(Panel(reply, title="Harbor & Pine", title_align="left", border_style="green"))
+
+
+@app.command()
+def seed():
+    """Create the demo store (customers, orders, tickets), resetting its rows."""
+    _quiet()
+
+    async def run() -> dict:
+        from server.database import open_pool
+        from server.settings import get_settings
+        from tools.seed import seed_demo_store
+        from tools.shop import PostgresShop
+
+        pool = await open_pool(get_settings())
+        try:
+            return await seed_demo_store(PostgresShop(pool))
+        finally:
+            await pool.close()
+
+    counts = asyncio.run(run())
+    console.print(f"Seeded demo store: {counts['customers']} customers, {counts['orders']} orders.")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,99 @@
+"""Run customer turns through the graph, and hand paused conversations back from humans.
+
+This is the one entry point for every channel (terminal, webhooks, tests): identity and raw
+text go into the run context, replies come out of `outbound`, and while a human owns the
+conversation the graph is not run at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+from psycopg_pool import AsyncConnectionPool
+
+from graph.context import Context
+from graph.services import Services
+from nodes.await_human import HumanOutcome
+from nodes.checks import redact_pii
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS held_messages (
+    id bigserial PRIMARY KEY, thread_id text NOT NULL, body text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX IF NOT EXISTS held_messages_thread ON held_messages (thread_id, id);
+"""
+
+
+@dataclass
+class Turn:
+    """What one customer turn produced."""
+
+    replies: list[str]
+    """Texts to send to the customer, in order."""
+    handoff: dict[str, Any] | None = None
+    """The handoff payload while a human owns the conversation."""
+    held: bool = False
+    """True when the message went to the human queue instead of the bot."""
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+def thread_id(phone: str) -> str:
+    """One LangGraph thread per WhatsApp number."""
+    return f"wa:{phone}"
+
+
+class Conversations:
+    def __init__(self, graph: CompiledStateGraph, services: Services, pool: AsyncConnectionPool):
+        self.graph, self.services, self.pool = graph, services, pool
+
+    async def setup(self) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(SCHEMA, prepare=False)
+
+    def _config(self, phone: str) -> dict:
+        return {"configurable": {"thread_id": thread_id(phone)}}
+
+    async def pending_handoff(self, phone: str) -> dict[str, Any] | None:
+        """The handoff payload if the conversation is paused for a human."""
+        snapshot = await self.graph.aget_state(self._config(phone))
+        return snapshot.interrupts[0].value if snapshot.interrupts else None
+
+    async def handle(self, phone: str, *texts: str, now: str | None = None) -> Turn:
+        """Run one turn for the customer's message(s); bundle rapid messages into one call."""
+        if not texts or not any(t.strip() for t in texts):
+            raise ValueError("a turn needs at least one non-empty message")
+        paused = await self.pending_handoff(phone)
+        if paused:
+            async with self.pool.connection() as conn:
+                for text in texts:  # stored redacted, like the transcript
+                    await conn.execute("INSERT INTO held_messages (thread_id, body) VALUES (%s, %s)",
+                                       (thread_id(phone), redact_pii(text)[0]))
+            return Turn(replies=[], handoff=paused, held=True)
+        context = Context(phone=phone, inbound=list(texts), now=now, services=self.services)
+        result = await self.graph.ainvoke({"messages": []}, self._config(phone), context=context)
+        interrupts = result.get("__interrupt__") or ()
+        return Turn(replies=list(result.get("outbound", [])),
+                    handoff=interrupts[0].value if interrupts else None, state=result)
+
+    async def resume(self, phone: str, outcome: HumanOutcome | dict, now: str | None = None) -> Turn:
+        """Hand a paused conversation back (or close it) with the human's outcome."""
+        outcome = HumanOutcome.model_validate(outcome)
+        if not await self.pending_handoff(phone):
+            raise LookupError(f"conversation {thread_id(phone)} is not waiting for a human")
+        async with self.pool.connection() as conn, conn.transaction():
+            rows = await (await conn.execute(
+                "DELETE FROM held_messages WHERE thread_id = %s RETURNING id, body",
+                (thread_id(phone),))).fetchall()
+            held = [r["body"] for r in sorted(rows, key=lambda r: r["id"])]
+            outcome = outcome.model_copy(
+                update={"customer_messages": [*held, *outcome.customer_messages]})
+            context = Context(phone=phone, now=now, services=self.services)
+            result = await self.graph.ainvoke(Command(resume=outcome.model_dump()),
+                                              self._config(phone), context=context)
+        return Turn(replies=list(result.get("outbound", [])), state=result)
+
+    async def state(self, phone: str) -> dict[str, Any]:
+        return (await self.graph.aget_state(self._config(phone))).values

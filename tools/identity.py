@@ -1,0 +1,28 @@
+"""Identity plumbing for tools: who the customer is comes from graph state, never from arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.prebuilt import ToolRuntime
+
+from graph.services import Services, services_for
+
+NOT_VERIFIED = ("Not allowed: the customer is not verified yet. Tell them you need to verify "
+                "them first; do not guess.")
+
+
+def _get(state: Any, key: str) -> Any:
+    return state.get(key) if isinstance(state, dict) else getattr(state, key, None)
+
+
+def verified_customer(runtime: ToolRuntime) -> dict | None:
+    """The verified customer of this conversation, or None."""
+    verification = _get(runtime.state, "verification") or {}
+    if verification.get("status") != "verified":
+        return None
+    return _get(runtime.state, "customer")
+
+
+async def shop_services(runtime: ToolRuntime) -> Services:
+    return await services_for(runtime.context)

@@ -1,0 +1,46 @@
+"""Support ticket tools."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.prebuilt import ToolRuntime
+
+from tools.identity import NOT_VERIFIED, shop_services, verified_customer
+
+
+async def create_ticket(subject: str, details: str, runtime: ToolRuntime,
+                        priority: Literal["low", "normal", "high"] = "normal") -> str:
+    """Open a support ticket for the customer, e.g. for a damaged item or a missing refund.
+
+    Args:
+        subject: A short title, like "Sofa arrived scratched".
+        details: What happened, in a few sentences, with order numbers if known.
+        priority: high for damaged, missing or urgent issues.
+    """
+    customer = verified_customer(runtime)
+    if customer is None:
+        return NOT_VERIFIED
+    ticket = await (await shop_services(runtime)).shop.create_ticket(
+        customer["id"], subject, details, priority)
+    return (f"I've opened ticket {ticket['id']} ({ticket['subject']}). Our team will follow "
+            "up within one working day.")
+
+
+async def update_ticket(ticket_id: str, note: str, runtime: ToolRuntime,
+                        status: Literal["open", "resolved"] | None = None) -> str:
+    """Add a note to one of the customer's tickets, or mark it resolved.
+
+    Args:
+        ticket_id: The ticket number, like T-5001.
+        note: What to add.
+        status: resolved when the customer confirms the issue is fixed.
+    """
+    customer = verified_customer(runtime)
+    if customer is None:
+        return NOT_VERIFIED
+    ticket = await (await shop_services(runtime)).shop.update_ticket(
+        ticket_id.strip(), customer["id"], note, status)
+    if ticket is None:
+        return f"Refused: no ticket {ticket_id} on this customer's account."
+    return f"Ticket {ticket['id']} updated; it is now {ticket['status']}."
