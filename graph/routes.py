@@ -29,9 +29,8 @@ def after_router(state: State) -> Literal["respond", "handoff", "authenticate", 
         return "respond"
     if state.intent == "human_request":
         return "handoff"
-    if state.intent in NEEDS_IDENTITY or state.verification["status"] in ("challenged", "locked"):
-        if state.verification["status"] != "verified":
-            return "authenticate"
+    if state.intent in NEEDS_IDENTITY and state.verification["status"] != "verified":
+        return "authenticate"
     if state.intent is None:
         raise UnroutableState("router left no intent")
     return "retrieve"

@@ -9,10 +9,11 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Literal
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph import add_messages
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 Intent = Literal[
     "order_status", "returns_refunds", "product_question", "billing",

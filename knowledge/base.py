@@ -86,7 +86,7 @@ def open_collection(settings: Settings, client: chromadb.ClientAPI | None = None
 async def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     """The configured knowledge base; an empty one gets the bundled sample help center."""
     kb = await asyncio.to_thread(open_collection, settings)
-    if not kb.collection.count():
+    if not await asyncio.to_thread(kb.collection.count):
         count = await asyncio.to_thread(kb.ingest_markdown, SAMPLE_DIR)
         log.info("knowledge base was empty: ingested %d sample chunks", count)
     return kb

@@ -38,10 +38,10 @@ _NOISE = re.compile(r"^[\W_]*(ok(ay)?|k|kk|yes|no|lol|hm+|\?+|\.+)?[\W_]*$", re.
 _INTENTS: list[tuple[str, re.Pattern]] = [
     ("complaint", re.compile(r"\b(complain\w*|unhappy|disappoint\w*|terrible|awful|worst|"
                              r"broken|damaged|scratched|faulty|unacceptable|furious)\b", re.I)),
-    ("billing", re.compile(r"\b(charged|charge|payment|paid|invoice|receipt|klarna|"
-                           r"card|billing|overcharged|gift ?card|promo)\b", re.I)),
     ("returns_refunds", re.compile(r"\b(return\w*|refund\w*|exchange\w*|send (it )?back|"
                                    r"money back|warranty)\b", re.I)),
+    ("billing", re.compile(r"\b(charged|charge|payment|paid|invoice|receipt|klarna|"
+                           r"card|billing|overcharged|gift ?card|promo)\b", re.I)),
     ("order_status", re.compile(r"\b(where(?:'s| is)? my|track\w*|deliver\w*|dispatch\w*|"
                                 r"arriv\w*|parcel|package|shipp\w*|order status|eta|"
                                 r"courier|when will)\b", re.I)),

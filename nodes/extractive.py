@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 
 _STOP = set(["a", "an", "the", "and", "or", "but", "if", "to", "of", "in", "on", "at", "for", "from", "by", "with", "about", "as", "is", "are", "was", "were", "be", "been", "being", "do", "does", "did", "doing", "have", "has", "had", "i", "me", "my", "we", "our", "you", "your", "it", "its", "this", "that", "these", "those", "what", "which", "who", "whom", "when", "where", "why", "how", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "not", "no", "yes", "so", "than", "too", "very", "just", "get", "got", "im", "i'm", "ive", "i've", "hi", "hello", "please", "thanks", "thank", "there", "here", "any", "some", "all", "am", "up", "out", "over", "into", "also", "only", "still", "much", "many", "more", "most", "one"])
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9£])")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9£])|\n+")
+_MARKUP = re.compile(r"\*\*|__|`|^\s*(?:[-*]|\d+\.)\s+", re.M)
+
+
+def sentences(text: str) -> list[str]:
+    """Plain sentences of a Markdown passage: list items and lines count as sentences."""
+    return [s.strip() for s in _SENTENCE.split(_MARKUP.sub("", text)) if len(s.strip()) > 2]
 
 
 def _stem(word: str) -> str:
@@ -34,7 +40,7 @@ def best_answer(question: str, passages: list[dict], min_overlap: int = 2,
     for rank, passage in enumerate(passages):
         heading = terms(f"{passage['title']} {passage['section']}")
         heading_bonus = 0.5 * len(wanted & heading)
-        for position, sentence in enumerate(_SENTENCE.split(passage["text"].replace("\n", " "))):
+        for position, sentence in enumerate(sentences(passage["text"])):
             overlap = len(wanted & terms(sentence))
             if overlap:
                 score = overlap + heading_bonus - 0.1 * rank

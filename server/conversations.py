@@ -95,5 +95,11 @@ class Conversations:
                                               self._config(phone), context=context)
         return Turn(replies=list(result.get("outbound", [])), state=result)
 
+    async def forget(self, phone: str) -> None:
+        """Delete the conversation: checkpoints and held messages (erasure requests, tests)."""
+        await self.graph.checkpointer.adelete_thread(thread_id(phone))
+        async with self.pool.connection() as conn:
+            await conn.execute("DELETE FROM held_messages WHERE thread_id = %s", (thread_id(phone),))
+
     async def state(self, phone: str) -> dict[str, Any]:
         return (await self.graph.aget_state(self._config(phone))).values

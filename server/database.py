@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -38,8 +39,11 @@ def database_url(settings: Settings) -> str:
 
 async def open_pool(settings: Settings, url: str | None = None, max_size: int = 10) -> AsyncConnectionPool:
     """An open connection pool, set up for LangGraph's saver (autocommit, dict rows)."""
+    if not url:
+        # Starting the embedded server spawns processes and touches files: not on the event loop.
+        url = await asyncio.to_thread(database_url, settings)
     pool = AsyncConnectionPool(
-        url or database_url(settings),
+        url,
         min_size=1,
         max_size=max_size,
         open=False,

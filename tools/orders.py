@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from langgraph.prebuilt import ToolRuntime
-
-from tools.identity import NOT_VERIFIED, shop_services, verified_customer
+from tools.identity import NOT_VERIFIED, SupportRuntime, shop_services, verified_customer
 
 STATUS_TEXT = {
     "processing": "is being prepared in our warehouse",
@@ -29,7 +27,7 @@ def describe_order(order: dict) -> str:
     return text
 
 
-async def order_status(order_id: str, runtime: ToolRuntime) -> str:
+async def order_status(order_id: str, runtime: SupportRuntime) -> str:
     """Get the status, expected delivery date and tracking link of one of the customer's orders.
 
     Args:

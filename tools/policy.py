@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from langchain_core.messages import ToolMessage
-from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 
-from tools.identity import shop_services
+from tools.identity import SupportRuntime, shop_services
 
 
-async def returns_policy(question: str, runtime: ToolRuntime) -> Command:
+async def returns_policy(question: str, runtime: SupportRuntime) -> Command:
     """Look up the returns, refunds, exchanges and warranty policy for a question.
 
     Returns policy passages with ids you can cite in your Reply.

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from langchain_core.messages import HumanMessage
-from langgraph.prebuilt import ToolRuntime
 
-from tools.identity import NOT_VERIFIED, _get, shop_services, verified_customer
+from tools.identity import NOT_VERIFIED, SupportRuntime, _get, shop_services, verified_customer
 from tools.orders import describe_order
 
 
-async def customer_profile(runtime: ToolRuntime) -> str:
+async def customer_profile(runtime: SupportRuntime) -> str:
     """Get the customer's name, tier, recent orders, open tickets and recent chat messages.
 
     Use it when the customer asks about "my order" without a number, or you need context.

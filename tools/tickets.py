@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from langgraph.prebuilt import ToolRuntime
-
-from tools.identity import NOT_VERIFIED, shop_services, verified_customer
+from tools.identity import NOT_VERIFIED, SupportRuntime, shop_services, verified_customer
 
 
-async def create_ticket(subject: str, details: str, runtime: ToolRuntime,
+async def create_ticket(subject: str, details: str, runtime: SupportRuntime,
                         priority: Literal["low", "normal", "high"] = "normal") -> str:
     """Open a support ticket for the customer, e.g. for a damaged item or a missing refund.
 
@@ -27,7 +25,7 @@ async def create_ticket(subject: str, details: str, runtime: ToolRuntime,
             "up within one working day.")
 
 
-async def update_ticket(ticket_id: str, note: str, runtime: ToolRuntime,
+async def update_ticket(ticket_id: str, note: str, runtime: SupportRuntime,
                         status: Literal["open", "resolved"] | None = None) -> str:
     """Add a note to one of the customer's tickets, or mark it resolved.
 

@@ -1,0 +1,92 @@
+"""Shared fixtures: a real PostgreSQL (TEST_DATABASE_URL or embedded), a real Chroma with the
+sample help center, and Switchboard opened on them with scripted or offline models."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+import warnings
+from pathlib import Path
+
+import pytest
+
+from server.settings import Settings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("switchboard-data")
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir: Path) -> str:
+    """The Postgres at TEST_DATABASE_URL, else a real embedded one for this session."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        return url
+    from server.database import embedded_database_url
+
+    return embedded_database_url(data_dir)
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, _env_file=None)
+
+
+@pytest.fixture
+def phone() -> str:
+    """A WhatsApp number that is not on file, new for every test."""
+    return "4470" + uuid.uuid4().hex[:8].translate(str.maketrans("abcdef", "123456"))
+
+
+@pytest.fixture
+async def open_app(settings: Settings, database_url: str):
+    """Factory: Switchboard on the real services, with optional scripted models and settings.
+    Every conversation a test touches through it starts empty."""
+    from contextlib import AsyncExitStack
+
+    from server.bootstrap import open_switchboard
+
+    async with AsyncExitStack() as stack:
+        async def make(router_model=None, agent_model=None, forget=(), **overrides):
+            app = await stack.enter_async_context(open_switchboard(
+                settings.model_copy(update=overrides), database_url=database_url,
+                router_model=router_model, agent_model=agent_model))
+            for number in forget:
+                await app.conversations.forget(number)
+            return app
+        yield make
+
+
+@pytest.fixture(scope="session")
+def failing_openai():
+    """A real HTTP server that fails every OpenAI-style call with a 500, as a provider outage."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Outage(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            body = json.dumps({"error": {"message": "upstream exploded", "type": "server_error"}})
+            self.send_response(500)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Outage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
