@@ -1,0 +1,23 @@
+"""Unit-tier helpers: nodes run on plain State objects with no services behind them."""
+
+from __future__ import annotations
+
+import pytest
+from langgraph.runtime import Runtime
+
+from graph.context import Context
+from graph.services import Services
+from nodes.brain import OfflineBrain
+from server.settings import Settings
+
+
+@pytest.fixture
+def runtime():
+    """Factory: a Runtime whose context carries settings and models but no shop or knowledge."""
+    def make(inbound=(), now="2026-11-22T12:00:00+00:00", phone="447000000001", **overrides):
+        brain = OfflineBrain()
+        services = Services(settings=Settings(_env_file=None, **overrides), router_model=brain,
+                            agent_model=brain, fallback_model=brain, shop=None, knowledge=None)
+        return Runtime(context=Context(phone=phone, inbound=list(inbound), now=now,
+                                       services=services))
+    return make
