@@ -1,17 +1,25 @@
-"""The knowledge base: a Chroma collection of help-center chunks, searched per turn."""
+"""The knowledge base: a Chroma collection of help-center chunks, searched per turn.
+
+The collection records which embedding model filled it; opening it with another model is
+refused, because vectors from two models are not comparable and search would silently rot.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import chromadb
 
-from knowledge.chunking import Chunk, markdown_chunks
-from knowledge.embeddings import WordLlamaEmbedding
+from knowledge.chunking import Chunk, chunks_of
+from knowledge.embeddings import embedding_function
+from knowledge.formats import parse_markdown
+from knowledge.hybrid import LexicalSnapshot, fuse
 
 if TYPE_CHECKING:
     from graph.state import Passage
@@ -19,47 +27,86 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).parent / "sample"
+REVISION_CHECK_S = 5.0
+"""How stale the in-memory BM25 index may be when another process ingests."""
+Mode = Literal["hybrid", "dense", "lexical"]
+
+
+class EmbeddingModelMismatch(RuntimeError):
+    """The collection was embedded with a different model than the one configured."""
 
 
 class KnowledgeBase:
     """Search and update one Chroma collection."""
 
-    def __init__(self, collection: chromadb.Collection):
-        self.collection = collection
-        self.embed = WordLlamaEmbedding()
+    def __init__(self, collection: chromadb.Collection, embed=None, min_similarity: float = 0.0,
+                 client: chromadb.ClientAPI | None = None):
+        from knowledge.embeddings import WordLlamaEmbedding
 
-    def upsert(self, chunks: Iterable[Chunk]) -> int:
-        """Add or replace chunks by id; returns how many were written."""
+        self.collection = collection
+        self.embed = embed or WordLlamaEmbedding()
+        self.min_similarity = min_similarity
+        self.client = client
+        self._lexical: LexicalSnapshot | None = None
+        self._checked_at = 0.0
+        self._building = threading.Lock()  # searches run in worker threads; build once
+
+    @property
+    def revision(self) -> int:
+        return int((self.collection.metadata or {}).get("revision", 0))
+
+    def _bump_revision(self) -> None:
+        self.collection.modify(metadata={**(self.collection.metadata or {}),
+                                         "revision": self.revision + 1})
+        self._lexical = None
+
+    def upsert(self, chunks: Iterable[Chunk], batch: int = 512) -> int:
+        """Add or replace chunks by id, embedding them; returns how many were written."""
         chunks = list(chunks)
+        for start in range(0, len(chunks), batch):
+            part = chunks[start:start + batch]
+            self.collection.upsert(ids=[c.id for c in part], documents=[c.text for c in part],
+                                   embeddings=self.embed([c.embed_text for c in part]),
+                                   metadatas=[c.metadata() for c in part])
         if chunks:
-            self.collection.upsert(
-                ids=[c.id for c in chunks],
-                documents=[c.text for c in chunks],
-                # Headings carry much of a section's meaning; embed them with the text.
-                embeddings=self.embed([f"{c.title}. {c.section}. {c.text}" for c in chunks]),
-                metadatas=[c.metadata() for c in chunks],
-            )
+            self._bump_revision()
         return len(chunks)
 
-    def ingest_markdown(self, folder: Path) -> int:
-        return self.upsert(c for path in sorted(folder.glob("*.md")) for c in markdown_chunks(path))
+    def delete(self, ids: list[str]) -> int:
+        if ids:
+            self.collection.delete(ids=ids)
+            self._bump_revision()
+        return len(ids)
 
-    def search_sync(self, query: str, k: int = 4) -> list[Passage]:
-        """The k passages closest to the query, best first, with a 0-1 relevance score."""
+    def ingest_markdown(self, folder: Path) -> int:
+        return self.upsert(c for path in sorted(folder.glob("*.md")) for c in chunks_of(
+            parse_markdown(path.read_bytes(), path.stem, str(path.resolve()), path.resolve().as_uri())))
+
+    def lexical(self) -> LexicalSnapshot:
+        """The BM25 snapshot, rebuilt when this or another process changed the collection."""
+        now = time.monotonic()
+        if self.client is not None and now - self._checked_at > REVISION_CHECK_S:
+            self._checked_at = now
+            self.collection = self.client.get_collection(self.collection.name)
+        with self._building:
+            if self._lexical is None or self._lexical.revision != self.revision:
+                self._lexical = LexicalSnapshot.build(self.collection, self.revision)
+            return self._lexical
+
+    def search_sync(self, query: str, k: int = 4, mode: Mode = "hybrid",
+                    where: dict[str, str] | None = None) -> list[Passage]:
+        """The k passages that best answer the query, best first, each with a 0-1 score.
+
+        Passages less similar to the query than `min_similarity` are dropped, so a question
+        the help center does not cover gets no passages rather than the least bad ones.
+        """
         if not query.strip() or not self.collection.count():
             return []
-        found = self.collection.query(query_embeddings=self.embed([query]), n_results=k)
-        return [
-            {"id": id_, "title": meta["title"], "section": meta["section"], "url": meta["url"],
-             "text": doc, "score": round(1.0 - float(dist), 4)}
-            for id_, doc, meta, dist in zip(found["ids"][0], found["documents"][0],
-                                            found["metadatas"][0], found["distances"][0],
-                                            strict=True)
-        ]
+        return fuse(self, query, k, mode, where or {})
 
-    async def search(self, query: str, k: int = 4) -> list[Passage]:
+    async def search(self, query: str, k: int = 4, where: dict[str, str] | None = None) -> list[Passage]:
         # Chroma's client is synchronous; keep it off the event loop.
-        return await asyncio.to_thread(self.search_sync, query, k)
+        return await asyncio.to_thread(self.search_sync, query, k, "hybrid", where)
 
 
 def chroma_client(settings: Settings) -> chromadb.ClientAPI:
@@ -75,12 +122,34 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
     return chromadb.PersistentClient(path=str(path))
 
 
-def open_collection(settings: Settings, client: chromadb.ClientAPI | None = None) -> KnowledgeBase:
+def open_collection(settings: Settings, client: chromadb.ClientAPI | None = None,
+                    recreate: bool = False) -> KnowledgeBase:
+    """The configured collection; refuses one filled by another embedding model.
+    `recreate` deletes it first, which is how a user switches models."""
     client = client or chroma_client(settings)
+    embed = embedding_function(settings)
+    name = settings.knowledge_collection
+    if name in {c.name for c in client.list_collections()}:
+        if recreate:
+            client.delete_collection(name)
+        else:  # check our record before Chroma's vaguer embedding-function conflict error
+            _check_model(client.get_collection(name), embed.model_id)
     collection = client.get_or_create_collection(
-        settings.knowledge_collection, embedding_function=WordLlamaEmbedding(),
-        configuration={"hnsw": {"space": "cosine"}})
-    return KnowledgeBase(collection)
+        name, embedding_function=embed, configuration={"hnsw": {"space": "cosine"}},
+        metadata={"embedding_model": embed.model_id, "revision": 0})
+    return KnowledgeBase(collection, embed, settings.retrieval_min_similarity, client)
+
+
+def _check_model(collection: chromadb.Collection, model_id: str) -> None:
+    recorded = (collection.metadata or {}).get("embedding_model")
+    if recorded is None:  # made before models were recorded: always WordLlama
+        recorded = "wordllama-l2_supercat-256"
+        collection.modify(metadata={**(collection.metadata or {}), "embedding_model": recorded})
+    if recorded != model_id:
+        raise EmbeddingModelMismatch(
+            f"The knowledge base '{collection.name}' was embedded with {recorded}, but {model_id} "
+            f"is configured. Re-ingest with the new model (switchboard ingest --recreate "
+            f"PATH_OR_URL...) or set EMBEDDINGS__MODEL back.")
 
 
 async def open_knowledge_base(settings: Settings) -> KnowledgeBase:

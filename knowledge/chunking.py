@@ -1,14 +1,51 @@
-"""Turn help-center Markdown into section chunks that can be cited and deep-linked."""
+"""Turn parsed documents into section chunks that can be cited and deep-linked.
+
+Every format (Markdown, HTML, PDF, text, FAQ) is first parsed into a `Document` of
+`Section`s; this module alone decides how sections become chunks, so ids, size limits and
+overlap behave the same whatever the source format was.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
-from pathlib import Path
+import unicodedata
+from dataclasses import dataclass, field
 
-_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.S)
-_HEADING = re.compile(r"^(#{2,3})\s+(.+?)\s*$", re.M)
+MAX_CHARS = 1000
+"""Longest chunk text; a longer section is split into overlapping pieces."""
+OVERLAP_CHARS = 150
+"""Text a piece repeats from the end of the one before, so no sentence loses its context."""
+
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class Section:
+    """One headed part of a document; `whole` keeps it in one chunk (an FAQ entry)."""
+
+    heading: str
+    anchor: str
+    text: str
+    url: str = ""
+    """A deep link of its own; empty means the document URL plus `#anchor`."""
+    whole: bool = False
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed source: where it came from and its sections in reading order."""
+
+    stem: str
+    """Prefix of every chunk id, e.g. `refunds` for refunds.md."""
+    title: str
+    url: str
+    source: str
+    """The path or URL it was read from; re-ingest and prune match documents by it."""
+    locale: str = "en"
+    updated_at: str = ""
+    sections: list[Section] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -23,54 +60,79 @@ class Chunk:
     locale: str
     updated_at: str
     source: str
+    anchor: str = ""
+
+    @property
+    def embed_text(self) -> str:
+        """What is embedded: headings carry much of a section's meaning, so they go in too."""
+        return f"{self.title}. {self.section}. {self.text}"
 
     @property
     def content_hash(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+        """Changes whenever anything stored for the chunk changes, so re-ingest can skip it."""
+        fields = (self.embed_text, self.url, self.locale, self.updated_at, self.anchor)
+        return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()[:16]
 
     def metadata(self) -> dict[str, str]:
         return {"title": self.title, "section": self.section, "url": self.url,
-                "locale": self.locale, "updated_at": self.updated_at, "source": self.source,
-                "content_hash": self.content_hash}
+                "anchor": self.anchor, "locale": self.locale, "updated_at": self.updated_at,
+                "source": self.source, "content_hash": self.content_hash}
 
 
 def anchor(heading: str) -> str:
-    """The URL fragment a help center gives a heading."""
-    return re.sub(r"[^a-z0-9]+", "-", heading.lower()).strip("-")
+    """The URL fragment a help center gives a heading (accents dropped: Chêne -> chene)."""
+    ascii_heading = unicodedata.normalize("NFKD", heading).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_heading.lower()).strip("-")
 
 
-def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
-    """Front-matter fields and the body after them."""
-    match = _FRONT_MATTER.match(text)
-    if not match:
-        return {}, text
-    fields = dict(
-        (key.strip(), value.strip())
-        for key, _, value in (line.partition(":") for line in match.group(1).splitlines())
-        if key.strip()
-    )
-    return fields, text[match.end():]
+def split_text(text: str, max_chars: int = MAX_CHARS, overlap: int = OVERLAP_CHARS) -> list[str]:
+    """Pieces of at most ~max_chars, cut at paragraphs (else sentences), each starting with
+    up to `overlap` characters of whole paragraphs or sentences from the previous piece."""
+    if len(text) <= max_chars:
+        return [text]
+    units: list[str] = []
+    for paragraph in _PARAGRAPH.split(text):
+        paragraph = paragraph.strip()
+        if len(paragraph) <= max_chars:
+            units.append(paragraph)
+        else:  # a wall of text: fall back to sentences, and hard cuts for giant sentences
+            for sentence in _SENTENCE.split(paragraph):
+                units += [sentence[i:i + max_chars] for i in range(0, len(sentence), max_chars)]
+    pieces: list[str] = []
+    current: list[str] = []
+    for unit in filter(None, units):
+        if current and len("\n\n".join([*current, unit])) > max_chars:
+            pieces.append("\n\n".join(current))
+            tail: list[str] = []
+            for previous in reversed(current):
+                if len("\n\n".join([previous, *tail])) > overlap:
+                    break
+                tail.insert(0, previous)
+            current = tail
+        current.append(unit)
+    if current:
+        pieces.append("\n\n".join(current))
+    return pieces
 
 
-def markdown_chunks(path: Path) -> list[Chunk]:
-    """One chunk for the intro and one per `##`/`###` section of a Markdown document."""
-    fields, body = parse_front_matter(path.read_text(encoding="utf-8"))
-    title = fields.get("title", path.stem.replace("-", " ").capitalize())
-    url = fields.get("url", path.resolve().as_uri())
-    base = dict(title=title, locale=fields.get("locale", "en"),
-                updated_at=fields.get("updated_at", ""), source=str(path))
-    cuts = [(m.start(), m.group(2)) for m in _HEADING.finditer(body)]
-    spans = [(0, title, cuts[0][0] if cuts else len(body))]
-    spans += [(start, head, cuts[i + 1][0] if i + 1 < len(cuts) else len(body))
-              for i, (start, head) in enumerate(cuts)]
-    chunks = []
-    for start, heading, end in spans:
-        text = _HEADING.sub("", body[start:end]).strip()
+def chunks_of(doc: Document, max_chars: int = MAX_CHARS, overlap: int = OVERLAP_CHARS) -> list[Chunk]:
+    """The document's chunks, with ids `<stem>#<anchor>` (the intro is `<stem>`), and `~2`,
+    `~3`... appended for the later pieces of an over-long section, so ids stay stable."""
+    chunks: list[Chunk] = []
+    seen: set[str] = set()
+    for section in doc.sections:
+        text = section.text.strip()
         if not text:
             continue
-        section_anchor = anchor(heading) if start else ""
-        chunks.append(Chunk(
-            id=f"{path.stem}#{section_anchor}" if section_anchor else path.stem,
-            text=text, section=heading,
-            url=f"{url}#{section_anchor}" if section_anchor else url, **base))
+        base_id = f"{doc.stem}#{section.anchor}" if section.anchor else doc.stem
+        while base_id in seen:  # two sections with the same heading
+            base_id += "-"
+        seen.add(base_id)
+        url = section.url or (f"{doc.url}#{section.anchor}" if section.anchor else doc.url)
+        pieces = [text] if section.whole else split_text(text, max_chars, overlap)
+        for n, piece in enumerate(pieces, 1):
+            chunks.append(Chunk(id=base_id if n == 1 else f"{base_id}~{n}", text=piece,
+                                title=doc.title, section=section.heading, url=url,
+                                locale=doc.locale, updated_at=doc.updated_at,
+                                source=doc.source, anchor=section.anchor))
     return chunks

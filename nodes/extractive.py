@@ -57,3 +57,8 @@ def best_answer(question: str, passages: list[dict], min_overlap: int = 2,
     chosen = [top] + [s for s in scored[1:] if s[4] == top[4] and s[0] >= top[0] / 2][: max_sentences - 1]
     chosen.sort(key=lambda s: s[2])
     return " ".join(s[3] for s in chosen), [top[4]]
+
+
+# Public names for the knowledge base's BM25, so retrieval and answering agree on what a word is.
+STOP_WORDS = frozenset(_STOP)
+stem = _stem

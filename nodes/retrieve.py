@@ -12,5 +12,9 @@ from nodes.common import turn_text
 
 async def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     services = await services_for(runtime.context)
-    passages = await services.knowledge.search(turn_text(state.messages), k=services.settings.retrieval_k)
+    settings = services.settings
+    # Metadata filters: locale now; a tenant filter would join it here.
+    where = {"locale": settings.knowledge_locale} if settings.knowledge_locale else None
+    passages = await services.knowledge.search(turn_text(state.messages), k=settings.retrieval_k,
+                                               where=where)
     return {"passages": passages}

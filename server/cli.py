@@ -31,8 +31,14 @@ def chat(phone: str = typer.Option("447700900101", help="The customer's WhatsApp
                                    "(447700900101 is on file; any other number must verify)."),
          agent_id: str = typer.Option("cli-agent", help="Your id when you act as the human agent.")):
     """Chat with the agent in the terminal as a WhatsApp customer."""
+    from knowledge.base import EmbeddingModelMismatch
+
     _quiet()
-    asyncio.run(_chat(phone, agent_id))
+    try:
+        asyncio.run(_chat(phone, agent_id))
+    except EmbeddingModelMismatch as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
 
 
 async def _chat(phone: str, agent_id: str) -> None:
@@ -111,6 +117,15 @@ def seed():
     counts = asyncio.run(run())
     console.print(f"Seeded demo store: {counts['customers']} customers, {counts['orders']} orders.")
 
+
+def _register_knowledge_commands() -> None:
+    from server.knowledge_cli import eval_app, ingest
+
+    app.command()(ingest)
+    app.add_typer(eval_app, name="eval")
+
+
+_register_knowledge_commands()
 
 if __name__ == "__main__":
     app()

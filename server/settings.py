@@ -30,6 +30,14 @@ class ModelSettings(BaseSettings):
     """Price of output tokens."""
 
 
+class EmbeddingSettings(BaseSettings):
+    """An OpenAI-compatible embeddings endpoint; unset model means offline WordLlama."""
+
+    model: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     """Switchboard's settings. Environment names are upper case, e.g. AGENT__MODEL."""
 
@@ -65,8 +73,15 @@ class Settings(BaseSettings):
     """Failed identity checks before the customer is locked out."""
     lockout_minutes: int = 15
     """How long a lockout lasts."""
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    """How chunks and questions are embedded (EMBEDDINGS__MODEL, __BASE_URL, __API_KEY)."""
     retrieval_k: int = 4
     """Passages retrieved per question."""
+    knowledge_locale: str | None = None
+    """Only retrieve chunks of this locale (e.g. "en"); unset searches every locale."""
+    retrieval_min_similarity: float = 0.25
+    """Dense similarity (0-1) a passage needs unless it also matches the question's words;
+    below it the passage is dropped, so an off-topic question gets none and a human is offered."""
     allowed_url_hosts: list[str] = [
         "help.harborandpine.example",
         "harborandpine.example",

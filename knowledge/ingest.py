@@ -1,0 +1,95 @@
+"""Idempotent ingest: embed only what changed, delete what disappeared.
+
+Each chunk's content hash is stored in its metadata; a chunk whose hash is unchanged is
+neither embedded nor written again, so re-running ingest on the same input costs only the
+parsing. Chunks of a document that are no longer produced are deleted with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from knowledge.base import KnowledgeBase
+from knowledge.chunking import chunks_of
+from knowledge.paging import get_all
+from knowledge.sources import Source, SourceError, Unsupported, expand, load
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did, for the closing summary."""
+
+    files: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    pruned_documents: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    owners: dict[str, str] = field(default_factory=dict, repr=False)
+    """Which source produced each chunk id this run."""
+
+
+def _stored_hashes(kb: KnowledgeBase, where: dict | None = None) -> dict[str, dict]:
+    found = get_all(kb.collection, ["metadatas"], where)
+    return {id_: meta or {} for id_, meta in zip(found["ids"], found["metadatas"], strict=True)}
+
+
+def ingest_source(kb: KnowledgeBase, source: Source, report: IngestReport) -> None:
+    """Parse one source and bring its chunks in the collection up to date."""
+    doc = load(source)
+    chunks = chunks_of(doc)
+    clashes = {report.owners[c.id] for c in chunks if c.id in report.owners}
+    if clashes:  # same file name in two folders: ids are <stem>#<anchor>, so one would overwrite
+        raise SourceError(f"its chunk ids clash with {sorted(clashes)[0]}; rename one of them")
+    report.owners |= {c.id: doc.source for c in chunks}
+    stored = _stored_hashes(kb, {"source": doc.source})
+    changed = [c for c in chunks if stored.get(c.id, {}).get("content_hash") != c.content_hash]
+    fresh_ids = {c.id for c in chunks}
+    report.deleted += kb.delete([i for i in stored if i not in fresh_ids])
+    report.embedded += kb.upsert(changed)
+    report.unchanged += len(chunks) - len(changed)
+    report.chunks += len(chunks)
+    report.files += 1
+
+
+def prune(kb: KnowledgeBase, kept_sources: set[str], report: IngestReport) -> None:
+    """Delete every document whose source was not part of this run."""
+    stale: dict[str, list[str]] = {}
+    for id_, meta in _stored_hashes(kb).items():
+        if meta.get("source") not in kept_sources:
+            stale.setdefault(str(meta.get("source")), []).append(id_)
+    for ids in stale.values():
+        report.deleted += kb.delete(ids)
+    report.pruned_documents += len(stale)
+
+
+def ingest(kb: KnowledgeBase, inputs: list[str], prune_missing: bool = False,
+           progress: Callable[[Source, int, int], None] | None = None) -> IngestReport:
+    """Ingest files, folders and URLs; a bad source is recorded and the rest carry on.
+
+    With `prune_missing`, documents in the collection that no input produced are deleted;
+    sources that failed this run are kept, so a flaky fetch cannot wipe a document.
+    """
+    report = IngestReport()
+    sources = expand(inputs)
+    seen: set[str] = set()
+    for n, source in enumerate(sources, 1):
+        if progress:
+            progress(source, n, len(sources))
+        try:
+            ingest_source(kb, source, report)
+            seen.add(source.location)
+        except Unsupported as reason:
+            report.skipped.append((source.location, str(reason)))
+        except SourceError as error:
+            report.errors.append((source.location, str(error)))
+            seen.add(source.location)
+        except Exception as error:  # a parser bug must not lose the rest of the run
+            report.errors.append((source.location, f"{type(error).__name__}: {error}"))
+            seen.add(source.location)
+    if prune_missing:
+        prune(kb, seen, report)
+    return report
