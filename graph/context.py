@@ -19,6 +19,8 @@ class Context:
     inbound: list[str] = field(default_factory=list)
     """This turn's raw customer texts. They travel here, not in state, so that text is
     checkpointed only after the input guardrail has redacted it."""
+    turn_key: str | None = None
+    """Names this turn's batch of messages; a re-run of a crashed turn carries the same key."""
     now: str | None = None
     """The turn's time (ISO 8601, UTC); unset means the wall clock. Tests pin it."""
     services: Services | None = None

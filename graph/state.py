@@ -106,7 +106,9 @@ class State(InputState):
     """The full, checkpointed state of one WhatsApp conversation."""
 
     turn: int = 0
-    """Number of customer turns so far; part of every reply's idempotency key."""
+    """Number of customer turns so far."""
+    turn_key: str | None = None
+    """The server's key for the batch of messages this turn answers (see Context.turn_key)."""
     customer: Customer | None = None
     """The customer, resolved from the WhatsApp identity or by verification, never by a model."""
     verification: Verification = field(

@@ -100,7 +100,7 @@ class KnowledgeBase:
         Passages less similar to the query than `min_similarity` are dropped, so a question
         the help center does not cover gets no passages rather than the least bad ones.
         """
-        if not query.strip() or not self.collection.count():
+        if not query.strip():
             return []
         return fuse(self, query, k, mode, where or {})
 

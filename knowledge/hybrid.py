@@ -8,6 +8,7 @@ judged on one absolute signal, the dense cosine similarity, which every candidat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,6 +49,10 @@ class LexicalSnapshot:
                  for d, m in zip(found["documents"], metadatas, strict=True)]
         return cls(revision, list(found["ids"]), list(found["documents"]), metadatas, BM25(texts))
 
+    @cached_property
+    def position(self) -> dict[str, int]:
+        return {id_: i for i, id_ in enumerate(self.ids)}
+
     def mask(self, where: dict[str, str]) -> np.ndarray | None:
         if not where:
             return None
@@ -62,18 +67,25 @@ def _chroma_where(where: dict[str, str]) -> dict | None:
 
 
 def fuse(kb: KnowledgeBase, query: str, k: int, mode: Mode, where: dict[str, str]) -> list[Passage]:
-    """Top-k passages for `mode`, scored 0-1 (1 = first in every ranking used)."""
+    """Top-k passages for `mode`, scored 0-1 (1 = first in every ranking used).
+
+    Chroma is asked only for the nearest ids and distances; texts and metadata come from the
+    in-memory snapshot, which saves two round trips per search on the hot path of every turn.
+    """
+    snapshot = kb.lexical()
+    if not snapshot.ids:
+        return []
     query_vector = np.asarray(kb.embed([query])[0], dtype=np.float32)
     rankings: list[tuple[float, list[str]]] = []
     similarity: dict[str, float] = {}
     if mode in ("hybrid", "dense"):
         found = kb.collection.query(query_embeddings=[query_vector], where=_chroma_where(where),
-                                    n_results=min(CANDIDATES, kb.collection.count()))
+                                    n_results=min(CANDIDATES, len(snapshot.ids)),
+                                    include=["distances"])
         ids = found["ids"][0]
         similarity |= {i: 1.0 - float(d) for i, d in zip(ids, found["distances"][0], strict=True)}
         rankings.append((DENSE_WEIGHT, ids))
-    snapshot = kb.lexical() if mode in ("hybrid", "lexical") else None
-    if snapshot is not None:
+    if mode in ("hybrid", "lexical"):
         best = snapshot.bm25.top(query, CANDIDATES, snapshot.mask(where))
         rankings.append((LEXICAL_WEIGHT, [snapshot.ids[i] for i, _ in best]))
     fused: dict[str, float] = {}
@@ -88,14 +100,18 @@ def fuse(kb: KnowledgeBase, query: str, k: int, mode: Mode, where: dict[str, str
             similarity[id_] = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
     best_possible = sum(weight for weight, _ in rankings) / (RRF_K + 1)
     kept = [i for i in ranked if similarity.get(i, 0.0) >= kb.min_similarity][:k]
-    return _passages(kb, kept, {i: round(fused[i] / best_possible, 4) for i in kept})
+    return _passages(kb, snapshot, kept, {i: round(fused[i] / best_possible, 4) for i in kept})
 
 
-def _passages(kb: KnowledgeBase, ids: list[str], scores: dict[str, float]) -> list[Passage]:
-    if not ids:
-        return []
-    found = kb.collection.get(ids=ids, include=["documents", "metadatas"])
-    by_id = dict(zip(found["ids"], zip(found["documents"], found["metadatas"], strict=True), strict=True))
-    return [{"id": i, "title": by_id[i][1]["title"], "section": by_id[i][1]["section"],
-             "url": by_id[i][1]["url"], "text": by_id[i][0], "score": scores[i]}
-            for i in ids if i in by_id]
+def _passages(kb: KnowledgeBase, snapshot: LexicalSnapshot, ids: list[str],
+              scores: dict[str, float]) -> list[Passage]:
+    rows = {i: (snapshot.documents[p], snapshot.metadatas[p])
+            for i in ids if (p := snapshot.position.get(i)) is not None}
+    if len(rows) < len(ids):  # written by another process since the snapshot: ask Chroma
+        found = kb.collection.get(ids=[i for i in ids if i not in rows],
+                                  include=["documents", "metadatas"])
+        rows |= dict(zip(found["ids"], zip(found["documents"], found["metadatas"], strict=True),
+                         strict=True))
+    return [{"id": i, "title": rows[i][1]["title"], "section": rows[i][1]["section"],
+             "url": rows[i][1]["url"], "text": rows[i][0], "score": scores[i]}
+            for i in ids if i in rows]

@@ -109,6 +109,11 @@ class OfflineBrain(BaseChatModel):
             usage_metadata={"input_tokens": 0, "output_tokens": 0, "total_tokens": 0})
         return ChatResult(generations=[ChatGeneration(message=message)])
 
+    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                         run_manager: Any = None, **kwargs: Any) -> ChatResult:
+        # Pure CPU and fast: no need for LangChain's default hop to a thread pool.
+        return self._generate(messages, stop, None, **kwargs)
+
     def _agent_step(self, messages: list[BaseMessage], tools: set[str]) -> tuple[str, dict]:
         prompt = next((m.text for m in messages if isinstance(m, SystemMessage)), "")
         intent = _field(prompt, "Intent") or "other"

@@ -42,18 +42,32 @@ def usage_of(message: BaseMessage, config: ModelSettings) -> Usage:
     return Usage(model_calls=1, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
 
 
+_bound: dict[tuple, tuple[BaseChatModel, object]] = {}
+
+
+def bound(model: BaseChatModel, tools: list, tool_choice: str | None = None):
+    """`model.bind_tools(tools)`, converted once per model and tool set, not on every call."""
+    key = (id(model), tuple(getattr(t, "name", None) or t.__name__ for t in tools), tool_choice)
+    cached = _bound.get(key)
+    if cached is None or cached[0] is not model:  # ids are reused after a model is freed
+        if len(_bound) > 256:  # models are few and long-lived; tests make many
+            _bound.clear()
+        cached = _bound[key] = (model, model.bind_tools(tools, tool_choice=tool_choice))
+    return cached[1]
+
+
 async def call_model(primary: BaseChatModel, fallback: BaseChatModel, tools: list, messages: list,
                      config: ModelSettings, turn: int, tool_choice: str | None = None) -> tuple[AIMessage, dict]:
     """Call the primary model; on any failure (timeout, 5xx, rate limit, bad output) the
     offline brain answers instead and the fallback is recorded in state."""
     extra: dict = {}
     try:
-        message = await primary.bind_tools(tools, tool_choice=tool_choice).ainvoke(messages)
+        message = await bound(primary, tools, tool_choice).ainvoke(messages)
     except Exception as error:  # noqa: BLE001 - any provider failure means: fall back
         if primary is fallback:
             raise
         log.warning("model failed (%s); offline brain takes over", type(error).__name__)
         extra["fallbacks"] = [f"turn {turn}: {type(error).__name__}"]
-        message = await fallback.bind_tools(tools).ainvoke(messages)
+        message = await bound(fallback, tools).ainvoke(messages)
     extra["usage"] = usage_of(message, config)
     return message, extra

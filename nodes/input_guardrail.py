@@ -69,7 +69,7 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
         update["customer"] = None
     reopened = move(status, "customer_message", now.isoformat())
     update.update(
-        messages=messages, flags=flags, turn=state.turn + 1, last_customer_at=now.isoformat(),
+        messages=messages, flags=flags, turn=state.turn + 1, turn_key=context.turn_key, last_customer_at=now.isoformat(),
         recent_message_times=recent, cooldown=max(0, state.cooldown - 1),
         order_refs=list(dict.fromkeys([*state.order_refs, *order_refs(" ".join(t for t, _ in texts))])),
         status=reopened.get("status", status),

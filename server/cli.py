@@ -118,14 +118,17 @@ def seed():
     console.print(f"Seeded demo store: {counts['customers']} customers, {counts['orders']} orders.")
 
 
-def _register_knowledge_commands() -> None:
+def _register_commands() -> None:
     from server.knowledge_cli import eval_app, ingest
+    from server.serve_cli import serve, simulate, worker
 
     app.command()(ingest)
     app.add_typer(eval_app, name="eval")
+    for command in (serve, worker, simulate):
+        app.command()(command)
 
 
-_register_knowledge_commands()
+_register_commands()
 
 if __name__ == "__main__":
     app()

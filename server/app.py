@@ -1,0 +1,34 @@
+"""The FastAPI application: webhooks in, health, the simulator; workers in-process by default."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from server.routes import health, simulator, webhooks
+from server.runtime import open_runtime
+from server.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, run_workers: bool = True,
+               simulator_enabled: bool | None = None, **runtime_options) -> FastAPI:
+    """The app; `runtime_options` (database_url, models) are for tests and embedding."""
+    settings = settings or get_settings()
+    with_simulator = settings.meta.graph_url is None if simulator_enabled is None else simulator_enabled
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings, **runtime_options) as runtime:
+            app.state.runtime = runtime
+            if run_workers:
+                runtime.start_workers()
+            yield
+
+    app = FastAPI(title="Switchboard", lifespan=lifespan, docs_url="/docs")
+    app.include_router(health.router)
+    app.include_router(webhooks.router)
+    if with_simulator:
+        simulator.mount(app, settings)
+    return app

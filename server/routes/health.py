@@ -1,0 +1,41 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from server.deps import RuntimeDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    """Postgres, Redis and Chroma all answer; 503 naming the ones that do not."""
+    async def postgres() -> None:
+        async with runtime.pool.connection(timeout=2) as conn:
+            await conn.execute("SELECT 1")
+
+    async def redis() -> None:
+        await runtime.redis.ping()
+
+    async def chroma() -> None:
+        knowledge = runtime.switchboard.services.knowledge
+        await asyncio.to_thread(knowledge.collection.count)
+
+    checks = {"postgres": postgres, "redis": redis, "chroma": chroma}
+    results = await asyncio.gather(*(asyncio.wait_for(c(), 3) for c in checks.values()),
+                                   return_exceptions=True)
+    status = {name: "ok" if r is None else f"error: {type(r).__name__}"
+              for name, r in zip(checks, results, strict=True)}
+    ready = all(v == "ok" for v in status.values())
+    return JSONResponse({"ready": ready, **status}, status_code=200 if ready else 503)

@@ -1,0 +1,83 @@
+"""Everything one server process holds open, built in the FastAPI lifespan (and by tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from langchain_core.language_models import BaseChatModel
+
+from server import inbox, outbox
+from server.bootstrap import Switchboard, open_switchboard
+from server.redis_client import open_redis, redis_url
+from server.scheduler import Scheduler
+from server.settings import Settings
+from server.worker import TurnWorker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    switchboard: Switchboard
+    redis: aioredis.Redis
+    scheduler: Scheduler
+    turn_worker: TurnWorker
+    outbox_worker: outbox.OutboxWorker
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def pool(self):
+        return self.switchboard.conversations.pool
+
+    def start_workers(self) -> None:
+        """Run the turn and outbox workers in this process (single-machine mode)."""
+        self.tasks += [asyncio.create_task(self.turn_worker.run_forever(self.stop)),
+                       asyncio.create_task(self.outbox_worker.run_forever(self.stop))]
+
+
+def public_url(settings: Settings) -> str:
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+
+def cloud_api_url(settings: Settings) -> str:
+    """Meta's Graph API, or the built-in fake one that the simulator mounts on this server."""
+    return (settings.meta.graph_url or f"{public_url(settings)}/fake-graph").rstrip("/")
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, database_url: str | None = None,
+                       router_model: BaseChatModel | None = None,
+                       agent_model: BaseChatModel | None = None) -> AsyncIterator[Runtime]:
+    async with open_switchboard(settings, database_url=database_url, router_model=router_model,
+                                agent_model=agent_model) as switchboard:
+        pool = switchboard.conversations.pool
+        async with pool.connection() as conn:
+            await conn.execute(inbox.SCHEMA, prepare=False)
+        await outbox.setup(pool)
+        redis = open_redis(await asyncio.to_thread(redis_url, settings))
+        scheduler = Scheduler(redis, settings.turn_lease_s)
+        sender = outbox.CloudApiSender(
+            base_url=cloud_api_url(settings), api_version=settings.meta.api_version,
+            phone_number_id=settings.meta.phone_number_id,
+            access_token=settings.meta.access_token.get_secret_value())
+        runtime = Runtime(
+            settings=settings, switchboard=switchboard, redis=redis, scheduler=scheduler,
+            turn_worker=TurnWorker(pool, scheduler, switchboard.conversations, settings),
+            outbox_worker=outbox.OutboxWorker(pool, {"meta": sender}, redis=redis))
+        try:
+            yield runtime
+        finally:
+            runtime.stop.set()
+            for task in runtime.tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await redis.aclose()

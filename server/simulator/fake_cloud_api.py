@@ -1,0 +1,265 @@
+"""A fake WhatsApp Cloud API, served over real HTTP, that behaves like Meta's where it matters.
+
+- POST /{version}/{phone_number_id}/messages accepts text, template and the mark-as-read
+  (+ typing indicator) payload, checks the bearer token, and answers in Meta's shape.
+- Every accepted message is followed by signed status webhooks (sent, delivered, read) to
+  `webhook_url`, in Meta's webhook envelope, one POST each, as Meta sends them.
+- `fail_next` injects Meta's errors: synchronously (an error response, as for 131056) or
+  through a 'failed' status webhook (as Meta reports 131047 and 131050).
+- `send_customer_message` plays the customer: a signed inbound text webhook.
+
+Mount `create_fake_cloud_api(...)` in an app, or run a `FakeCloudApi` in a background thread
+(`with FakeCloudApi(...) as fake:`); both record into the same `FakeCloudApi` object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+TEXT_LIMIT = 4096
+ERROR_TITLES = {
+    131000: "Something went wrong",
+    130429: "Rate limit hit",
+    131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131047: "Re-engagement message",
+    131050: "Unable to deliver the message. This recipient has chosen to stop receiving"
+            " marketing messages on WhatsApp from your business",
+    131026: "Message undeliverable",
+}
+
+
+def sign_body(body: bytes, app_secret: str) -> str:
+    """The X-Hub-Signature-256 value Meta sends: HMAC-SHA256 of the exact body bytes."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def new_wamid() -> str:
+    return "wamid." + base64.b64encode(os.urandom(30)).decode()
+
+
+def meta_error(code: int, details: str | None = None) -> dict[str, Any]:
+    title = ERROR_TITLES.get(code, "Error")
+    return {"message": f"(#{code}) {title}", "type": "OAuthException", "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": details or title},
+            "fbtrace_id": base64.b64encode(os.urandom(12)).decode()}
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve `app` with uvicorn on its own thread and loop; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, name="fake-http", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("fake HTTP server did not start")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]  # port 0: the OS chose one
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+class FakeCloudApi:
+    def __init__(self, app_secret: str, webhook_url: str | None = None,
+                 phone_number_id: str = "100000000000001",
+                 display_phone_number: str = "15550000001", *, access_token: str | None = None,
+                 waba_id: str = "200000000000001", status_delay_s: float = 0.05):
+        self.app_secret, self.webhook_url, self.access_token = app_secret, webhook_url, access_token
+        self.phone_number_id, self.display_phone_number = phone_number_id, display_phone_number
+        self.waba_id, self.status_delay_s = waba_id, status_delay_s
+        self.sent: list[dict[str, Any]] = []
+        self.read_receipts: list[dict[str, Any]] = []
+        self.webhooks: list[dict[str, Any]] = []
+        """Every webhook POSTed: payload and the receiver's HTTP status (None: unreachable)."""
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        """Called on the server's loop with ("sent" | "read_receipt", record); must not block."""
+        self.url: str | None = None
+        self._failures: deque[dict[str, Any]] = deque()
+        self._lock = threading.Lock()
+        self._tasks: set[asyncio.Task] = set()
+        self._serving: contextlib.AbstractContextManager[str] | None = None
+        self.app = self._build_app()
+
+    # --- Test controls --------------------------------------------------------------------
+
+    def fail_next(self, code: int | None, http_status: int = 400, times: int = 1, *,
+                  via_webhook: bool = False) -> None:
+        """Fail the next `times` message sends with Meta error `code` (None: a bare HTTP error,
+        as from a proxy). `via_webhook`: accept the send, then report a 'failed' status."""
+        with self._lock:
+            self._failures.extend({"code": code, "http_status": http_status,
+                                   "via_webhook": via_webhook} for _ in range(times))
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeCloudApi:
+        self._serving = serve_in_thread(self.app, host, port)
+        self.url = self._serving.__enter__()
+        return self
+
+    def stop(self) -> None:
+        if self._serving is not None:
+            self._serving.__exit__(None, None, None)
+            self._serving, self.url = None, None
+
+    def __enter__(self) -> FakeCloudApi:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> FakeCloudApi:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # --- Webhooks out ---------------------------------------------------------------------
+
+    def envelope(self, value: dict[str, Any]) -> dict[str, Any]:
+        """Meta's webhook envelope around one change value."""
+        return {"object": "whatsapp_business_account", "entry": [{"id": self.waba_id, "changes": [{
+            "field": "messages",
+            "value": {"messaging_product": "whatsapp",
+                      "metadata": {"display_phone_number": self.display_phone_number,
+                                   "phone_number_id": self.phone_number_id}, **value}}]}]}
+
+    async def post_webhook(self, payload: dict[str, Any], attempts: int = 3) -> int | None:
+        """POST a signed webhook, retrying a few times as Meta does; returns the last status."""
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {"content-type": "application/json",
+                   "x-hub-signature-256": sign_body(body, self.app_secret)}
+        status = None
+        async with httpx.AsyncClient(timeout=10) as client:
+            for attempt in range(attempts):
+                try:
+                    status = (await client.post(self.webhook_url, content=body, headers=headers)).status_code
+                except httpx.TransportError:
+                    status = None
+                if status is not None and status < 300:
+                    break
+                await asyncio.sleep(0.2 * (attempt + 1))
+        self.webhooks.append({"payload": payload, "http_status": status})
+        return status
+
+    async def send_customer_message(self, wa_id: str, text: str, name: str = "Customer", *,
+                                    timestamp: float | None = None) -> str:
+        """The customer writes: POST a signed inbound text webhook. Returns its message id."""
+        message_id = new_wamid()
+        await self._post_or_raise(self.envelope({
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": message_id, "timestamp": str(int(timestamp or time.time())),
+                          "type": "text", "text": {"body": text}}]}))
+        return message_id
+
+    async def _post_or_raise(self, payload: dict[str, Any]) -> None:
+        if not self.webhook_url:
+            raise RuntimeError("FakeCloudApi has no webhook_url to deliver to")
+        status = await self.post_webhook(payload)
+        if status is None or status >= 300:
+            raise RuntimeError(f"webhook refused the message (HTTP {status})")
+
+    def status_value(self, message: dict[str, Any], status: str,
+                     errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        entry: dict[str, Any] = {"id": message["id"], "status": status,
+                                 "timestamp": str(int(time.time())), "recipient_id": message["to"]}
+        if status in ("sent", "delivered"):
+            category = "utility" if message["type"] == "template" else "service"
+            entry["conversation"] = {"id": hashlib.md5(message["to"].encode()).hexdigest(),
+                                     "origin": {"type": category}}
+            entry["pricing"] = {"billable": category != "service", "pricing_model": "PMP",
+                                "category": category}
+        if errors:
+            entry["errors"] = errors
+        return {"statuses": [entry]}
+
+    async def _report(self, message: dict[str, Any], failure: dict[str, Any] | None) -> None:
+        if not self.webhook_url:
+            return
+        if failure:
+            error = meta_error(failure["code"] or 131026)
+            steps = [("failed", [{"code": error["code"], "title": ERROR_TITLES.get(error["code"], "Error"),
+                                  "message": error["message"], "error_data": error["error_data"]}])]
+        else:
+            steps = [("sent", None), ("delivered", None), ("read", None)]
+        for status, errors in steps:
+            await asyncio.sleep(self.status_delay_s)
+            await self.post_webhook(self.envelope(self.status_value(message, status, errors)))
+
+    # --- The Graph API --------------------------------------------------------------------
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="Fake WhatsApp Cloud API", docs_url=None, redoc_url=None)
+        app.state.fake = self
+        app.add_api_route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"])
+        return app
+
+    def _notify(self, event: str, record: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            listener(event, record)
+
+    async def _messages(self, version: str, phone_number_id: str, request: Request) -> Response:
+        if self.access_token and request.headers.get("authorization") != f"Bearer {self.access_token}":
+            error = {**meta_error(190), "message": "Invalid OAuth access token - Cannot parse access token"}
+            return JSONResponse({"error": error}, status_code=401)
+        if phone_number_id != self.phone_number_id:
+            return JSONResponse({"error": meta_error(100, f"Unknown phone number id {phone_number_id}")}, 400)
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": meta_error(100, "Body is not JSON")}, 400)
+        if body.get("messaging_product") != "whatsapp":
+            return JSONResponse({"error": meta_error(100, "messaging_product must be whatsapp")}, 400)
+        if body.get("status") == "read":
+            record = {"message_id": body.get("message_id"),
+                      "typing": (body.get("typing_indicator") or {}).get("type"), "payload": body}
+            self.read_receipts.append(record)
+            self._notify("read_receipt", record)
+            return JSONResponse({"success": True})
+        text = (body.get("text") or {}).get("body")
+        if body.get("type") == "text" and len(text or "") > TEXT_LIMIT:
+            return JSONResponse({"error": meta_error(100, f"text.body is over {TEXT_LIMIT} characters")}, 400)
+        with self._lock:
+            failure = self._failures.popleft() if self._failures else None
+        if failure and not failure["via_webhook"]:
+            if failure["code"] is None:
+                return PlainTextResponse("upstream error", status_code=failure["http_status"])
+            return JSONResponse({"error": meta_error(failure["code"])}, failure["http_status"])
+        to = str(body.get("to"))
+        record = {"id": new_wamid(), "to": to, "type": body.get("type"), "text": text,
+                  "template": body.get("template"), "context": body.get("context"),
+                  "payload": body, "at": time.time()}
+        self.sent.append(record)
+        self._notify("sent", record)
+        task = asyncio.create_task(self._report(record, failure))
+        self._tasks.add(task)  # keep a reference until done, or the loop may drop it
+        task.add_done_callback(self._tasks.discard)
+        message = {"id": record["id"], **({"message_status": "accepted"} if record["type"] == "template" else {})}
+        return JSONResponse({"messaging_product": "whatsapp",
+                             "contacts": [{"input": to, "wa_id": to}], "messages": [message]})
+
+
+def create_fake_cloud_api(app_secret: str, webhook_url: str | None,
+                          phone_number_id: str = "100000000000001",
+                          display_phone_number: str = "15550000001", **options: Any) -> FastAPI:
+    """The fake as an ASGI app to mount (e.g. at /fake-graph); its recorder is app.state.fake."""
+    return FakeCloudApi(app_secret, webhook_url, phone_number_id, display_phone_number, **options).app

@@ -1,0 +1,405 @@
+"""The outbox on a real Postgres, sending through pywa to the fake Cloud API over real HTTP,
+whose signed status webhooks come back to a real receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import psycopg
+import pytest
+from fastapi import FastAPI, Request, Response
+from psycopg.conninfo import make_conninfo
+
+from server import outbox
+from server.database import open_pool
+from server.simulator import FakeCloudApi, serve_in_thread, sign_body
+
+pytestmark = pytest.mark.integration
+
+APP_SECRET, TOKEN, PHONE_ID = "test-app-secret", "test-access-token", "100000000000777"
+TEMPLATE = {"name": "order_update_v1", "language": "en"}
+
+
+class Receiver:
+    """Our side of Meta's webhooks: checks each signature and keeps the payloads."""
+
+    def __init__(self):
+        self.payloads: list[dict] = []
+        self.rejected = 0
+        self.lock = threading.Lock()
+        self.app = FastAPI()
+        self.app.add_api_route("/webhooks/meta", self.receive, methods=["POST"])
+
+    async def receive(self, request: Request) -> Response:
+        body = await request.body()
+        if not hmac.compare_digest(sign_body(body, APP_SECRET),
+                                   request.headers.get("x-hub-signature-256", "")):
+            self.rejected += 1
+            return Response(status_code=401)
+        with self.lock:
+            self.payloads.append(json.loads(body))
+        return Response(status_code=200)
+
+    def statuses(self, message_id: str) -> list[dict]:
+        """Status updates for one message, as the channel parser hands them to apply_status."""
+        with self.lock:
+            payloads = list(self.payloads)
+        return [{"provider_message_id": s["id"], "status": s["status"], "errors": s.get("errors"),
+                 "at": s["timestamp"]}
+                for p in payloads for e in p["entry"] for c in e["changes"]
+                for s in c["value"].get("statuses", []) if s["id"] == message_id]
+
+
+@pytest.fixture(scope="module")
+async def pool(settings, database_url):
+    """The real Postgres, in a schema of this module's own: other test runs that share the
+    database (and their leftover pending rows) can neither be sent by, nor send, ours."""
+    schema = f"test_outbox_{uuid.uuid4().hex[:10]}"
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(f"CREATE SCHEMA {schema}")
+    pool = await open_pool(settings, make_conninfo(database_url, options=f"-c search_path={schema}"),
+                           max_size=6)
+    try:
+        await outbox.setup(pool)
+        await outbox.setup(pool)  # a second start is a no-op
+        yield pool
+    finally:
+        await pool.close()
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    receiver = Receiver()
+    with serve_in_thread(receiver.app) as url:
+        receiver.url = f"{url}/webhooks/meta"
+        yield receiver
+
+
+@pytest.fixture
+def fake(receiver):
+    with FakeCloudApi(APP_SECRET, receiver.url, PHONE_ID, access_token=TOKEN,
+                      status_delay_s=0.02) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def sender(fake):
+    sender = outbox.CloudApiSender(base_url=fake.url, api_version="v23.0",
+                                   phone_number_id=PHONE_ID, access_token=TOKEN)
+    yield sender
+    await sender.aclose()
+
+
+@pytest.fixture
+async def recipient(pool):
+    """A WhatsApp number of this test only (the database outlives test runs)."""
+    number = "4477" + str(uuid.uuid4().int)[:8]
+    yield number
+    async with pool.connection() as conn:
+        await conn.execute("DELETE FROM outbox WHERE recipient = %s", (number,))
+
+
+@pytest.fixture
+def worker(pool, sender):
+    return outbox.OutboxWorker(pool, {"meta": sender})
+
+
+async def enqueue(pool, recipient: str, texts: list[str], *, key: str | None = None,
+                  customer_age: timedelta = timedelta(minutes=1)) -> list[int]:
+    now = datetime.now(UTC)
+    async with pool.connection() as conn, conn.transaction():
+        return await outbox.enqueue_reply(
+            conn, conversation_key=f"meta:{recipient}", recipient=recipient, provider="meta",
+            texts=texts, idempotency_key=key or f"turn-{uuid.uuid4()}",
+            last_customer_at=now - customer_age, now=now, window_template=TEMPLATE)
+
+
+async def rows(pool, recipient: str) -> list[dict]:
+    async with pool.connection() as conn:
+        return await (await conn.execute(
+            "SELECT * FROM outbox WHERE recipient = %s ORDER BY id", (recipient,))).fetchall()
+
+
+def sent_to(fake: FakeCloudApi, recipient: str) -> list[dict]:
+    return [m for m in fake.sent if m["to"] == recipient]
+
+
+async def eventually(condition):
+    """The condition's first truthy value, polled for up to 5 s (webhooks arrive async)."""
+    for _ in range(250):
+        if result := condition():
+            return result
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met within 5 s")
+
+
+async def apply_all(pool, updates: list[dict]) -> list[bool]:
+    async with pool.connection() as conn:
+        return [await outbox.apply_status(conn, update) for update in updates]
+
+
+async def test_same_key_twice_is_one_row_and_one_send(pool, fake, worker, recipient):
+    first = await enqueue(pool, recipient, ["Your order shipped."], key=f"turn-{recipient}")
+    again = await enqueue(pool, recipient, ["Your order shipped."], key=f"turn-{recipient}")
+    assert len(first) == 1 and again == []
+    assert await worker.run_once() >= 1
+    await worker.run_once()
+    assert [m["text"] for m in sent_to(fake, recipient)] == ["Your order shipped."]
+    [row] = await rows(pool, recipient)
+    assert row["status"] == "sent" and row["provider_message_id"] == sent_to(fake, recipient)[0]["id"]
+    assert row["idempotency_key"] == f"turn-{recipient}:0" and row["attempts"] == 1
+
+
+async def test_long_reply_goes_out_in_order_in_parts(pool, fake, worker, recipient):
+    long_reply = "\n\n".join(f"Paragraph {i}. " + "word " * 600 for i in range(3))
+    ids = await enqueue(pool, recipient, [long_reply, "Anything else?"])
+    assert len(ids) == 4
+    await worker.run_once()
+    texts = [m["text"] for m in sent_to(fake, recipient)]
+    assert len(texts) == 3  # the per-recipient burst; the rest follows later
+    assert all(len(t) <= 4096 for t in texts) and texts[0].startswith("Paragraph 0.")
+    await worker.run_once(datetime.now(UTC) + timedelta(seconds=7))
+    texts = [m["text"] for m in sent_to(fake, recipient)]
+    assert texts[1].startswith("Paragraph 1.") and texts[-1] == "Anything else?"
+
+
+async def test_closed_window_sends_the_approved_template(pool, fake, worker, recipient):
+    await enqueue(pool, recipient, ["Your refund went through."], customer_age=timedelta(hours=25))
+    [row] = await rows(pool, recipient)
+    assert row["kind"] == "template" and row["template"] == TEMPLATE
+    await worker.run_once()
+    [message] = sent_to(fake, recipient)
+    assert message["type"] == "template" and message["text"] is None
+    assert message["template"]["name"] == "order_update_v1"
+    assert message["template"]["language"] == {"code": "en"}
+
+
+async def test_pair_rate_limit_is_retried_then_delivered(pool, fake, worker, receiver, recipient):
+    fake.fail_next(131056, http_status=400)
+    await enqueue(pool, recipient, ["Tracking: HP123"])
+    started = datetime.now(UTC)
+    await worker.run_once(started)
+    [row] = await rows(pool, recipient)
+    assert row["status"] == "pending" and row["attempts"] == 1
+    assert row["last_error"]["code"] == 131056 and row["next_attempt_at"] > started
+    assert sent_to(fake, recipient) == []
+
+    await worker.run_once(row["next_attempt_at"])
+    [message] = sent_to(fake, recipient)
+    await eventually(lambda: any(s["status"] == "delivered" for s in receiver.statuses(message["id"])))
+    await apply_all(pool, receiver.statuses(message["id"]))
+    [row] = await rows(pool, recipient)
+    assert row["attempts"] == 2 and row["status"] in ("delivered", "read")
+    assert len(sent_to(fake, recipient)) == 1
+
+
+@pytest.mark.parametrize("code", [131047, 131050])
+async def test_window_and_opt_out_errors_are_recorded_not_retried(pool, fake, worker, recipient, code):
+    fake.fail_next(code, http_status=400)
+    await enqueue(pool, recipient, ["Hello again"])
+    await worker.run_once()
+    await worker.run_once(datetime.now(UTC) + timedelta(hours=1))
+    [row] = await rows(pool, recipient)
+    assert row["status"] == "failed" and row["attempts"] == 1
+    assert row["last_error"]["code"] == code and row["last_error"]["http_status"] == 400
+    assert sent_to(fake, recipient) == []
+
+
+async def test_failed_status_webhook_records_the_error(pool, fake, worker, receiver, recipient):
+    fake.fail_next(131047, via_webhook=True)  # accepted, then reported failed, as Meta does
+    await enqueue(pool, recipient, ["Are you still there?"])
+    await worker.run_once()
+    [message] = sent_to(fake, recipient)
+    updates = await eventually(lambda: receiver.statuses(message["id"]))
+    assert await apply_all(pool, updates) == [True]
+    [row] = await rows(pool, recipient)
+    assert row["status"] == "failed" and row["last_error"][0]["code"] == 131047
+
+
+@pytest.mark.parametrize(("code", "http_status"), [(None, 429), (None, 503), (130429, 400), (131000, 500)])
+async def test_throttling_and_outages_back_off(pool, fake, worker, recipient, code, http_status):
+    fake.fail_next(code, http_status=http_status)
+    await enqueue(pool, recipient, ["One moment"])
+    now = datetime.now(UTC)
+    await worker.run_once(now)
+    [row] = await rows(pool, recipient)
+    assert row["status"] == "pending" and row["attempts"] == 1
+    assert row["last_error"]["http_status"] == http_status and row["last_error"]["code"] == code
+    # base 1 s with jitter between half and all of it
+    assert now + timedelta(seconds=0.49) <= row["next_attempt_at"] <= now + timedelta(seconds=1.01)
+    assert await worker.run_once(now) == 0 and sent_to(fake, recipient) == []
+
+
+async def test_gives_up_after_max_attempts(pool, fake, sender, recipient):
+    worker = outbox.OutboxWorker(pool, {"meta": sender}, max_attempts=2)
+    fake.fail_next(131000, http_status=500, times=2)
+    await enqueue(pool, recipient, ["Still trying"])
+    await worker.run_once()
+    [row] = await rows(pool, recipient)
+    await worker.run_once(row["next_attempt_at"])
+    [row] = await rows(pool, recipient)
+    assert row["status"] == "dead" and row["attempts"] == 2 and sent_to(fake, recipient) == []
+
+
+async def test_a_retried_part_is_not_overtaken(pool, fake, worker, recipient):
+    fake.fail_next(131056)
+    await enqueue(pool, recipient, ["First", "Second"])
+    now = datetime.now(UTC)
+    await worker.run_once(now)
+    assert sent_to(fake, recipient) == []
+    first, second = await rows(pool, recipient)
+    assert (first["status"], second["status"]) == ("pending", "pending")
+    assert second["attempts"] == 0 and second["next_attempt_at"] >= first["next_attempt_at"]
+    await worker.run_once(first["next_attempt_at"] + timedelta(seconds=1))
+    assert [m["text"] for m in sent_to(fake, recipient)] == ["First", "Second"]
+
+
+async def test_statuses_move_forward_only(pool, fake, worker, recipient):
+    await enqueue(pool, recipient, ["Thanks!"])
+    await worker.run_once()
+    message_id = sent_to(fake, recipient)[0]["id"]
+
+    def update(status, **extra):
+        return {"provider_message_id": message_id, "status": status, "errors": None, "at": None, **extra}
+
+    assert await apply_all(pool, [update("delivered")]) == [True]
+    assert await apply_all(pool, [update("sent"), update("failed", errors=[{"code": 1}])]) == [False, False]
+    assert (await rows(pool, recipient))[0]["status"] == "delivered"
+    # The channel parser may hand over objects rather than dicts.
+    read = SimpleNamespace(provider_message_id=message_id, status="read", errors=None, at="1700000000")
+    assert await apply_all(pool, [read, update("delivered")]) == [True, False]
+    [row] = await rows(pool, recipient)
+    assert row["status"] == "read" and row["last_error"] is None
+    assert row["updated_at"] == datetime.fromtimestamp(1700000000, UTC)
+    assert await apply_all(pool, [update("read", provider_message_id="wamid.nobody")]) == [False]
+
+
+async def test_pacing_sends_the_burst_and_holds_the_rest(pool, fake, worker, recipient):
+    await enqueue(pool, recipient, [f"Message {i}" for i in range(5)])
+    now = datetime.now(UTC)
+    assert await worker.run_once(now) == 3
+    assert [m["text"] for m in sent_to(fake, recipient)] == ["Message 0", "Message 1", "Message 2"]
+    held = [r for r in await rows(pool, recipient) if r["status"] == "pending"]
+    assert len(held) == 2
+    assert all(r["next_attempt_at"] >= now + timedelta(seconds=5.9) for r in held)
+    assert await worker.run_once(now + timedelta(seconds=6)) == 1
+    assert await worker.run_once(now + timedelta(seconds=12)) == 1
+    assert [m["text"] for m in sent_to(fake, recipient)][-2:] == ["Message 3", "Message 4"]
+
+
+async def test_pacing_in_redis_is_shared_by_workers(pool, fake, sender, recipient, data_dir):
+    from server.redis_client import embedded_redis_url, open_redis
+
+    redis = open_redis(await asyncio.to_thread(embedded_redis_url, data_dir))
+    try:
+        # Two workers, as two processes would be: the pair budget of 3 is shared between them.
+        first, second = (outbox.OutboxWorker(pool, {"meta": sender}, redis=redis) for _ in range(2))
+        await enqueue(pool, recipient, ["A", "B"])
+        now = datetime.now(UTC)
+        assert await first.run_once(now) == 2
+        await enqueue(pool, recipient, ["C", "D"])
+        later = datetime.now(UTC)
+        assert await second.run_once(later) == 1
+        [held] = [r for r in await rows(pool, recipient) if r["status"] == "pending"]
+        assert held["body"] == "D" and held["next_attempt_at"] >= now + timedelta(seconds=5.9)
+        assert await first.run_once(later + timedelta(seconds=6)) == 1
+        assert [m["text"] for m in sent_to(fake, recipient)] == ["A", "B", "C", "D"]
+    finally:
+        await redis.aclose()
+
+
+async def test_read_receipt_with_typing_reaches_the_api(pool, fake, worker, recipient):
+    inbound_id = f"wamid.inbound-{uuid.uuid4().hex}"
+    for _ in range(2):  # a re-run turn start queues nothing new
+        async with pool.connection() as conn:
+            await outbox.enqueue_read_receipt(conn, provider="meta", recipient=recipient,
+                                              inbound_message_id=inbound_id,
+                                              conversation_key=f"meta:{recipient}")
+    await worker.run_once()
+    [receipt] = [r for r in fake.read_receipts if r["message_id"] == inbound_id]
+    assert receipt["typing"] == "text"
+    assert receipt["payload"] == {"messaging_product": "whatsapp", "status": "read",
+                                  "message_id": inbound_id, "typing_indicator": {"type": "text"}}
+    [row] = await rows(pool, recipient)
+    assert row["kind"] == "read_receipt" and row["status"] == "sent"
+
+
+async def test_a_send_lost_in_flight_is_not_repeated(pool, fake, worker, recipient):
+    await enqueue(pool, recipient, ["Did this go?"])
+    async with pool.connection() as conn:  # a worker claimed it and died before recording
+        await conn.execute("UPDATE outbox SET status = 'sending', updated_at = now() - interval"
+                           " '2 minutes' WHERE recipient = %s", (recipient,))
+    await worker.run_once()
+    [row] = await rows(pool, recipient)
+    assert row["status"] == "unknown" and sent_to(fake, recipient) == []
+
+
+async def test_wrong_token_is_refused(pool, fake, recipient):
+    sender = outbox.CloudApiSender(base_url=fake.url, api_version="v23.0",
+                                   phone_number_id=PHONE_ID, access_token="wrong")
+    try:
+        assert "wrong" not in repr(sender)
+        await enqueue(pool, recipient, ["Hi"])
+        await outbox.OutboxWorker(pool, {"meta": sender}).run_once()
+        [row] = await rows(pool, recipient)
+        assert row["status"] == "failed" and row["last_error"]["code"] == 190
+        assert row["last_error"]["http_status"] == 401
+    finally:
+        await sender.aclose()
+
+
+async def test_unreachable_api_is_retried(pool, recipient):
+    from tests.conftest import free_port
+
+    sender = outbox.CloudApiSender(base_url=f"http://127.0.0.1:{free_port()}",
+                                   api_version="v23.0", phone_number_id=PHONE_ID, access_token=TOKEN)
+    try:
+        await enqueue(pool, recipient, ["Hi"])
+        await outbox.OutboxWorker(pool, {"meta": sender}).run_once()
+        [row] = await rows(pool, recipient)
+        assert row["status"] == "pending" and row["last_error"]["kind"] == "SendUnreachable"
+    finally:
+        await sender.aclose()
+
+
+async def test_customer_message_webhook_is_signed_in_meta_shape(fake, receiver):
+    wa_id = "4477" + str(uuid.uuid4().int)[:8]
+    message_id = await fake.send_customer_message(wa_id, "Where is my order?", name="Ada")
+    [payload] = [p for p in receiver.payloads if wa_id in json.dumps(p)]
+    assert payload["object"] == "whatsapp_business_account"
+    value = payload["entry"][0]["changes"][0]["value"]
+    assert value["metadata"]["phone_number_id"] == PHONE_ID
+    assert value["contacts"] == [{"profile": {"name": "Ada"}, "wa_id": wa_id}]
+    [message] = value["messages"]
+    assert message["id"] == message_id and message["text"] == {"body": "Where is my order?"}
+    assert message["from"] == wa_id and message["type"] == "text"
+
+
+async def test_twilio_sender_posts_through_the_sdk(pool, recipient):
+    posts: list[dict] = []
+    twilio_api = FastAPI()
+
+    @twilio_api.post("/2010-04-01/Accounts/{sid}/Messages.json")
+    async def create(sid: str, request: Request):
+        posts.append(dict(await request.form()))
+        return {"sid": f"SM{uuid.uuid4().hex}", "account_sid": sid, "status": "queued"}
+
+    with serve_in_thread(twilio_api) as url:
+        sender = outbox.TwilioSender(account_sid="AC" + "0" * 32, auth_token="secret",
+                                     from_number="whatsapp:+14155238886", base_url=url)
+        assert (await sender.send_text(recipient, "Hello from Twilio")).startswith("SM")
+        await sender.send_template(recipient, "HX" + "1" * 32, "en", {"1": "HP123"})
+        with pytest.raises(NotImplementedError):
+            await sender.mark_read_and_typing("SM1")
+    assert posts[0] == {"To": f"whatsapp:+{recipient}", "From": "whatsapp:+14155238886",
+                        "Body": "Hello from Twilio"}
+    assert posts[1]["ContentSid"] == "HX" + "1" * 32
+    assert json.loads(posts[1]["ContentVariables"]) == {"1": "HP123"}
