@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
 import re
 from collections import defaultdict
@@ -105,12 +106,12 @@ async def enqueue_reply(conn: AsyncConnection, *, conversation_key: str, recipie
     """Queue one turn's replies in the caller's transaction; returns the ids of new rows
     (none when this key was queued before, as when a crashed turn is re-run).
 
-    Outside the 24-hour customer window free text is refused by WhatsApp, so one approved
-    template goes instead; the unsent replies stay in its body for a human to follow up.
-    Parts share the key space `{key}:{i}`, so a re-run that lands on the other side of the
-    window still cannot send both a text and a template."""
+    Outside the 24-hour customer window WhatsApp refuses free text, so the approved
+    re-engagement template goes instead (the replies themselves stay in the conversation's
+    history). Parts share the key space `{key}:{i}`, so a re-run that lands on the other
+    side of the window still cannot send both a text and a template."""
     if now - last_customer_at > CUSTOMER_WINDOW:
-        rows = [("template", "\n\n".join(texts), json.dumps(dict(window_template)))]
+        rows = [("template", None, json.dumps(dict(window_template)))]
     else:
         rows = [("text", part, None) for text in texts for part in split_for_whatsapp(text)]
     ids = []
@@ -315,9 +316,10 @@ class TwilioSender:
 
 # --- Pacing -----------------------------------------------------------------------------------
 
-# Token buckets that take one token from every bucket, or none (1e-9: float refill slack): returns 0 when the send may
-# go, else the milliseconds until all buckets have a token. ARGV: now_ms, then per key its
-# refill rate (tokens per ms) and capacity (the burst).
+# Token buckets, taken all or none: returns 0 when the send may go (one token taken from each
+# bucket), else the milliseconds until every bucket has a token. ARGV: now_ms, then per key
+# its refill rate (tokens per ms) and capacity (the burst). The clock has 1 ms resolution, so
+# a token 1 ms short counts as there, and the wait is rounded against float noise.
 _TAKE_TOKENS = """
 local now, wait, tokens = tonumber(ARGV[1]), 0, {}
 for i, key in ipairs(KEYS) do
@@ -325,7 +327,7 @@ for i, key in ipairs(KEYS) do
   local state = redis.call('HMGET', key, 't', 'ts')
   local ts = tonumber(state[2]) or now
   tokens[i] = math.min(cap, (tonumber(state[1]) or cap) + math.max(0, now - ts) * rate)
-  if tokens[i] < 1 - 1e-9 then wait = math.max(wait, math.ceil((1 - tokens[i]) / rate)) end
+  if tokens[i] < 1 - rate then wait = math.max(wait, math.ceil((1 - tokens[i]) / rate - 1e-6)) end
 end
 if wait > 0 then return wait end
 for i, key in ipairs(KEYS) do
@@ -349,7 +351,7 @@ class Pacer:
 
     async def take(self, buckets: Sequence[Bucket], now: datetime) -> float:
         """Seconds until a send may go (0: go now, and the tokens are taken)."""
-        now_ms = int(now.timestamp() * 1000)
+        now_ms = round(now.timestamp() * 1000)
         if self._script is not None:
             args = [now_ms] + [v for _, rate, burst in buckets for v in (rate / 1000, burst)]
             return int(await self._script(keys=[b[0] for b in buckets], args=args)) / 1000
@@ -363,8 +365,8 @@ class Pacer:
             tokens, ts = self._local.get(key, (burst, now_ms))
             tokens = min(burst, tokens + max(0, now_ms - ts) * rate / 1000)
             refilled.append((key, tokens, max(ts, now_ms)))
-            if tokens < 1 - 1e-9:  # refill arithmetic must not miss by a rounding error
-                wait = max(wait, -int(-(1 - tokens) * 1000 // rate))
+            if tokens < 1 - rate / 1000:  # the clock has 1 ms resolution: allow 1 ms early
+                wait = max(wait, math.ceil((1 - tokens) * 1000 / rate - 1e-6))
         if not wait:
             for key, tokens, ts in refilled:
                 self._local[key] = (tokens - 1, ts)

@@ -177,7 +177,7 @@ async def test_closed_window_sends_the_approved_template(pool, fake, worker, rec
     assert row["kind"] == "template" and row["template"] == TEMPLATE
     await worker.run_once()
     [message] = sent_to(fake, recipient)
-    assert message["type"] == "template" and message["text"] is None
+    assert message["type"] == "template" and message["text"] is None and row["body"] is None
     assert message["template"]["name"] == "order_update_v1"
     assert message["template"]["language"] == {"code": "en"}
 
@@ -403,3 +403,49 @@ async def test_twilio_sender_posts_through_the_sdk(pool, recipient):
                         "Body": "Hello from Twilio"}
     assert posts[1]["ContentSid"] == "HX" + "1" * 32
     assert json.loads(posts[1]["ContentVariables"]) == {"1": "HP123"}
+
+
+async def test_concurrent_workers_send_each_row_once(pool, fake, sender, recipient):
+    recipients = [f"{recipient}{i}" for i in range(6)]
+    try:
+        for number in recipients:
+            await enqueue(pool, number, ["Hello", "There"])
+        workers = [outbox.OutboxWorker(pool, {"meta": sender}) for _ in range(3)]
+        counts = await asyncio.gather(*(w.run_once() for w in workers))
+        assert sum(counts) == 12
+        for number in recipients:
+            assert [m["text"] for m in sent_to(fake, number)] == ["Hello", "There"]
+    finally:
+        async with pool.connection() as conn:
+            await conn.execute("DELETE FROM outbox WHERE recipient = ANY(%s)", (recipients,))
+
+
+async def test_run_forever_sends_until_stopped(pool, fake, worker, recipient):
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run_forever(stop))
+    try:
+        await enqueue(pool, recipient, ["Polled out"])
+        await eventually(lambda: sent_to(fake, recipient))
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    assert (await rows(pool, recipient))[0]["status"] == "sent"
+
+
+async def test_mounted_fake_serves_the_same_api(pool, receiver, recipient):
+    from server.simulator import create_fake_cloud_api
+
+    fake_graph = create_fake_cloud_api(APP_SECRET, receiver.url, PHONE_ID, "15550000001",
+                                       access_token=TOKEN)
+    host = FastAPI()
+    host.mount("/fake-graph", fake_graph)
+    with serve_in_thread(host) as url:
+        sender = outbox.CloudApiSender(base_url=f"{url}/fake-graph", api_version="v23.0",
+                                       phone_number_id=PHONE_ID, access_token=TOKEN)
+        try:
+            await enqueue(pool, recipient, ["Through the mount"])
+            await outbox.OutboxWorker(pool, {"meta": sender}).run_once()
+        finally:
+            await sender.aclose()
+    [message] = sent_to(fake_graph.state.fake, recipient)
+    assert message["text"] == "Through the mount"

@@ -1,0 +1,75 @@
+"""The local simulator: a fake WhatsApp Cloud API on this server, and a customer phone page.
+
+Messages typed on /simulator travel the real path: the fake Cloud API posts a signed webhook
+to /webhooks/meta, a worker runs the turn, the outbox sends the reply to the fake Cloud API,
+and the fake reports sent, delivered and read statuses back through the webhook.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from server.deps import RuntimeDep
+from server.runtime import public_url
+from server.settings import Settings
+from server.simulator.fake_cloud_api import FakeCloudApi
+
+PAGE = Path(__file__).resolve().parent.parent / "templates" / "simulator.html"
+router = APIRouter(prefix="/simulator", tags=["simulator"])
+
+
+class CustomerMessage(BaseModel):
+    phone: str = Field(pattern=r"^\d{6,15}$", description="The customer's WhatsApp number, digits only.")
+    text: str = Field(min_length=1, max_length=4096)
+    name: str = Field(default="Simulator Customer", max_length=100)
+
+
+@router.get("", response_class=HTMLResponse)
+async def page() -> str:
+    return PAGE.read_text(encoding="utf-8")
+
+
+@router.post("/api/send", status_code=202)
+async def send(message: CustomerMessage, request: Request) -> dict:
+    """Play the customer: the fake Cloud API delivers a signed webhook to this server."""
+    fake: FakeCloudApi = request.app.state.simulator
+    try:
+        message_id = await fake.send_customer_message(message.phone, message.text, message.name)
+    except Exception as error:  # noqa: BLE001 - surface why the webhook was not accepted
+        raise HTTPException(502, f"webhook not accepted: {error}") from error
+    return {"message_id": message_id}
+
+
+@router.get("/api/messages")
+async def messages(phone: str, runtime: RuntimeDep) -> dict:
+    """The conversation as the customer's phone shows it, oldest first."""
+    async with runtime.pool.connection() as conn:
+        inbound = await (await conn.execute(
+            "SELECT body AS text, sent_at AS at, state FROM inbound_messages"
+            " WHERE conversation_key = %s ORDER BY sent_at, id", (phone,))).fetchall()
+        outbound = await (await conn.execute(
+            "SELECT coalesce(body, template->>'name') AS text, created_at AS at, status FROM outbox"
+            " WHERE conversation_key = %s AND kind <> 'read_receipt' ORDER BY id", (phone,))).fetchall()
+    shown = [{"from": "customer", "text": r["text"], "at": r["at"].isoformat(), "status": ""}
+             for r in inbound]
+    shown += [{"from": "business", "text": r["text"], "at": r["at"].isoformat(), "status": r["status"]}
+              for r in outbound]
+    shown.sort(key=lambda m: m["at"])
+    typing = any(r["state"] in ("pending", "in_turn") for r in inbound)
+    return {"messages": shown, "typing": typing}
+
+
+def mount(app: FastAPI, settings: Settings) -> FakeCloudApi:
+    """Mount the fake Cloud API at /fake-graph and the simulator routes."""
+    fake = FakeCloudApi(settings.meta.app_secret.get_secret_value(),
+                        f"{public_url(settings)}/webhooks/meta",
+                        settings.meta.phone_number_id,
+                        access_token=settings.meta.access_token.get_secret_value())
+    app.mount("/fake-graph", fake.app)
+    app.include_router(router)
+    app.state.simulator = fake
+    return fake

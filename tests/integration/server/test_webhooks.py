@@ -1,0 +1,134 @@
+"""The webhook server over real HTTP, with real Postgres, Redis and Chroma and in-process workers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+import pytest
+
+from server.settings import TwilioSettings
+from tests.channels_helpers import fixture_names, load_fixture, sign_meta, sign_twilio
+from tests.integration.server.conftest import APP_SECRET, text_message
+
+pytestmark = pytest.mark.integration
+
+
+def new_phone() -> str:
+    return "4479" + str(uuid.uuid4().int)[:8]
+
+
+REPLIES = "SELECT body, idempotency_key FROM outbox WHERE conversation_key = %s AND kind = 'text' ORDER BY id"
+
+
+async def test_meta_subscription_check(start_server):
+    server = await start_server(run_workers=False)
+    params = {"hub.mode": "subscribe", "hub.verify_token": "simulator-verify-token", "hub.challenge": "42"}
+    ok = await server.http.get("/webhooks/meta", params=params)
+    assert ok.status_code == 200 and ok.text == "42"
+    bad = await server.http.get("/webhooks/meta", params={**params, "hub.verify_token": "nope"})
+    assert bad.status_code == 403
+
+
+@pytest.mark.parametrize("name", fixture_names("meta"))
+async def test_every_signed_fixture_is_accepted_and_its_messages_stored(start_server, name):
+    server = await start_server(run_workers=False)
+    payload = load_fixture(name)
+    response = await server.post_meta(payload)
+    assert response.status_code == 200, response.text
+    ids = [m["id"] for e in payload["entry"] for c in e["changes"]
+           for m in c.get("value", {}).get("messages", [])]
+    stored = await server.rows("SELECT provider_message_id FROM inbound_messages"
+                               " WHERE provider_message_id = ANY(%s)", ids)
+    assert {r["provider_message_id"] for r in stored} == set(ids)
+    assert response.json()["stored"] + response.json()["duplicates"] == len(ids)
+
+
+async def test_duplicate_delivery_stores_one_message_and_sends_one_reply(start_server):
+    server = await start_server()
+    phone = new_phone()
+    payload = text_message(phone, "how long do refunds take?", message_id=f"wamid.dup{uuid.uuid4().hex}")
+    first, second = await server.post_meta(payload), await server.post_meta(payload)
+    assert first.json()["stored"] == 1 and second.json()["duplicates"] == 1
+    replies = await server.wait_for(REPLIES, phone)
+    await asyncio.sleep(1.0)  # room for a wrong second turn to show up
+    assert len(await server.rows(REPLIES, phone)) == 1 and "5-7 working days" in replies[0]["body"]
+    assert len(await server.rows("SELECT 1 FROM inbound_messages WHERE conversation_key = %s", phone)) == 1
+
+
+async def test_burst_is_one_turn_in_timestamp_order(start_server):
+    server = await start_server(debounce_s=1.0)
+    phone, start = new_phone(), time.time() - 10
+    texts = ["hello", "I have a question", "about refunds", "how long", "do they take?"]
+    # Arrival order differs from the order the customer typed them in.
+    for i in (2, 0, 4, 1, 3):
+        await server.post_meta(text_message(phone, texts[i], timestamp=start + i))
+    replies = await server.wait_for(REPLIES, phone)
+    await asyncio.sleep(1.5)
+    replies = await server.rows(REPLIES, phone)
+    assert len({r["idempotency_key"].rsplit(":", 1)[0] for r in replies}) == 1  # one turn
+    state = await server.runtime.switchboard.conversations.state(phone)
+    assert [m.content for m in state["messages"] if m.type == "human"] == texts
+
+
+async def test_bad_signatures_malformed_and_oversize_bodies_store_nothing(start_server):
+    server = await start_server(run_workers=False, max_body_bytes=10_000)
+    phone = new_phone()
+    payload = text_message(phone, "hi")
+    body = json.dumps(payload).encode()
+    missing = await server.http.post("/webhooks/meta", content=body, headers={"content-type": "application/json"})
+    wrong = await server.post_meta(payload, secret="not-the-secret")
+    tampered = await server.post_meta(body.replace(b"hi", b"yo"), signature=sign_meta(body, APP_SECRET))
+    not_json = await server.post_meta(b"{not json")
+    malformed = await server.post_meta({"object": "whatsapp_business_account", "entry": "x"})
+    huge = await server.post_meta(text_message(phone, "x" * 20_000))
+    assert [r.status_code for r in (missing, wrong, tampered, not_json, malformed, huge)] == [
+        401, 403, 403, 400, 400, 413]
+    assert await server.rows("SELECT 1 FROM inbound_messages WHERE conversation_key = %s", phone) == []
+
+
+async def test_twilio_signature_is_checked(start_server):
+    token = "twilio-test-token"
+    server = await start_server(run_workers=False, twilio=TwilioSettings(auth_token=token))
+    form = load_fixture("twilio/text.form")
+    url = f"{server.url}/webhooks/twilio"
+    good = await server.http.post("/webhooks/twilio", data=form,
+                                  headers={"x-twilio-signature": sign_twilio(url, form, token)})
+    assert good.status_code == 200 and good.text == "<Response/>"
+    bad = await server.http.post("/webhooks/twilio", data={**form, "Body": "changed"},
+                                 headers={"x-twilio-signature": sign_twilio(url, form, token)})
+    assert bad.status_code == 403
+    rows = await server.rows("SELECT body FROM inbound_messages WHERE provider = 'twilio'"
+                             " AND provider_message_id = %s", form["MessageSid"])
+    assert [r["body"] for r in rows] == [form["Body"]]
+
+
+async def test_stale_messages_are_recorded_not_answered(start_server):
+    server = await start_server(stale_message_age_s=3600)
+    phone = new_phone()
+    await server.post_meta(text_message(phone, "hello from last week", timestamp=time.time() - 7 * 86400))
+    rows = await server.wait_for("SELECT state FROM inbound_messages WHERE conversation_key = %s"
+                                 " AND state = 'stale'", phone)
+    assert rows == [{"state": "stale"}]
+    assert await server.rows(REPLIES, phone) == []
+
+
+async def test_database_down_answers_503_so_meta_retries(start_server):
+    server = await start_server(run_workers=False)
+    await server.runtime.pool.close()
+    response = await server.post_meta(text_message(new_phone(), "anyone there?"))
+    assert response.status_code == 503
+
+
+async def test_health_endpoints(start_server):
+    server = await start_server(run_workers=False)
+    assert (await server.http.get("/healthz")).json() == {"status": "ok"}
+    ready = await server.http.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"ready": True, "postgres": "ok",
+                                                         "redis": "ok", "chroma": "ok"}
+    await server.runtime.pool.close()
+    down = await server.http.get("/readyz")
+    assert down.status_code == 503 and down.json()["postgres"].startswith("error")
+    assert down.json()["redis"] == "ok"
