@@ -81,10 +81,13 @@ def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Ite
 
 
 class FakeCloudApi:
+    """The fake and what it saw. `status_delay_s` spaces each status webhook after the send
+    (Meta's take a second or so; a reply's 'sent' should not beat the sender's own record)."""
+
     def __init__(self, app_secret: str, webhook_url: str | None = None,
                  phone_number_id: str = "100000000000001",
                  display_phone_number: str = "15550000001", *, access_token: str | None = None,
-                 waba_id: str = "200000000000001", status_delay_s: float = 0.05):
+                 waba_id: str = "200000000000001", status_delay_s: float = 0.25):
         self.app_secret, self.webhook_url, self.access_token = app_secret, webhook_url, access_token
         self.phone_number_id, self.display_phone_number = phone_number_id, display_phone_number
         self.waba_id, self.status_delay_s = waba_id, status_delay_s

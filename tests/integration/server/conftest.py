@@ -13,9 +13,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from server.app import create_app
 from server.runtime import Runtime
+from server.simulator.fake_cloud_api import FakeCloudApi
 from tests.channels_helpers import sign_meta
 from tests.conftest import free_port
 
@@ -25,8 +27,16 @@ APP_SECRET = "simulator-app-secret"
 @dataclass
 class RunningServer:
     url: str
-    runtime: Runtime
+    app: FastAPI
     http: httpx.AsyncClient
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.app.state.runtime
+
+    @property
+    def fake_cloud_api(self) -> FakeCloudApi:
+        return self.app.state.simulator
 
     async def post_meta(self, payload: dict[str, Any] | bytes, secret: str = APP_SECRET,
                         signature: str | None = None) -> httpx.Response:
@@ -83,7 +93,7 @@ async def start_server(settings, database_url):
             await asyncio.sleep(0.05)
         http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
         servers.append((server, task, http))
-        return RunningServer(f"http://127.0.0.1:{port}", app.state.runtime, http)
+        return RunningServer(f"http://127.0.0.1:{port}", app, http)
 
     yield start
     for server, task, http in servers:
