@@ -12,6 +12,18 @@ from rich.console import Console
 console = Console()
 
 
+def _logging() -> None:
+    import logging
+    import os
+    import warnings
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "chromadb"):  # request lines, not events
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def serve(host: str = typer.Option(None, help="Bind address (default: HOST or 127.0.0.1)."),
           port: int = typer.Option(None, help="Port (default: PORT or 8000)."),
           worker: bool = typer.Option(True, "--worker/--no-worker",
@@ -21,6 +33,8 @@ def serve(host: str = typer.Option(None, help="Bind address (default: HOST or 12
     import uvicorn
 
     from server.app import create_app
+
+    _logging()
     from server.settings import get_settings
 
     settings = get_settings()
@@ -36,6 +50,8 @@ def worker():
     and Postgres through REDIS_URL and DATABASE_URL)."""
     from server.runtime import open_runtime
     from server.settings import get_settings
+
+    _logging()
 
     async def run() -> None:
         async with open_runtime(get_settings()) as runtime:
