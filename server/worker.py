@@ -115,7 +115,9 @@ class TurnWorker:
                 await outbox.enqueue_reply(
                     conn, conversation_key=lease.conversation_key,
                     recipient=customer.phone or customer.conversation_key,
-                    provider=customer.provider, texts=turn.replies, idempotency_key=turn_key,
+                    # One WhatsApp message per turn, however many texts the graph produced.
+                    provider=customer.provider, texts=["\n\n".join(turn.replies)],
+                    idempotency_key=turn_key,
                     last_customer_at=max(r.sent_at for r in batch), now=datetime.now(UTC),
                     window_template={"name": self.settings.reengagement_template,
                                      "language": self.settings.template_language})
