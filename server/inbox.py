@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS inbound_messages (
     turn_key text, payload jsonb NOT NULL,
     UNIQUE (provider, provider_message_id));
 CREATE INDEX IF NOT EXISTS inbound_pending ON inbound_messages (conversation_key, state, sent_at, id);
+CREATE SEQUENCE IF NOT EXISTS turn_fence_seq;
 CREATE TABLE IF NOT EXISTS conversation_fences (
     conversation_key text PRIMARY KEY, fence bigint NOT NULL);
 """
@@ -80,6 +81,11 @@ async def settle(conn: AsyncConnection, ids: list[int], state: str) -> None:
     for row in rows:
         await conn.execute("UPDATE inbound_messages SET state = %s, body = %s WHERE id = %s",
                            (state, redact_pii(row["body"])[0], row["id"]))
+
+
+async def next_fence(conn: AsyncConnection) -> int:
+    """A fencing token larger than every one issued before, in any process."""
+    return (await (await conn.execute("SELECT nextval('turn_fence_seq') AS fence")).fetchone())["fence"]
 
 
 async def take_fence(conn: AsyncConnection, conversation_key: str, fence: int) -> bool:

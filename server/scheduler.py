@@ -3,9 +3,10 @@
 - A sorted set holds conversations that have unanswered messages, scored by when they become
   due. Each new message pushes its conversation's due time to now + debounce (never earlier),
   so a burst of messages becomes one turn.
-- A lease (SET NX PX, renewed while the turn runs) gives one worker a conversation at a time,
-  with a fencing token the database checks at commit, so a worker that lost its lease
-  cannot commit. A dead worker's lease expires and the conversation is picked up again.
+- A lease (SET NX PX, renewed while the turn runs) gives one worker a conversation at a time.
+  Its fencing token comes from a Postgres sequence (so it keeps growing even if Redis is
+  replaced) and the database checks it at commit, so a worker that lost its lease cannot
+  commit. A dead worker's lease expires and the conversation is picked up again.
 - A finished turn removes the conversation only if no message moved its due time meanwhile;
   otherwise the newer messages form the next turn.
 
@@ -17,6 +18,7 @@ conversation again while its own job runs, and those two are the semantics neede
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -52,13 +54,17 @@ class Scheduler:
         first = await self.redis.zrange(DUE, 0, 0, withscores=True)
         return first[0][1] if first else None
 
-    async def acquire(self, conversation_key: str, due_at: float) -> Lease | None:
+    async def acquire(self, conversation_key: str, due_at: float,
+                      next_fence: Callable[[], Awaitable[int]]) -> Lease | None:
         token = uuid.uuid4().hex
         if not await self.redis.set(f"switchboard:lease:{conversation_key}", token, nx=True,
                                     px=self.lease_ms):
             return None
-        fence = await self.redis.incr(f"switchboard:fence:{conversation_key}")
-        return Lease(conversation_key, token, fence, due_at)
+        try:
+            return Lease(conversation_key, token, await next_fence(), due_at)
+        except BaseException:
+            await self.redis.eval(_RELEASE, 1, f"switchboard:lease:{conversation_key}", token)
+            raise
 
     async def renew(self, lease: Lease) -> bool:
         return bool(await self.redis.eval(_RENEW, 1, f"switchboard:lease:{lease.conversation_key}",

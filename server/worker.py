@@ -67,7 +67,7 @@ class TurnWorker:
         """Run every conversation that is due now and not leased elsewhere; returns how many."""
         ran = 0
         for conversation_key, due_at in await self.scheduler.due(now or time.time()):
-            lease = await self.scheduler.acquire(conversation_key, due_at)
+            lease = await self.scheduler.acquire(conversation_key, due_at, self._next_fence)
             if lease is None:
                 continue
             try:
@@ -78,6 +78,10 @@ class TurnWorker:
             finally:
                 await self.scheduler.finish(lease)
         return ran
+
+    async def _next_fence(self) -> int:
+        async with self.pool.connection() as conn:
+            return await inbox.next_fence(conn)
 
     async def _with_heartbeat(self, lease: Lease) -> None:
         async def beat() -> None:
