@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -23,6 +24,8 @@ class Context:
     """Names this turn's batch of messages; a re-run of a crashed turn carries the same key."""
     now: str | None = None
     """The turn's time (ISO 8601, UTC); unset means the wall clock. Tests pin it."""
+    should_yield: Callable[[], Awaitable[bool]] | None = None
+    """Asked before every agent step: True once a human has taken the conversation over."""
     services: Services | None = None
     """Models, shop and knowledge base; unset means the process-wide defaults."""
 

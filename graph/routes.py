@@ -27,25 +27,29 @@ def after_input_guardrail(state: State) -> Literal["router", "__end__"]:
 def after_router(state: State) -> Literal["respond", "handoff", "authenticate", "retrieve"]:
     if not state.needs_agent:
         return "respond"
-    if state.intent == "human_request":
+    if state.intent == "human_request" or any(f.startswith("policy:") for f in state.flags):
         return "handoff"
-    if state.intent in NEEDS_IDENTITY and state.verification["status"] != "verified":
-        return "authenticate"
     if state.intent is None:
         raise UnroutableState("router left no intent")
+    if state.verification["status"] != "verified":
+        return "authenticate"  # resolves a number on file; challenges only if identity is needed
     return "retrieve"
 
 
 def after_authenticate(state: State) -> Literal["retrieve", "respond", "handoff"]:
     status = state.verification["status"]
-    if status == "verified":
+    if "verification_lockout" in state.flags:
+        return "handoff"
+    if status == "verified" or state.intent not in NEEDS_IDENTITY:
         return "retrieve"
     if status in ("unverified", "challenged", "locked"):
         return "respond"
     raise UnroutableState(f"unknown verification status {status!r}")
 
 
-def after_agent(state: State) -> Literal["tools", "output_guardrail", "handoff"]:
+def after_agent(state: State) -> Literal["tools", "output_guardrail", "handoff", "__end__"]:
+    if state.yielded:
+        return END  # a human took over mid-turn: stop without a reply
     if state.handoff_reason:
         return "handoff"
     last = state.messages[-1]

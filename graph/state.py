@@ -147,6 +147,10 @@ class State(InputState):
     """Texts to send to the customer for this turn; the server delivers them once."""
     handoff: dict | None = None
     """The pending handoff: what the human sees in the queue (the interrupt payload)."""
+    yielded: bool = False
+    """True when a human took the conversation over mid-turn and the bot stopped."""
+    unresolved_turns: int = 0
+    """Consecutive bot answers that were unsure; enough of them bring in a human."""
     handoff_reason: str | None = None
     """Why a human is needed; set means a handoff is requested."""
     handoff_notes: str | None = None

@@ -41,7 +41,10 @@ def _history(state: State) -> list:
 
 
 async def agent(state: State, runtime: Runtime[Context]) -> dict:
-    services = await services_for(runtime.context)
+    context = runtime.context
+    if context and context.should_yield and await context.should_yield():
+        return {"yielded": True}  # a human is writing: the bot steps back before its next step
+    services = await services_for(context)
     message, update = await call_model(
         services.agent_model, services.fallback_model, [*TOOLS, Reply],
         [SystemMessage(system_prompt(state)), *_history(state)],

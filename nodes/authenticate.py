@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from langgraph.runtime import Runtime
 
 from graph.context import Context
+from graph.routes import NEEDS_IDENTITY
 from graph.services import services_for
 from graph.state import State, Verification, move
 from nodes import prompts
@@ -63,6 +64,8 @@ async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
     on_file = await shop.customer_by_phone(context.phone) if context.phone else None
     if on_file:
         return verified(on_file, "phone_on_file")
+    if state.intent not in NEEDS_IDENTITY:
+        return {}  # a policy question needs no proof of identity
 
     locked_until = verification["locked_until"]
     if locked_until and datetime.fromisoformat(locked_until) > now:

@@ -25,6 +25,21 @@ _INJECTION = re.compile(
     r"|\bjailbreak\b|\bDAN mode\b|pretend (?:to be|you are)", re.I)
 
 
+POLICY = {
+    "legal_threat": re.compile(r"\b(lawyer|solicitor|attorney|legal action|sue|suing|court|"
+                               r"small claims|trading standards|ombudsman)\b", re.I),
+    "chargeback": re.compile(r"\b(charge ?back|dispute (the|this) (payment|charge)|"
+                             r"call(ing)? my bank|reverse the (payment|charge))\b", re.I),
+    "data_deletion": re.compile(r"\b(delete (all )?my (data|account|details|information)|"
+                                r"erase my (data|details)|right to (be forgotten|erasure)|gdpr)\b", re.I),
+}
+"""Topics a bot must not handle alone: each sends the conversation to a human."""
+
+
+def policy_topics(text: str) -> list[str]:
+    return [name for name, pattern in POLICY.items() if pattern.search(text)]
+
+
 def luhn_ok(digits: str) -> bool:
     total, parity = 0, len(digits) % 2
     for i, ch in enumerate(digits):

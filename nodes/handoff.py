@@ -18,6 +18,11 @@ ETA = {"urgent": "15 minutes", "high": "30 minutes", "normal": "2 hours"}
 def _reason(state: State) -> str:
     if state.handoff_reason:
         return state.handoff_reason
+    policy = [flag.split(":", 1)[1] for flag in state.flags if flag.startswith("policy:")]
+    if policy:
+        return policy[0]
+    if "verification_lockout" in state.flags:
+        return "verification_lockout"
     return "customer_request" if state.intent == "human_request" else "agent_unsure"
 
 

@@ -13,7 +13,7 @@ from graph.context import Context
 from graph.services import services_for
 from graph.state import State, move
 from nodes import prompts
-from nodes.checks import is_abusive, looks_like_injection, order_refs, redact_pii
+from nodes.checks import is_abusive, looks_like_injection, order_refs, policy_topics, redact_pii
 from nodes.common import say
 
 WINDOW = timedelta(hours=24)
@@ -38,7 +38,8 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
     now = context.clock()
     texts = _new_texts(state, context)
     update: dict = {"passages": Overwrite([]), "outbound": Overwrite([]), "citations": [],
-                    "reply": None, "agent_steps": 0, "handoff_reason": None, "flags": []}
+                    "reply": None, "agent_steps": 0, "handoff_reason": None, "flags": [],
+                    "yielded": False}
     if not texts:
         return update
 
@@ -51,6 +52,7 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
             flags.append("abuse")
         if looks_like_injection(raw):
             flags.append("injection")
+        flags += [f"policy:{topic}" for topic in policy_topics(raw) if f"policy:{topic}" not in flags]
         messages.append(HumanMessage(redacted, id=message_id, additional_kwargs={"guarded": True}))
 
     window_start = now - timedelta(seconds=settings.rate_limit_window_s)

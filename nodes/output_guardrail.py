@@ -16,6 +16,10 @@ from nodes.checks import scrub_output, strip_urls
 from nodes.schemas import Reply
 
 LOW_CONFIDENCE = 0.35
+VIP_CONFIDENCE = 0.6
+"""VIP customers get a human sooner: below this, or on a complaint or billing question."""
+REPEATED_FAILURES = 3
+"""Unsure answers in a row before a human is brought in."""
 
 
 def draft_of(state: State) -> dict:
@@ -72,11 +76,22 @@ async def output_guardrail(state: State, runtime: Runtime[Context]) -> dict:
         reply = Reply(intent="other", answer=prompts.SAFE_FALLBACK, handoff=True, confidence=0.0)
     update: dict = {"reply": reply.model_dump(), "guardrail_events": events,
                     "citations": [p for c in reply.citations for p in state.passages if p["id"] == c]}
-    unsure = reply.handoff or reply.confidence < LOW_CONFIDENCE
-    if unsure and state.cooldown:
+    vip = (state.customer or {}).get("tier") == "vip"
+    weak = reply.confidence < VIP_CONFIDENCE and not reply.citations
+    update["unresolved_turns"] = state.unresolved_turns + 1 if weak else 0
+    reason = None
+    if reply.answer == prompts.SAFE_FALLBACK:
+        reason = "guardrail_failure"
+    elif reply.handoff or reply.confidence < LOW_CONFIDENCE:
+        reason = "agent_unsure"
+    elif vip and (reply.confidence < VIP_CONFIDENCE or reply.intent in ("complaint", "billing")):
+        reason = "vip"
+    elif update["unresolved_turns"] >= REPEATED_FAILURES:
+        reason = "repeated_failure"
+    if reason and state.cooldown:
         # Just back from a human: no automatic escalation, so handoff cannot loop.
-        update["reply"] = {**update["reply"], "handoff": False, "answer": prompts.COOLDOWN_UNSURE}
-    elif unsure:
-        update["handoff_reason"] = "guardrail_failure" if events and reply.answer == prompts.SAFE_FALLBACK \
-            else "agent_unsure"
+        if reply.handoff or reply.confidence < LOW_CONFIDENCE:
+            update["reply"] = {**update["reply"], "handoff": False, "answer": prompts.COOLDOWN_UNSURE}
+    elif reason:
+        update["handoff_reason"] = reason
     return update

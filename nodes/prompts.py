@@ -38,8 +38,7 @@ VERIFY_ASK = ("Before I look at your account, I need to check it's you. Please s
               "number (like HP-10001) with the last 4 characters of your postcode, or the "
               "email address on the order.")
 VERIFY_RETRY = "That didn't match our records ({left} tries left). Please check the order number and postcode or email."
-VERIFY_LOCKED = ("For your security I've paused identity checks for {minutes} minutes. "
-                 "Reply 'human' and a colleague will help you.")
+VERIFY_LOCKED = "For your security I've paused identity checks for {minutes} minutes."
 VERIFY_OK = "Thanks {name}, you're verified."
 HANDOFF_ACK = ("I've asked a colleague to join this chat (ticket {ticket}). They'll reply right "
                "here, usually within {eta}. Anything you send meanwhile goes straight to them.")

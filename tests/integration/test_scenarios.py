@@ -64,7 +64,7 @@ async def test_verification_by_email(open_app, phone):
     assert not any("liam.oconnor@example.com" in text for text in stored)
 
 
-async def test_three_failed_verifications_lock_the_customer_out(open_app, phone):
+async def test_three_failed_verifications_lock_out_and_bring_in_a_human(open_app, phone):
     app = await open_app(forget=[phone])
     conversations = app.conversations
     await conversations.handle(phone, "where's my order", now="2026-11-22T10:00:00+00:00")
@@ -73,15 +73,61 @@ async def test_three_failed_verifications_lock_the_customer_out(open_app, phone)
         assert turn.replies == [prompts.VERIFY_RETRY.format(left=3 - attempt)]
     turn = await conversations.handle(phone, "HP-10007 8YYY", now="2026-11-22T10:02:00+00:00")
     assert turn.state["verification"]["status"] == "locked"
-    assert turn.replies == [prompts.VERIFY_LOCKED.format(minutes=15)]
-    assert "human" in turn.replies[0]  # a person is offered
-    # Even the right answer is refused while locked...
+    assert turn.replies[0] == prompts.VERIFY_LOCKED.format(minutes=15)
+    assert turn.handoff["reason"] == "verification_lockout"  # a person takes over
+    await conversations.resume(phone, {"action": "return_to_bot", "agent": "alice"},
+                               now="2026-11-22T10:05:00+00:00")
+    # Back with the bot, even the right answer is refused while the lockout lasts...
     turn = await conversations.handle(phone, "HP-10007 41JS", now="2026-11-22T10:10:00+00:00")
     assert turn.state["verification"]["status"] == "locked"
     assert turn.state.get("customer") is None
     # ...and accepted once the 15 minutes have passed.
     turn = await conversations.handle(phone, "HP-10007 41JS", now="2026-11-22T10:18:00+00:00")
     assert turn.state["verification"]["status"] == "verified"
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("I'll be speaking to my lawyer about this", "legal_threat"),
+    ("I'm going to do a chargeback with my bank", "chargeback"),
+    ("please delete my data, GDPR request", "data_deletion"),
+])
+async def test_policy_keywords_go_to_a_human(open_app, phone, text, reason):
+    agent = ScriptedChatModel()
+    app = await open_app(agent_model=agent, forget=[phone])
+    turn = await app.conversations.handle(phone, text)
+    assert turn.handoff["reason"] == reason and agent.calls == []
+
+
+async def test_repeated_unsure_answers_bring_in_a_human(open_app, phone):
+    agent = ScriptedChatModel(steps=[reply("Hmm, perhaps?", confidence=0.5)], repeat_last=True)
+    app = await open_app(agent_model=agent, forget=[phone])
+    for _ in range(2):
+        assert (await app.conversations.handle(phone, "tell me about the thing")).handoff is None
+    turn = await app.conversations.handle(phone, "tell me about the thing")
+    assert turn.handoff["reason"] == "repeated_failure"
+
+
+async def test_vip_complaint_goes_to_a_human(open_app):
+    agent = ScriptedChatModel(steps=[reply("Sorry to hear that.", intent="complaint", confidence=0.9)])
+    app = await open_app(agent_model=agent, forget=[RAVI])
+    turn = await app.conversations.handle(RAVI, "what is your returns policy for a table")
+    assert turn.handoff["reason"] == "vip" and turn.handoff["priority"] == "high"
+
+
+async def test_bot_yields_when_a_human_takes_over_mid_turn(open_app, phone):
+    agent = ScriptedChatModel(steps=[reply("never sent")])
+    app = await open_app(agent_model=agent, forget=[phone])
+    from graph.context import Context
+
+    async def human_is_writing() -> bool:
+        return True
+
+    context = Context(phone=phone, inbound=["how long do refunds take?"], should_yield=human_is_writing,
+                      services=app.services)
+    config = {"configurable": {"thread_id": f"wa:{phone}"}}
+    result = await app.conversations.graph.ainvoke({"messages": []}, config, context=context)
+    assert result["yielded"] is True and result.get("outbound", []) == []
+    assert agent.calls == []
 
 
 async def test_verified_customer_gets_order_status_with_scripted_model(open_app):

@@ -15,7 +15,10 @@ def test_after_router():
     assert routes.after_router(State(messages=human, intent="order_status")) == "authenticate"
     assert routes.after_router(State(messages=human, intent="order_status",
                                      verification=VERIFIED)) == "retrieve"
-    assert routes.after_router(State(messages=human, intent="returns_refunds")) == "retrieve"
+    assert routes.after_router(State(messages=human, intent="returns_refunds")) == "authenticate"
+    assert routes.after_router(State(messages=human, intent="returns_refunds",
+                                     verification=VERIFIED)) == "retrieve"
+    assert routes.after_router(State(messages=human, intent="other", flags=["policy:chargeback"])) == "handoff"
     with pytest.raises(routes.UnroutableState):
         routes.after_router(State(messages=human, intent=None))
 
@@ -35,7 +38,12 @@ def test_after_agent():
         routes.after_agent(State(messages=[ToolMessage("x", tool_call_id="1")]))
 
 
-def test_after_authenticate_rejects_unknown_status():
-    bad = {**VERIFIED, "status": "confused"}
+def test_after_authenticate():
+    unverified = {**VERIFIED, "status": "challenged"}
+    assert routes.after_authenticate(State(verification=unverified, intent="other")) == "retrieve"
+    assert routes.after_authenticate(State(verification=unverified, intent="order_status")) == "respond"
+    assert routes.after_authenticate(State(verification=unverified, intent="order_status",
+                                           flags=["verification_lockout"])) == "handoff"
     with pytest.raises(routes.UnroutableState):
-        routes.after_authenticate(State(verification=bad))
+        routes.after_authenticate(State(verification={**VERIFIED, "status": "confused"},
+                                        intent="order_status"))
