@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 from langchain_core.language_models import BaseChatModel
 
@@ -18,6 +19,12 @@ from server.settings import ModelSettings, Settings, get_settings
 if TYPE_CHECKING:
     from knowledge.base import KnowledgeBase
     from tools.shop import ShopBackend
+
+
+class HandoffPlanner(Protocol):
+    async def plan(self, *, tier: str, topic: str, reason: str, now: datetime) -> dict: ...
+
+    def permalink(self, key: str) -> str: ...
 
 
 @dataclass
@@ -33,6 +40,8 @@ class Services:
     """Stands in when a configured model fails: always the offline brain."""
     shop: ShopBackend
     knowledge: KnowledgeBase
+    desk: HandoffPlanner | None = None
+    """Plans handoffs (warm or cold, SLA, ETA) when a human desk is running; None in the CLI."""
 
 
 def chat_model(config: ModelSettings, fallback: BaseChatModel) -> BaseChatModel:

@@ -29,15 +29,22 @@ class HumanOutcome(BaseModel):
                                          description="What the customer wrote meanwhile.")
     agent_messages: list[str] = Field(default_factory=list,
                                       description="What the human sent the customer.")
+    exchange: list[dict[str, str]] = Field(
+        default_factory=list, description="The whole exchange in order: {'from': 'customer' or "
+        "'agent', 'text': ...}; used instead of the two lists when given.")
 
 
 async def await_human(state: State, runtime: Runtime[Context]) -> dict:
     outcome = HumanOutcome.model_validate(interrupt(state.handoff))
     context = runtime.context or Context()
     settings = (await services_for(context)).settings
-    transcript = [HumanMessage(redact_pii(t)[0], additional_kwargs={"guarded": True})
-                  for t in outcome.customer_messages]
-    transcript += [AIMessage(t, name=f"agent_{outcome.agent}") for t in outcome.agent_messages]
+    exchange = outcome.exchange or (
+        [{"from": "customer", "text": t} for t in outcome.customer_messages]
+        + [{"from": "agent", "text": t} for t in outcome.agent_messages])
+    transcript = [
+        HumanMessage(redact_pii(item["text"])[0], additional_kwargs={"guarded": True})
+        if item["from"] == "customer" else AIMessage(item["text"], name=f"agent_{outcome.agent}")
+        for item in exchange]
     event = "returned" if outcome.action == "return_to_bot" else "resolved"
     update = {"messages": transcript, "handoff": None, "handoff_reason": None,
               **move(state.status, event, context.clock().isoformat())}

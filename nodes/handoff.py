@@ -8,11 +8,13 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.runtime import Runtime
 
 from graph.context import Context
+from graph.services import services_for
 from graph.state import State, move
 from nodes import prompts
 from nodes.common import say, turn_text
 
-ETA = {"urgent": "15 minutes", "high": "30 minutes", "normal": "2 hours"}
+ETA = {"urgent": "within 15 minutes", "high": "within 30 minutes", "normal": "within 2 hours"}
+"""Without a desk (terminal chat), the wait promised by priority."""
 
 
 def _reason(state: State) -> str:
@@ -49,18 +51,25 @@ def summary(state: State) -> str:
 
 async def handoff(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    now = context.clock().isoformat()
+    clock = context.clock()
+    now = clock.isoformat()
     reason = _reason(state)
-    priority = _priority(state, reason)
     reference = "H-" + hashlib.sha1(f"{context.phone}:{state.turn}".encode()).hexdigest()[:6].upper()
     payload = {
-        "reference": reference, "reason": reason, "priority": priority,
+        "reference": reference, "reason": reason, "priority": _priority(state, reason),
         "summary": summary(state), "intent": state.intent, "confidence": state.confidence,
         "customer": state.customer, "verification": state.verification["status"],
         "citations": [p["url"] for p in state.citations or state.passages],
-        "order_refs": state.order_refs, "requested_at": now,
+        "order_refs": state.order_refs, "requested_at": now, "mode": "warm",
+        "eta": ETA[_priority(state, reason)],
     }
-    said = say(prompts.HANDOFF_ACK.format(ticket=reference, eta=ETA[priority]))
+    desk = (await services_for(context)).desk
+    if desk is not None:  # the desk knows the SLA matrix, business hours and who is online
+        tier = (state.customer or {}).get("tier") or "retail"
+        payload.update(await desk.plan(tier=tier, topic=state.intent or "other", reason=reason, now=clock))
+        payload["transcript_url"] = desk.permalink(context.phone or "")
+    template = prompts.HANDOFF_ACK if payload["mode"] == "warm" else prompts.HANDOFF_COLD
+    said = say(template.format(ticket=reference, eta=payload["eta"]))
     return {"handoff": payload, "handoff_reason": reason, "outbound": said["outbound"],
             "messages": [*_close_open_calls(state), *said["messages"]],
             **move(state.status, "handoff", now)}

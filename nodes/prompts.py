@@ -41,7 +41,10 @@ VERIFY_RETRY = "That didn't match our records ({left} tries left). Please check 
 VERIFY_LOCKED = "For your security I've paused identity checks for {minutes} minutes."
 VERIFY_OK = "Thanks {name}, you're verified."
 HANDOFF_ACK = ("I've asked a colleague to join this chat (ticket {ticket}). They'll reply right "
-               "here, usually within {eta}. Anything you send meanwhile goes straight to them.")
+               "here, {eta}. Anything you send meanwhile goes straight to them.")
+HANDOFF_COLD = ("Our team isn't available right now, so I've opened ticket {ticket} with this "
+                "conversation. A colleague will reply here {eta}. If a call suits you better, "
+                "tell me a good time and number.")
 SAFE_FALLBACK = "Sorry, I couldn't put together a reliable answer. I'm bringing in a colleague."
 UNSURE = "I'm not certain about that one, so I'm bringing in a colleague who can help."
 COOLDOWN_UNSURE = "I'm not sure about that one. If you'd like a colleague to help, just reply 'human'."

@@ -7,6 +7,7 @@ conversation the graph is not run at all.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +64,8 @@ class Conversations:
         return snapshot.interrupts[0].value if snapshot.interrupts else None
 
     async def handle(self, phone: str, *texts: str, now: str | None = None,
-                     turn_key: str | None = None) -> Turn:
+                     turn_key: str | None = None,
+                     should_yield: Callable[[], Awaitable[bool]] | None = None) -> Turn:
         """Run one turn for the customer's message(s); rapid messages come bundled in one call.
 
         With a `turn_key`, running the same turn again is safe: a run that crashed midway is
@@ -74,7 +76,7 @@ class Conversations:
         config = self._config(phone)
         snapshot = await self.graph.aget_state(config)
         context = Context(phone=phone, inbound=list(texts), now=now, turn_key=turn_key,
-                          services=self.services)
+                          should_yield=should_yield, services=self.services)
         if turn_key and snapshot.values.get("turn_key") == turn_key:
             if snapshot.next and not snapshot.interrupts:  # crashed midway: continue
                 return self._turn(await self.graph.ainvoke(None, config, context=context))
@@ -105,12 +107,29 @@ class Conversations:
                 "DELETE FROM held_messages WHERE thread_id = %s RETURNING id, body",
                 (thread_id(phone),))).fetchall()
             held = [r["body"] for r in sorted(rows, key=lambda r: r["id"])]
-            outcome = outcome.model_copy(
-                update={"customer_messages": [*held, *outcome.customer_messages]})
+            if not outcome.exchange:  # the desk passes the ordered exchange, held messages included
+                outcome = outcome.model_copy(
+                    update={"customer_messages": [*held, *outcome.customer_messages]})
             context = Context(phone=phone, now=now, services=self.services)
             result = await self.graph.ainvoke(Command(resume=outcome.model_dump()),
                                               self._config(phone), context=context)
         return Turn(replies=list(result.get("outbound", [])), state=result)
+
+    async def take_over(self, phone: str, reason: str, agent: str | None = None) -> dict[str, Any]:
+        """Pause a conversation the bot owns because a human took it over: the graph goes to
+        `await_human` as if it had handed off itself. Returns the handoff payload."""
+        config = self._config(phone)
+        snapshot = await self.graph.aget_state(config)
+        if snapshot.interrupts:
+            return snapshot.interrupts[0].value
+        payload = {"reference": f"T-{phone[-4:]}-{snapshot.values.get('turn', 0)}", "reason": reason,
+                   "priority": "normal", "summary": f"Taken over by {agent or 'a human'}",
+                   "intent": snapshot.values.get("intent"), "customer": snapshot.values.get("customer"),
+                   "order_refs": snapshot.values.get("order_refs", [])}
+        await self.graph.aupdate_state(config, {"handoff": payload, "handoff_reason": reason,
+                                                "status": "human"}, as_node="handoff")
+        result = await self.graph.ainvoke(None, config, context=Context(phone=phone, services=self.services))
+        return result["__interrupt__"][0].value
 
     async def forget(self, phone: str) -> None:
         """Delete the conversation: checkpoints and held messages (erasure requests, tests)."""

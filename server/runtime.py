@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from langchain_core.language_models import BaseChatModel
 
 from server import inbox, outbox
 from server.bootstrap import Switchboard, open_switchboard
+from server.desk.desk import Desk
 from server.redis_client import open_redis, redis_url
 from server.scheduler import Scheduler
 from server.settings import Settings
@@ -28,6 +31,7 @@ class Runtime:
     switchboard: Switchboard
     redis: aioredis.Redis
     scheduler: Scheduler
+    desk: Desk
     turn_worker: TurnWorker
     outbox_worker: outbox.OutboxWorker
     tasks: list[asyncio.Task] = field(default_factory=list)
@@ -52,6 +56,32 @@ def cloud_api_url(settings: Settings) -> str:
     return (settings.meta.graph_url or f"{public_url(settings)}/fake-graph").rstrip("/")
 
 
+DESK_CHANNEL = "switchboard:desk"
+"""Redis pub/sub channel of desk events; the console's live updates listen to it."""
+
+
+async def open_desk(settings: Settings, pool, switchboard: Switchboard, redis: aioredis.Redis,
+                    scheduler: Scheduler) -> Desk:
+    from server.desk.sla import SlaPolicy
+
+    async def publish(event: dict) -> None:
+        try:
+            await redis.publish(DESK_CHANNEL, json.dumps(event))
+        except Exception:  # noqa: BLE001 - live updates are best effort; the page still polls
+            log.warning("could not publish a desk event", exc_info=True)
+
+    async def wake(key: str) -> None:
+        await scheduler.mark_due(key, time.time())
+
+    desk = Desk(pool, switchboard.conversations, SlaPolicy.load(settings.sla_config),
+                publish=publish, public_url=public_url(settings), wake=wake,
+                window_template={"name": settings.reengagement_template,
+                                 "language": settings.template_language})
+    await desk.setup()
+    switchboard.services.desk = desk
+    return desk
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings, *, database_url: str | None = None,
                        router_model: BaseChatModel | None = None,
@@ -68,9 +98,10 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None,
             base_url=cloud_api_url(settings), api_version=settings.meta.api_version,
             phone_number_id=settings.meta.phone_number_id,
             access_token=settings.meta.access_token.get_secret_value())
+        desk = await open_desk(settings, pool, switchboard, redis, scheduler)
         runtime = Runtime(
-            settings=settings, switchboard=switchboard, redis=redis, scheduler=scheduler,
-            turn_worker=TurnWorker(pool, scheduler, switchboard.conversations, settings),
+            settings=settings, switchboard=switchboard, redis=redis, scheduler=scheduler, desk=desk,
+            turn_worker=TurnWorker(pool, scheduler, switchboard.conversations, settings, desk),
             outbox_worker=outbox.OutboxWorker(pool, {"meta": sender}, redis=redis))
         try:
             yield runtime

@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     """Webhook bodies above this are refused with 413."""
     turn_lease_s: float = 60.0
     """How long a worker owns a conversation without renewing; a dead worker's turn is re-run after it."""
+    sla_config: Path | None = None
+    """SLA matrix and business hours (TOML); unset uses the bundled server/desk/sla.toml."""
+    slack_webhook_url: SecretStr | None = None
+    """Slack-compatible incoming webhook for SLA warnings; unset logs them instead."""
+    session_ttl_hours: int = 12
+    """How long a console login lasts."""
     reengagement_template: str = "order_update_v1"
     """Approved template sent when the 24-hour window has closed."""
     template_language: str = "en"

@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from server import inbox, outbox
 from server.conversations import Conversations
+from server.desk.desk import Desk
 from server.inbox import StoredMessage
 from server.scheduler import Lease, Scheduler
 from server.settings import Settings
@@ -31,9 +32,10 @@ class LostLease(RuntimeError):
 
 class TurnWorker:
     def __init__(self, pool: AsyncConnectionPool, scheduler: Scheduler,
-                 conversations: Conversations, settings: Settings):
+                 conversations: Conversations, settings: Settings, desk: Desk | None = None):
         self.pool, self.scheduler, self.conversations, self.settings = (
             pool, scheduler, conversations, settings)
+        self.desk = desk
 
     async def run_forever(self, stop: asyncio.Event, idle_s: float = 0.1,
                           sweep_every_s: float = 30.0) -> None:
@@ -97,6 +99,8 @@ class TurnWorker:
 
     async def process(self, lease: Lease) -> None:
         now = datetime.now(UTC)
+        if self.desk:
+            await self._pause_if_taken_over(lease.conversation_key)
         async with self.pool.connection() as conn:
             rows = await inbox.unfinished(conn, lease.conversation_key)
             crashed = [r for r in rows if r.state == "in_turn"]
@@ -109,12 +113,16 @@ class TurnWorker:
                     return
                 turn_key = batch[0].turn_key
         customer = batch[0]
-        turn = await self.conversations.handle(
-            customer.phone or customer.conversation_key, *[r.body for r in batch],
-            turn_key=turn_key)
+        phone = customer.phone or customer.conversation_key
+        key = lease.conversation_key
+        should_yield = (lambda: self.desk.human_owns(key)) if self.desk else None
+        turn = await self.conversations.handle(phone, *[r.body for r in batch], turn_key=turn_key,
+                                               should_yield=should_yield)
         async with self.pool.connection() as conn, conn.transaction():
             if not await inbox.take_fence(conn, lease.conversation_key, lease.fence):
                 raise LostLease(lease.conversation_key)
+            if self.desk and not await self._desk_allows(conn, turn, batch, key, phone):
+                turn.replies = []  # a human owns it now: the bot's reply is discarded (recorded)
             if turn.replies:
                 await outbox.enqueue_reply(
                     conn, conversation_key=lease.conversation_key,
@@ -126,6 +134,41 @@ class TurnWorker:
                     window_template={"name": self.settings.reengagement_template,
                                      "language": self.settings.template_language})
             await inbox.settle(conn, [r.id for r in batch], "done")
+
+    async def _pause_if_taken_over(self, key: str) -> None:
+        """A human took the conversation over in the console: pause its graph (under this
+        worker's lease, so no bot turn runs at the same time)."""
+        async with self.pool.connection() as conn:
+            row = await self.desk.row(conn, key)
+        if row and row["state"] in ("PENDING_AGENT", "AGENT"):
+            await self.conversations.take_over(row["phone"] or key, "agent_takeover",
+                                               agent=row["assigned_agent"])
+
+    async def _desk_allows(self, conn, turn, batch: list[StoredMessage], key: str, phone: str) -> bool:
+        """Under the desk row's lock: may this turn's bot replies go out? Records the handoff."""
+        now = datetime.now(UTC)
+        row = await self.desk.lock(conn, key)
+        human = bool(row and row["state"] in ("PENDING_AGENT", "AGENT"))
+        if turn.held:
+            if human:
+                await self.desk.note_customer(conn, key, [r.body for r in batch], now)
+            return False
+        if human:
+            await self.desk.event(conn, key, "bot", "discarded_bot_reply",
+                                  payload={"replies": turn.replies, "turn_key": batch[0].turn_key})
+            return False
+        if turn.handoff:
+            await self.desk.open_handoff(conn, key=key, phone=phone, provider=batch[0].provider,
+                                         payload=turn.handoff, now=now)
+        else:
+            await conn.execute(
+                "INSERT INTO desk_conversations (key, phone, provider, last_customer_at) VALUES"
+                " (%s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET last_customer_at ="
+                " excluded.last_customer_at, updated_at = now(), state = CASE WHEN"
+                " desk_conversations.state IN ('CLOSED', 'DORMANT') THEN 'BOT' ELSE"
+                " desk_conversations.state END", (key, phone, batch[0].provider,
+                                                 max(r.sent_at for r in batch)))
+        return True
 
     async def _start_turn(self, conn, rows: list[StoredMessage], lease: Lease,
                           now: datetime) -> list[StoredMessage]:

@@ -1,0 +1,1 @@
+"""The human desk: conversation sessions, handoffs, agents, SLA and the console's data."""

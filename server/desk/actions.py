@@ -1,0 +1,212 @@
+"""What an agent does in the console: read the queue and transcripts, claim, assign, transfer,
+reply, note, resolve, and hand back to the bot. Every change is an event with who and why."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from server import outbox
+from server.desk.desk import CSAT_PROMPT, CUSTOMER_WINDOW, HUMAN_STATES, Agent, Desk, DeskError, NotAllowed
+
+PRIORITY_ORDER = "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END"
+
+
+def _visible(agent: Agent, row: dict[str, Any] | None) -> dict[str, Any]:
+    if row is None:
+        raise DeskError("no such conversation")
+    if not agent.supervisor and row["team"] != agent.team:
+        raise NotAllowed("this conversation belongs to another team")
+    return row
+
+
+async def queue(desk: Desk, agent: Agent, *, state: str | None = None, priority: str | None = None,
+                mine: bool = False) -> list[dict[str, Any]]:
+    """Human-owned conversations, most urgent first: SLA due time, then priority."""
+    states = [state] if state else list(HUMAN_STATES)
+    async with desk.pool.connection() as conn:
+        return await (await conn.execute(
+            "SELECT key, phone, state, assigned_agent, team, customer_name, tier, topic, priority,"
+            " reason, summary, reference, mode, first_response_due_at, first_response_at,"
+            " pending_since, last_customer_at, updated_at FROM desk_conversations"
+            " WHERE state = ANY(%s) AND (%s OR team = %s) AND (%s::text IS NULL OR priority = %s)"
+            " AND (NOT %s OR assigned_agent = %s)"
+            f" ORDER BY first_response_due_at NULLS LAST, {PRIORITY_ORDER}, updated_at",
+            (states, agent.supervisor, agent.team, priority, priority, mine, agent.id))).fetchall()
+
+
+async def view(desk: Desk, agent: Agent, key: str) -> dict[str, Any]:
+    """Everything an agent needs: the record, the bot transcript and what happened since."""
+    async with desk.pool.connection() as conn:
+        row = _visible(agent, await (await conn.execute(
+            "SELECT * FROM desk_conversations WHERE key = %s", (key,))).fetchone())
+        events = await (await conn.execute(
+            "SELECT id, at, actor, kind, from_state, to_state, reason, payload FROM desk_events"
+            " WHERE conversation_key = %s ORDER BY id", (key,))).fetchall()
+    state = await desk.conversations.state(row["phone"] or key)
+    return {"conversation": row, "transcript": transcript(state.get("messages", [])),
+            "events": events, "customer": state.get("customer"),
+            "verification": (state.get("verification") or {}).get("status"),
+            "citations": state.get("citations") or [], "window_open": window_open(row)}
+
+
+def transcript(messages: list) -> list[dict[str, Any]]:
+    """The graph's messages as the console shows them, tool calls and results included."""
+    shown = []
+    for message in messages:
+        if isinstance(message, HumanMessage):
+            shown.append({"from": "customer", "text": message.text})
+        elif isinstance(message, ToolMessage):
+            shown.append({"from": "tool", "text": message.text})
+        elif isinstance(message, AIMessage):
+            if message.name and message.name.startswith("agent_"):
+                shown.append({"from": "agent", "agent": message.name[6:], "text": message.text})
+            elif message.tool_calls:
+                calls = ", ".join(f"{c['name']}({c['args']})" for c in message.tool_calls if c["name"] != "Reply")
+                if calls:
+                    shown.append({"from": "tool_call", "text": calls})
+            else:
+                shown.append({"from": "bot", "text": message.text})
+    return shown
+
+
+def window_open(row: dict[str, Any], now: datetime | None = None) -> bool:
+    last = row.get("last_customer_at")
+    return bool(last and (now or datetime.now(UTC)) - last <= CUSTOMER_WINDOW)
+
+
+async def _move(desk: Desk, agent: Agent, key: str, *, to_state: str, assigned: str | None,
+                 reason: str, expect: tuple[str, ...], team: str | None = None) -> dict[str, Any]:
+    async with desk.pool.connection() as conn, conn.transaction():
+        row = _visible(agent, await desk.lock(conn, key))
+        if row["state"] not in expect:
+            raise DeskError(f"the conversation is {row['state']}, not {' or '.join(expect)}")
+        await conn.execute(
+            "UPDATE desk_conversations SET state = %s, assigned_agent = %s, team = coalesce(%s, team),"
+            " pending_since = CASE WHEN %s = 'PENDING_AGENT' THEN now() ELSE pending_since END,"
+            " updated_at = now() WHERE key = %s", (to_state, assigned, team, to_state, key))
+        await desk.event(conn, key, f"agent:{agent.id}", "transition", from_state=row["state"],
+                         to_state=to_state, reason=reason,
+                         payload={"assigned_agent": assigned, "team": team or row["team"]})
+    if row["state"] not in HUMAN_STATES:  # taken over from the bot: a worker pauses the graph
+        await desk.wake(key)
+    return row
+
+
+async def claim(desk: Desk, agent: Agent, key: str) -> None:
+    await _move(desk, agent, key, to_state="AGENT", assigned=agent.id, reason="claimed",
+                expect=("PENDING_AGENT", "BOT", "AGENT"))
+
+
+async def assign(desk: Desk, supervisor: Agent, key: str, agent_id: str) -> None:
+    if not supervisor.supervisor:
+        raise NotAllowed("only supervisors assign conversations")
+    async with desk.pool.connection() as conn:
+        target = await (await conn.execute(
+            "SELECT team FROM desk_agents WHERE id = %s AND active", (agent_id,))).fetchone()
+    if target is None:
+        raise DeskError(f"no active agent {agent_id}")
+    await _move(desk, supervisor, key, to_state="AGENT", assigned=agent_id, team=target["team"],
+                reason=f"assigned by {supervisor.id}", expect=HUMAN_STATES)
+
+
+async def transfer(desk: Desk, agent: Agent, key: str, team: str) -> None:
+    """Send the conversation to another team's queue, unassigned."""
+    await _move(desk, agent, key, to_state="PENDING_AGENT", assigned=None, team=team,
+                reason=f"transferred to {team}", expect=HUMAN_STATES)
+
+
+async def note(desk: Desk, agent: Agent, key: str, text: str) -> None:
+    if not text.strip():
+        raise DeskError("a note needs text")
+    async with desk.pool.connection() as conn:
+        _visible(agent, await desk.row(conn, key))
+        await desk.event(conn, key, f"agent:{agent.id}", "note", payload={"text": text.strip()})
+
+
+async def reply(desk: Desk, agent: Agent, key: str, *, text: str | None = None,
+                template: str | None = None) -> None:
+    """Send a message as the agent, through the outbox and the 24-hour window rules."""
+    now = datetime.now(UTC)
+    async with desk.pool.connection() as conn, conn.transaction():
+        row = _visible(agent, await desk.lock(conn, key))
+        open_window = window_open(row, now)
+        if text and not open_window:
+            raise DeskError("the 24-hour window has closed: only an approved template can be sent")
+        if not text and not template:
+            raise DeskError("write a message or pick a template")
+        taken_over = row["state"] not in HUMAN_STATES
+        if taken_over or row["assigned_agent"] != agent.id:
+            await conn.execute("UPDATE desk_conversations SET state = 'AGENT', assigned_agent = %s,"
+                               " updated_at = now() WHERE key = %s", (agent.id, key))
+            await desk.event(conn, key, f"agent:{agent.id}", "transition", from_state=row["state"],
+                             to_state="AGENT", reason="replied")
+        cursor = await conn.execute(
+            "INSERT INTO desk_events (conversation_key, actor, kind, payload) VALUES (%s, %s,"
+            " 'agent_message', %s) RETURNING id",
+            (key, f"agent:{agent.id}", json.dumps({"text": text, "template": template})))
+        event_id = (await cursor.fetchone())["id"]
+        await outbox.enqueue_reply(
+            conn, conversation_key=key, recipient=row["phone"] or key, provider=row["provider"],
+            texts=[text] if text else [], idempotency_key=f"agent:{event_id}",
+            last_customer_at=row["last_customer_at"] if open_window else now - CUSTOMER_WINDOW * 2,
+            now=now, window_template={**desk.window_template, **({"name": template} if template else {})})
+        await conn.execute("UPDATE desk_conversations SET first_response_at = coalesce(first_response_at, %s)"
+                           " WHERE key = %s", (now, key))
+    await desk.publish({"key": key, "kind": "agent_message"})
+    if taken_over:
+        await desk.wake(key)
+
+
+async def _exchange_since_handoff(desk: Desk, key: str) -> list[dict[str, str]]:
+    async with desk.pool.connection() as conn:
+        rows = await (await conn.execute(
+            "SELECT kind, actor, payload FROM desk_events WHERE conversation_key = %s AND id > coalesce("
+            " (SELECT max(id) FROM desk_events WHERE conversation_key = %s AND kind = 'transition'"
+            "  AND to_state = 'PENDING_AGENT' AND actor = 'bot'), 0)"
+            " AND kind IN ('customer_message', 'agent_message') ORDER BY id", (key, key))).fetchall()
+    return [{"from": "customer" if r["kind"] == "customer_message" else "agent",
+             "text": r["payload"].get("text") or f"[template {r['payload'].get('template')}]"}
+            for r in rows]
+
+
+async def _hand_back(desk: Desk, agent: Agent, key: str, *, action: str, notes: str,
+                     to_state: str) -> None:
+    async with desk.pool.connection() as conn:
+        row = _visible(agent, await desk.row(conn, key))
+    if row["state"] not in HUMAN_STATES:
+        raise DeskError(f"the conversation is {row['state']}")
+    exchange = await _exchange_since_handoff(desk, key)
+    try:
+        await desk.conversations.resume(row["phone"] or key, {
+            "action": action, "agent": agent.id, "notes": notes, "exchange": exchange})
+    except LookupError as error:
+        raise DeskError("the bot is still finishing its turn; try again in a moment") from error
+    async with desk.pool.connection() as conn, conn.transaction():
+        await conn.execute("UPDATE desk_conversations SET state = %s, assigned_agent = NULL,"
+                           " updated_at = now() WHERE key = %s", (to_state, key))
+        await desk.event(conn, key, f"agent:{agent.id}", "transition", from_state=row["state"],
+                         to_state=to_state, reason=action, payload={"notes": notes})
+
+
+async def return_to_bot(desk: Desk, agent: Agent, key: str, notes: str = "") -> None:
+    """Resume the graph: the bot continues, with the human exchange and notes in context."""
+    await _hand_back(desk, agent, key, action="return_to_bot", notes=notes, to_state="BOT")
+
+
+async def resolve(desk: Desk, agent: Agent, key: str, *, csat: bool = False) -> None:
+    await _hand_back(desk, agent, key, action="resolved", notes="", to_state="CLOSED")
+    if csat:
+        now = datetime.now(UTC)
+        async with desk.pool.connection() as conn, conn.transaction():
+            row = await desk.row(conn, key)
+            if window_open(row, now):
+                await outbox.enqueue_reply(
+                    conn, conversation_key=key, recipient=row["phone"] or key, provider=row["provider"],
+                    texts=[CSAT_PROMPT], idempotency_key=f"csat:{key}:{row['updated_at'].isoformat()}",
+                    last_customer_at=row["last_customer_at"], now=now,
+                    window_template=desk.window_template)
+                await desk.event(conn, key, f"agent:{agent.id}", "csat", payload={"asked": True})

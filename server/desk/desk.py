@@ -1,0 +1,162 @@
+"""The desk: who owns each conversation (bot or human), and what humans do with it.
+
+The desk row is the authority on ownership. The worker reads it under a row lock when it
+commits a bot turn, so once a conversation is PENDING_AGENT or AGENT no bot reply can be
+committed after it; the graph is paused with `interrupt()` and resumed from here with
+`Command(resume=...)` when a human hands the conversation back or resolves it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from nodes.checks import redact_pii
+from server.conversations import Conversations
+from server.desk.schema import SCHEMA
+from server.desk.sla import SlaPolicy
+
+log = logging.getLogger(__name__)
+HUMAN_STATES = ("PENDING_AGENT", "AGENT")
+CUSTOMER_WINDOW = timedelta(hours=24)
+CSAT_PROMPT = "Thanks for chatting with us! How did we do? Reply with a number from 1 (poor) to 5 (great)."
+
+
+class DeskError(Exception):
+    """An action that cannot be done: the message says why, for the agent to read."""
+
+
+class NotAllowed(DeskError):
+    """The agent may not see or change this conversation."""
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str
+    name: str
+    role: str
+    team: str
+
+    @property
+    def supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+
+Publish = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def _no_publish(event: dict[str, Any]) -> None:
+    return None
+
+
+class Desk:
+    def __init__(self, pool: AsyncConnectionPool, conversations: Conversations, policy: SlaPolicy,
+                 *, publish: Publish = _no_publish, public_url: str = "",
+                 window_template: dict[str, str] | None = None,
+                 wake: Callable[[str], Awaitable[None]] | None = None,
+                 agent_online_within: timedelta = timedelta(minutes=2)):
+        self.pool, self.conversations, self.policy = pool, conversations, policy
+        self.publish, self.public_url = publish, public_url.rstrip("/")
+        self.window_template = window_template or {"name": "order_update_v1", "language": "en"}
+        self.agent_online_within = agent_online_within
+        self._wake = wake
+
+    async def setup(self) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(SCHEMA, prepare=False)
+
+    def permalink(self, key: str) -> str:
+        return f"{self.public_url}/console/c/{key}"
+
+    # --- The bot's side: called by the graph and by the worker's commit -------------------
+
+    async def agents_online(self, team: str | None = None, now: datetime | None = None) -> int:
+        since = (now or datetime.now(UTC)) - self.agent_online_within
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT count(*) AS n FROM desk_agents WHERE active AND last_seen_at >= %s"
+                " AND (%s::text IS NULL OR team = %s)", (since, team, team))).fetchone()
+        return row["n"]
+
+    async def plan(self, *, tier: str, topic: str, reason: str, now: datetime) -> dict[str, Any]:
+        """How a handoff will go: warm with an agent online in business hours, else cold."""
+        first_due, resolution_due = self.policy.due(tier, topic, now)
+        warm = self.policy.is_open(now) and await self.agents_online(now=now) > 0
+        return {"mode": "warm" if warm else "cold",
+                "priority": self.policy.priority(tier, topic, reason),
+                "first_response_due_at": first_due.isoformat(),
+                "resolution_due_at": resolution_due.isoformat(),
+                "eta": self.policy.eta_text(first_due, now)}
+
+    async def wake(self, key: str) -> None:
+        """Have a worker look at the conversation now (e.g. to pause the graph for a human)."""
+        if self._wake:
+            await self._wake(key)
+
+    async def row(self, conn: AsyncConnection, key: str) -> dict[str, Any] | None:
+        return await (await conn.execute(
+            "SELECT * FROM desk_conversations WHERE key = %s", (key,))).fetchone()
+
+    async def lock(self, conn: AsyncConnection, key: str) -> dict[str, Any] | None:
+        """The conversation's desk row, locked until the caller's transaction ends."""
+        return await (await conn.execute(
+            "SELECT * FROM desk_conversations WHERE key = %s FOR UPDATE", (key,))).fetchone()
+
+    async def human_owns(self, key: str) -> bool:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT state FROM desk_conversations WHERE key = %s", (key,))).fetchone()
+        return bool(row and row["state"] in HUMAN_STATES)
+
+    async def open_handoff(self, conn: AsyncConnection, *, key: str, phone: str | None,
+                           provider: str, payload: dict[str, Any], now: datetime) -> None:
+        """Record a bot handoff (inside the worker's commit): the conversation is PENDING_AGENT."""
+        customer = payload.get("customer") or {}
+        await conn.execute(
+            "INSERT INTO desk_conversations (key, phone, provider, state, customer_name, tier, topic,"
+            " priority, reason, summary, handoff, reference, mode, first_response_due_at,"
+            " resolution_due_at, pending_since, last_customer_at, opened_at, updated_at)"
+            " VALUES (%(key)s, %(phone)s, %(provider)s, 'PENDING_AGENT', %(name)s, %(tier)s, %(topic)s,"
+            " %(priority)s, %(reason)s, %(summary)s, %(handoff)s, %(reference)s, %(mode)s,"
+            " %(first)s, %(resolution)s, %(now)s, %(now)s, %(now)s, %(now)s)"
+            " ON CONFLICT (key) DO UPDATE SET state = 'PENDING_AGENT', assigned_agent = NULL,"
+            " customer_name = excluded.customer_name, tier = excluded.tier, topic = excluded.topic,"
+            " priority = excluded.priority, reason = excluded.reason, summary = excluded.summary,"
+            " handoff = excluded.handoff, reference = excluded.reference, mode = excluded.mode,"
+            " first_response_due_at = excluded.first_response_due_at, first_response_at = NULL,"
+            " resolution_due_at = excluded.resolution_due_at, pending_since = excluded.pending_since,"
+            " last_customer_at = excluded.last_customer_at, updated_at = excluded.updated_at",
+            {"key": key, "phone": phone, "provider": provider, "name": customer.get("name"),
+             "tier": customer.get("tier") or "retail", "topic": payload.get("intent"),
+             "priority": payload.get("priority", "normal"), "reason": payload.get("reason"),
+             "summary": payload.get("summary"), "handoff": json.dumps(payload, default=str),
+             "reference": payload.get("reference"), "mode": payload.get("mode"),
+             "first": payload.get("first_response_due_at"),
+             "resolution": payload.get("resolution_due_at"), "now": now})
+        await self.event(conn, key, "bot", "transition", to_state="PENDING_AGENT",
+                         reason=payload.get("reason"), payload={"reference": payload.get("reference")})
+
+    async def note_customer(self, conn: AsyncConnection, key: str, texts: list[str],
+                            now: datetime) -> None:
+        """Customer messages that arrived while a human owns the conversation."""
+        for text in texts:  # the console shows them redacted, like the transcript
+            await self.event(conn, key, "customer", "customer_message",
+                             payload={"text": redact_pii(text)[0]})
+        await conn.execute("UPDATE desk_conversations SET last_customer_at = %s, updated_at = %s"
+                           " WHERE key = %s", (now, now, key))
+
+    async def event(self, conn: AsyncConnection, key: str, actor: str, kind: str, *,
+                    from_state: str | None = None, to_state: str | None = None,
+                    reason: str | None = None, payload: dict[str, Any] | None = None) -> None:
+        await conn.execute(
+            "INSERT INTO desk_events (conversation_key, actor, kind, from_state, to_state, reason,"
+            " payload) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (key, actor, kind, from_state, to_state, reason, json.dumps(payload or {}, default=str)))
+        await self.publish({"key": key, "kind": kind})
