@@ -10,7 +10,15 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from server import outbox
-from server.desk.desk import CSAT_PROMPT, CUSTOMER_WINDOW, HUMAN_STATES, Agent, Desk, DeskError, NotAllowed
+from server.desk.desk import (
+    CSAT_PROMPT,
+    CUSTOMER_WINDOW,
+    HUMAN_STATES,
+    Agent,
+    Desk,
+    DeskError,
+    NotAllowed,
+)
 
 PRIORITY_ORDER = "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END"
 
