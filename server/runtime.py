@@ -42,9 +42,16 @@ class Runtime:
         return self.switchboard.conversations.pool
 
     def start_workers(self) -> None:
-        """Run the turn and outbox workers in this process (single-machine mode)."""
+        """Run the turn worker, the outbox sender and the SLA watcher in this process."""
+        from server.desk.notify import SlackNotifier
+        from server.desk.watcher import SlaWatcher
+
         self.tasks += [asyncio.create_task(self.turn_worker.run_forever(self.stop)),
                        asyncio.create_task(self.outbox_worker.run_forever(self.stop))]
+        if self.settings.run_sla_watcher:
+            watcher = SlaWatcher(self.pool, self.desk.policy, SlackNotifier(
+                self.settings.slack_webhook_url, public_url=public_url(self.settings)))
+            self.tasks.append(asyncio.create_task(watcher.run_forever(self.stop)))
 
 
 def public_url(settings: Settings) -> str:

@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     """How long a worker owns a conversation without renewing; a dead worker's turn is re-run after it."""
     sla_config: Path | None = None
     """SLA matrix and business hours (TOML); unset uses the bundled server/desk/sla.toml."""
+    run_sla_watcher: bool = True
+    """Run the SLA watcher in each worker (it is safe to run in several)."""
     slack_webhook_url: SecretStr | None = None
     """Slack-compatible incoming webhook for SLA warnings; unset logs them instead."""
     session_ttl_hours: int = 12

@@ -80,7 +80,9 @@ async def start_server(settings, database_url):
     async def start(run_workers: bool = True, runtime_options: dict | None = None,
                     **overrides) -> RunningServer:
         port = free_port()
-        config = settings.model_copy(update={"port": port, "debounce_s": 0.2, **overrides})
+        # The SLA watcher's own tests run it on their rows; servers here leave it off.
+        config = settings.model_copy(update={"port": port, "debounce_s": 0.2,
+                                             "run_sla_watcher": False, **overrides})
         app = create_app(config, run_workers=run_workers, database_url=database_url,
                          **(runtime_options or {}))
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
