@@ -1,4 +1,5 @@
-"""The FastAPI application: webhooks in, health, the simulator; workers in-process by default."""
+"""The FastAPI application: webhooks in, health, the agent console, the simulator; workers
+in-process by default."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from server.console import routes as console
 from server.routes import health, simulator, webhooks
 from server.runtime import open_runtime
 from server.settings import Settings, get_settings
@@ -22,6 +24,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings, **runtime_options) as runtime:
             app.state.runtime = runtime
+            await console.startup(runtime, demo=with_simulator)
             if run_workers:
                 runtime.start_workers()
             yield
@@ -29,6 +32,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True,
     app = FastAPI(title="Switchboard", lifespan=lifespan, docs_url="/docs")
     app.include_router(health.router)
     app.include_router(webhooks.router)
+    app.include_router(console.router)
     if with_simulator:
         simulator.mount(app, settings)
     return app

@@ -119,11 +119,13 @@ def seed():
 
 
 def _register_commands() -> None:
+    from server.console.cli import agents_app
     from server.knowledge_cli import eval_app, ingest
     from server.serve_cli import serve, simulate, worker
 
     app.command()(ingest)
     app.add_typer(eval_app, name="eval")
+    app.add_typer(agents_app, name="agents")
     for command in (serve, worker, simulate):
         app.command()(command)
 

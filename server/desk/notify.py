@@ -76,7 +76,11 @@ class SlackNotifier:
         self.public_url = public_url.rstrip("/")
         self.timeout_s = timeout_s
         if url is not None:
-            _redact.secrets.update({url.get_secret_value(), str(httpx.URL(url.get_secret_value()))})
+            try:
+                parsed = httpx.URL(url.get_secret_value())
+            except Exception:
+                raise ValueError("the SLA webhook URL is not a valid URL") from None
+            _redact.secrets.update({url.get_secret_value(), str(parsed)})
 
     @property
     def enabled(self) -> bool:
@@ -119,7 +123,7 @@ class SlackNotifier:
         try:
             response = await self._client().post(url, json=self.payload(alert),
                                                   timeout=self.timeout_s)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # any failure: logged, reported, retried by the watcher
             log.warning("SLA webhook post for %s failed: %s", alert.key,
                         type(exc).__name__ + _detail(str(exc), url))
             return False

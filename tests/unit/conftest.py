@@ -14,10 +14,12 @@ from server.settings import Settings
 @pytest.fixture
 def runtime():
     """Factory: a Runtime whose context carries settings and models but no shop or knowledge."""
-    def make(inbound=(), now="2026-11-22T12:00:00+00:00", phone="447000000001", **overrides):
+    def make(inbound=(), now="2026-11-22T12:00:00+00:00", phone="447000000001",
+             router_model=None, agent_model=None, **overrides):
         brain = OfflineBrain()
-        services = Services(settings=Settings(_env_file=None, **overrides), router_model=brain,
-                            agent_model=brain, fallback_model=brain, shop=None, knowledge=None)
+        services = Services(settings=Settings(_env_file=None, **overrides),
+                            router_model=router_model or brain, agent_model=agent_model or brain,
+                            fallback_model=brain, shop=None, knowledge=None)
         return Runtime(context=Context(phone=phone, inbound=list(inbound), now=now,
                                        services=services))
     return make

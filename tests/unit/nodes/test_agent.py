@@ -5,22 +5,16 @@ from nodes.agent import agent, system_prompt
 from tests.fakes import ScriptedChatModel, reply, tool_call
 
 
-def _with_agent(runtime, model, **overrides):
-    rt = runtime(**overrides)
-    rt.context.services.agent_model = model
-    return rt
-
-
 async def test_agent_sets_the_cap_reason_when_it_would_exceed_the_loop(runtime):
     model = ScriptedChatModel(steps=[tool_call("customer_profile")])
     state = State(messages=[HumanMessage("x")], agent_steps=2)
-    update = await agent(state, _with_agent(runtime, model, max_tool_iterations=3))
+    update = await agent(state, runtime(agent_model=model, max_tool_iterations=3))
     assert update["agent_steps"] == 3 and update["handoff_reason"] == "tool_loop_cap"
 
 
 async def test_reply_below_the_cap_just_continues(runtime):
     model = ScriptedChatModel(steps=[reply("hello")])
-    update = await agent(State(messages=[HumanMessage("x")]), _with_agent(runtime, model))
+    update = await agent(State(messages=[HumanMessage("x")]), runtime(agent_model=model))
     assert "handoff_reason" not in update and update["messages"][0].tool_calls[0]["name"] == "Reply"
     assert "Reply" in model.calls[0]["tools"] and "order_status" in model.calls[0]["tools"]
 

@@ -1,0 +1,1 @@
+"""The agent console: login, queue, conversation view and actions, live updates."""

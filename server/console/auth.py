@@ -1,0 +1,214 @@
+"""Console accounts and sessions: scrypt password hashes, session cookies, CSRF tokens.
+
+Only the SHA-256 of a session token is stored, so a database leak does not leak logins.
+Passwords are never logged, never echoed, and never put in an error message.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from psycopg.errors import UniqueViolation
+from psycopg_pool import AsyncConnectionPool
+
+from server.deps import RuntimeDep
+from server.desk.desk import Agent
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "switchboard_session"
+LOGIN_CSRF_COOKIE = "switchboard_login_csrf"
+ROLES = ("agent", "supervisor")
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+SEEN_EVERY = timedelta(seconds=30)
+"""How often a request refreshes desk_agents.last_seen_at (who is online)."""
+DEMO_AGENTS = (("demo", "Demo Supervisor", "demo", "supervisor", "support"),
+               ("sam", "Sam", "sam", "agent", "support"))
+
+
+# --- Passwords ------------------------------------------------------------------------------
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    """`scrypt$n$r$p$salt$hash` with a random 16-byte salt (base64 fields)."""
+    if not password:
+        raise ValueError("a password is required")
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
+    return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """Constant-time check of a password against `hash_password`'s output; False if malformed."""
+    try:
+        scheme, n, r, p, salt, digest = encoded.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r),
+                                p=int(p), dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+"""Checked against when the agent id is unknown, so a wrong id takes as long as a wrong password."""
+
+
+# --- Tokens ---------------------------------------------------------------------------------
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def csrf_matches(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison; missing on either side never matches."""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+# --- Agents ---------------------------------------------------------------------------------
+
+class AgentExists(ValueError):
+    pass
+
+
+async def create_agent(pool: AsyncConnectionPool, id: str, name: str, password: str,  # noqa: A002
+                       role: str = "agent", team: str = "support") -> Agent:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if not id.strip() or not team.strip():
+        raise ValueError("an agent needs an id and a team")
+    try:
+        async with pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO desk_agents (id, name, password_hash, role, team) VALUES (%s, %s, %s, %s, %s)",
+                (id, name or id, hash_password(password), role, team))
+    except UniqueViolation:
+        raise AgentExists(f"agent {id} already exists") from None
+    log.info("created console agent %s (%s, team %s)", id, role, team)
+    return Agent(id=id, name=name or id, role=role, team=team)
+
+
+async def authenticate(pool: AsyncConnectionPool, agent_id: str, password: str) -> Agent | None:
+    """The agent if the id and password match an active account, else None (no hint which)."""
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            "SELECT id, name, role, team, password_hash FROM desk_agents WHERE id = %s AND active",
+            (agent_id,))).fetchone()
+    ok = verify_password(password, row["password_hash"] if row else _DUMMY_HASH)
+    if not (row and ok):
+        return None
+    return Agent(id=row["id"], name=row["name"], role=row["role"], team=row["team"])
+
+
+async def seed_demo_agents(pool: AsyncConnectionPool) -> bool:
+    """For the local demo only: with no agents at all, create demo/demo and sam/sam."""
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute("LOCK TABLE desk_agents IN SHARE ROW EXCLUSIVE MODE")
+        if (await (await conn.execute("SELECT count(*) AS n FROM desk_agents")).fetchone())["n"]:
+            return False
+        for agent_id, name, password, role, team in DEMO_AGENTS:
+            await conn.execute(
+                "INSERT INTO desk_agents (id, name, password_hash, role, team) VALUES (%s, %s, %s, %s, %s)",
+                (agent_id, name, hash_password(password), role, team))
+    return True
+
+
+# --- Sessions -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Session:
+    agent: Agent
+    csrf_token: str
+
+
+async def start_session(pool: AsyncConnectionPool, agent: Agent, ttl_hours: int) -> tuple[str, Session]:
+    """A new session: returns the cookie token (never stored) and the session."""
+    token, csrf = new_token(), new_token()
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO desk_sessions (token_hash, agent_id, csrf_token, expires_at)"
+            " VALUES (%s, %s, %s, now() + make_interval(hours => %s))",
+            (token_hash(token), agent.id, csrf, ttl_hours))
+        await conn.execute("UPDATE desk_agents SET last_seen_at = now() WHERE id = %s", (agent.id,))
+        await conn.execute("DELETE FROM desk_sessions WHERE expires_at < now()")
+    return token, Session(agent, csrf)
+
+
+async def end_session(pool: AsyncConnectionPool, token: str | None) -> None:
+    if token:
+        async with pool.connection() as conn:
+            await conn.execute("DELETE FROM desk_sessions WHERE token_hash = %s", (token_hash(token),))
+
+
+async def load_session(pool: AsyncConnectionPool, token: str | None) -> Session | None:
+    """The live session for a cookie token; refreshes the agent's last_seen_at now and then."""
+    if not token:
+        return None
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            "SELECT a.id, a.name, a.role, a.team, a.last_seen_at, s.csrf_token FROM desk_sessions s"
+            " JOIN desk_agents a ON a.id = s.agent_id"
+            " WHERE s.token_hash = %s AND s.expires_at > now() AND a.active",
+            (token_hash(token),))).fetchone()
+        if row is None:
+            return None
+        if row["last_seen_at"] is None or datetime.now(UTC) - row["last_seen_at"] >= SEEN_EVERY:
+            await conn.execute("UPDATE desk_agents SET last_seen_at = now() WHERE id = %s", (row["id"],))
+    return Session(Agent(id=row["id"], name=row["name"], role=row["role"], team=row["team"]),
+                   row["csrf_token"])
+
+
+def is_api(request: Request) -> bool:
+    """Machine endpoints answer 401; pages redirect to the login page."""
+    path = request.url.path
+    return path.startswith("/console/events") or path.startswith("/console/api") \
+        or "text/event-stream" in request.headers.get("accept", "")
+
+
+async def current_session(request: Request, runtime: RuntimeDep) -> Session:
+    session = await load_session(runtime.pool, request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        if is_api(request):
+            raise HTTPException(401, "login required")
+        raise HTTPException(303, "login required", headers={"Location": "/console/login"})
+    request.state.console_session = session
+    return session
+
+
+async def current_agent(session: Annotated[Session, Depends(current_session)]) -> Agent:
+    return session.agent
+
+
+SessionDep = Annotated[Session, Depends(current_session)]
+AgentDep = Annotated[Agent, Depends(current_agent)]
+
+
+async def require_csrf(request: Request, session: SessionDep) -> Session:
+    """Every POST form carries the session's CSRF token in the `csrf_token` field."""
+    form = await request.form()
+    given = form.get("csrf_token")
+    if not csrf_matches(session.csrf_token, given if isinstance(given, str) else None):
+        raise HTTPException(403, "invalid or missing CSRF token")
+    return session
+
+
+CsrfSessionDep = Annotated[Session, Depends(require_csrf)]

@@ -1,0 +1,52 @@
+"""`switchboard agents ...`: manage console accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import typer
+from rich.console import Console
+
+ROLES = ("agent", "supervisor")
+
+agents_app = typer.Typer(help="Console accounts (agents and supervisors).", no_args_is_help=True)
+console = Console()
+PASSWORD_ENV = "SWITCHBOARD_AGENT_PASSWORD"
+
+
+@agents_app.command("add")
+def add(agent_id: str = typer.Argument(..., metavar="ID", help="Login id, e.g. sam."),
+        name: str = typer.Option(None, "--name", help="Display name (default: the id)."),
+        role: str = typer.Option("agent", "--role", help="agent or supervisor."),
+        team: str = typer.Option("support", "--team", help="The team whose queue the agent sees.")):
+    """Create a console account. The password comes from SWITCHBOARD_AGENT_PASSWORD or a hidden prompt."""
+    if role not in ROLES:
+        console.print(f"[red]--role must be one of: {', '.join(ROLES)}[/]")
+        raise typer.Exit(2)
+    password = os.environ.get(PASSWORD_ENV) or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        console.print("[red]a password is required[/]")
+        raise typer.Exit(2)
+
+    async def run() -> None:
+        from server.console.auth import create_agent
+        from server.database import open_pool
+        from server.desk.schema import SCHEMA
+        from server.settings import get_settings
+
+        pool = await open_pool(get_settings())
+        try:
+            async with pool.connection() as conn:
+                await conn.execute(SCHEMA, prepare=False)
+            await create_agent(pool, agent_id, name or agent_id, password, role, team)
+        finally:
+            await pool.close()
+
+    try:
+        asyncio.run(run())
+    except ValueError as error:  # AgentExists, bad values; never includes the password
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"Created {role} [bold]{agent_id}[/] in team {team}.")
