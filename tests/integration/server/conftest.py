@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from server.app import create_app
 from server.runtime import Runtime
 from server.simulator.fake_cloud_api import FakeCloudApi
 from tests.channels_helpers import sign_meta
-from tests.conftest import free_port
 
 APP_SECRET = "simulator-app-secret"
 
@@ -79,7 +79,10 @@ async def start_server(settings, database_url):
 
     async def start(run_workers: bool = True, runtime_options: dict | None = None,
                     **overrides) -> RunningServer:
-        port = free_port()
+        # Bind first and hand uvicorn the socket: no window in which another process takes the port.
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
         # The SLA watcher's own tests run it on their rows; servers here leave it off.
         config = settings.model_copy(update={"port": port, "debounce_s": 0.2,
                                              "run_sla_watcher": False, **overrides})
@@ -87,7 +90,7 @@ async def start_server(settings, database_url):
                          **(runtime_options or {}))
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                                lifespan="on"))
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         deadline = time.monotonic() + 60
         while not server.started:
             if task.done() or time.monotonic() > deadline:
