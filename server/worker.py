@@ -63,7 +63,19 @@ class TurnWorker:
                 (max(2 * self.settings.debounce_s, self.settings.turn_lease_s),))).fetchall()
         for row in rows:
             await self.scheduler.mark_due(row["conversation_key"], time.time())
+        if self.desk:
+            await self._mark_dormant()
         return len(rows)
+
+    async def _mark_dormant(self) -> None:
+        """Bot conversations whose 24-hour window has lapsed become DORMANT (recorded)."""
+        async with self.pool.connection() as conn, conn.transaction():
+            lapsed = await (await conn.execute(
+                "UPDATE desk_conversations SET state = 'DORMANT', updated_at = now() WHERE state = 'BOT'"
+                " AND last_customer_at < now() - interval '24 hours' RETURNING key")).fetchall()
+            for row in lapsed:
+                await self.desk.event(conn, row["key"], "system", "transition", from_state="BOT",
+                                      to_state="DORMANT", reason="24-hour window lapsed")
 
     async def run_once(self, now: float | None = None) -> int:
         """Run every conversation that is due now and not leased elsewhere; returns how many."""
@@ -157,6 +169,9 @@ class TurnWorker:
             await self.desk.event(conn, key, "bot", "discarded_bot_reply",
                                   payload={"replies": turn.replies, "turn_key": batch[0].turn_key})
             return False
+        if row and row["state"] in ("CLOSED", "DORMANT"):
+            await self.desk.event(conn, key, "customer", "transition", from_state=row["state"],
+                                  to_state="BOT", reason="customer wrote again")
         if turn.handoff:
             await self.desk.open_handoff(conn, key=key, phone=phone, provider=batch[0].provider,
                                          payload=turn.handoff, now=now)

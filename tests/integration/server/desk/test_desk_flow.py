@@ -119,3 +119,20 @@ async def test_a_human_taking_over_mid_turn_discards_the_bot_reply(start_server)
     await asyncio.sleep(0.5)
     assert await server.rows(TEXTS, phone) == []
     assert await server.runtime.switchboard.conversations.pending_handoff(phone) is not None
+
+
+async def test_lapsed_window_makes_a_bot_conversation_dormant_and_a_new_message_reopens_it(start_server):
+    server = await start_server()
+    phone = new_phone()
+    async with server.runtime.pool.connection() as conn:
+        await conn.execute("INSERT INTO desk_conversations (key, phone, state, last_customer_at)"
+                           " VALUES (%s, %s, 'BOT', now() - interval '25 hours')", (phone, phone))
+    await server.runtime.turn_worker.sweep()
+    row = (await server.rows("SELECT state FROM desk_conversations WHERE key = %s", phone))[0]
+    assert row["state"] == "DORMANT"
+    await server.post_meta(text_message(phone, "hello"))
+    reopened = await server.wait_for("SELECT 1 FROM desk_conversations WHERE key = %s AND state = 'BOT'", phone)
+    assert reopened
+    moves = await server.rows("SELECT from_state, to_state FROM desk_events WHERE conversation_key = %s"
+                              " AND kind = 'transition' ORDER BY id", phone)
+    assert moves == [{"from_state": "BOT", "to_state": "DORMANT"}, {"from_state": "DORMANT", "to_state": "BOT"}]
