@@ -31,7 +31,7 @@ _HUMAN = re.compile(
     r"speak to (?:someone|somebody)|talk to (?:someone|somebody)|humano|persona|agente|"
     r"mensch|mitarbeiter|humain|conseiller|operatore|atendente)\b", re.I)
 _GREETING = re.compile(r"^\W*(hi+|hello+|hey+|hiya|yo|good (morning|afternoon|evening)|hola|"
-                       r"bonjour|hallo|ciao|ola|olá)\W*(there|team|all)?\W*$", re.I)
+                       r"bonjour|hallo|ciao|ola|olá)\W*(there|team|all|again|everyone)?\W*$", re.I)
 _THANKS = re.compile(r"^\W*(thanks?( you)?( so much| a lot)?|thx|ty|cheers|great,? thanks?|"
                      r"perfect,? thanks?|ok(ay)?,? thanks?|gracias|merci|danke)\W*$", re.I)
 _NOISE = re.compile(r"^[\W_]*(ok(ay)?|k|kk|yes|no|lol|hm+|\?+|\.+)?[\W_]*$", re.I)

@@ -1,0 +1,64 @@
+"""Pacing: token buckets shared in Redis, or kept in this process."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+# Token buckets, taken all or none: returns 0 when the send may go (one token taken from each
+# bucket), else the milliseconds until every bucket has a token. ARGV: now_ms, then per key
+# its refill rate (tokens per ms) and capacity (the burst). The clock has 1 ms resolution, so
+# a token 1 ms short counts as there, and the wait is rounded against float noise.
+_TAKE_TOKENS = """
+local now, wait, tokens = tonumber(ARGV[1]), 0, {}
+for i, key in ipairs(KEYS) do
+  local rate, cap = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local state = redis.call('HMGET', key, 't', 'ts')
+  local ts = tonumber(state[2]) or now
+  tokens[i] = math.min(cap, (tonumber(state[1]) or cap) + math.max(0, now - ts) * rate)
+  if tokens[i] < 1 - rate then wait = math.max(wait, math.ceil((1 - tokens[i]) / rate - 1e-6)) end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  local rate, cap = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  redis.call('HSET', key, 't', tostring(tokens[i] - 1), 'ts', now)
+  redis.call('PEXPIRE', key, math.ceil(cap / rate) + 1000)
+end
+return 0
+"""
+Bucket = tuple[str, float, float]  # key, tokens per second, burst
+
+
+class Pacer:
+    """Per-number throughput and per-recipient pair rate. In Redis when given one, so every
+    worker process shares the budget; else in this process only."""
+
+    def __init__(self, redis: Any | None = None):
+        self.redis = redis
+        self._script = redis.register_script(_TAKE_TOKENS) if redis is not None else None
+        self._local: dict[str, tuple[float, int]] = {}
+
+    async def take(self, buckets: Sequence[Bucket], now: datetime) -> float:
+        """Seconds until a send may go (0: go now, and the tokens are taken)."""
+        now_ms = round(now.timestamp() * 1000)
+        if self._script is not None:
+            args = [now_ms] + [v for _, rate, burst in buckets for v in (rate / 1000, burst)]
+            return int(await self._script(keys=[b[0] for b in buckets], args=args)) / 1000
+        return self._take_local(buckets, now_ms) / 1000
+
+    def _take_local(self, buckets: Sequence[Bucket], now_ms: int) -> int:
+        if len(self._local) > 50_000:  # forget buckets that are full again
+            self._local = {k: v for k, v in self._local.items() if now_ms - v[1] < 600_000}
+        wait, refilled = 0, []
+        for key, rate, burst in buckets:
+            tokens, ts = self._local.get(key, (burst, now_ms))
+            tokens = min(burst, tokens + max(0, now_ms - ts) * rate / 1000)
+            refilled.append((key, tokens, max(ts, now_ms)))
+            if tokens < 1 - rate / 1000:  # the clock has 1 ms resolution: allow 1 ms early
+                wait = max(wait, math.ceil((1 - tokens) * 1000 / rate - 1e-6))
+        if not wait:
+            for key, tokens, ts in refilled:
+                self._local[key] = (tokens - 1, ts)
+        return wait
