@@ -10,11 +10,12 @@ from server.runtime import Runtime
 from server.settings import Settings
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: a plain def would send every request through the thread pool.
     return request.app.state.runtime
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.runtime.settings
 
 
