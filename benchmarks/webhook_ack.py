@@ -44,7 +44,7 @@ Phases:
    requests (one thread, so C does the client work); otherwise an aiohttp client.
 4. **Diagnostics** (unless --no-diagnostics): a second Switchboard process whose webhook
    path is timed from inside (a pure ASGI timer around the app, and timers around
-   `webhooks.accept` and `Scheduler.mark_due`, patched in by this launcher, not in the
+   `webhooks.accept` and `Scheduler.mark_due_many`, patched in by this launcher, not in the
    server code) serves a shorter open-loop run at the same rate, splitting the ack latency
    into queueing, request handling, Postgres and Redis; plus the bare round-trip cost of
    BEGIN/INSERT/COMMIT and ZADD measured directly.
@@ -144,8 +144,9 @@ def instrument(app):
     """Diagnostics only: time the webhook route from inside the process.
 
     - `total`: from the ASGI call to the end of the response body (pure ASGI wrapper);
-    - `accept`: `server.routes.webhooks.accept` (Postgres transaction + Redis mark_due);
-    - `redis`: `Scheduler.mark_due`;
+    - `accept`: `server.routes.webhooks.accept` (waiting for and sharing a group commit, then
+      the Redis ZADD);
+    - `redis`: `Scheduler.mark_due_many` (one ZADD per group);
     - `lag`: event-loop lag, sampled by a 5 ms ticker (how late a ready callback runs).
     Results at GET /__bench/timings (?reset=1 clears them).
     """
@@ -156,7 +157,7 @@ def instrument(app):
     from server.scheduler import Scheduler
 
     samples: dict[str, list[float]] = {"total": [], "accept": [], "redis": [], "lag": []}
-    original_accept, original_mark_due = webhooks.accept, Scheduler.mark_due
+    original_accept, original_mark_due = webhooks.accept, Scheduler.mark_due_many
 
     async def timed_accept(runtime, batch):
         start = perf_counter()
@@ -165,15 +166,15 @@ def instrument(app):
         finally:
             samples["accept"].append(perf_counter() - start)
 
-    async def timed_mark_due(self, key, at):
+    async def timed_mark_due(self, keys, at):
         start = perf_counter()
         try:
-            return await original_mark_due(self, key, at)
+            return await original_mark_due(self, keys, at)
         finally:
             samples["redis"].append(perf_counter() - start)
 
     webhooks.accept = timed_accept
-    Scheduler.mark_due = timed_mark_due
+    Scheduler.mark_due_many = timed_mark_due
     ticker: list[asyncio.Task] = []
 
     async def tick() -> None:
@@ -940,7 +941,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                        f"{args.diag_seconds:.0f} s", diag, cpu_d)
             for name, label in (("total", "in server, ASGI call -> response sent"),
                                 ("accept", "accept(): Postgres transaction + Redis"),
-                                ("redis", "Scheduler.mark_due (ZADD)"),
+                                ("redis", "Scheduler.mark_due_many (ZADD)"),
                                 ("lag", "event-loop lag (5 ms ticker)")):
                 s = inside[name]
                 if s.get("n"):

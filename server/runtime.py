@@ -17,6 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from server import inbox, outbox
 from server.bootstrap import Switchboard, open_switchboard
 from server.desk.desk import Desk
+from server.intake import Intake
 from server.redis_client import open_redis, redis_url
 from server.scheduler import Scheduler
 from server.settings import Settings
@@ -34,6 +35,7 @@ class Runtime:
     desk: Desk
     turn_worker: TurnWorker
     outbox_worker: outbox.OutboxWorker
+    intake: Intake
     tasks: list[asyncio.Task] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -109,7 +111,8 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None,
         runtime = Runtime(
             settings=settings, switchboard=switchboard, redis=redis, scheduler=scheduler, desk=desk,
             turn_worker=TurnWorker(pool, scheduler, switchboard.conversations, settings, desk),
-            outbox_worker=outbox.OutboxWorker(pool, {"meta": sender}, redis=redis))
+            outbox_worker=outbox.OutboxWorker(pool, {"meta": sender}, redis=redis),
+            intake=Intake(pool, scheduler, settings.debounce_s))
         try:
             yield runtime
         finally:

@@ -45,7 +45,10 @@ class Scheduler:
 
     async def mark_due(self, conversation_key: str, at: float) -> None:
         """Due at `at` unless already due later (GT keeps the latest message's debounce)."""
-        await self.redis.zadd(DUE, {conversation_key: at}, gt=True)  # GT still adds new members
+        await self.mark_due_many([conversation_key], at)
+
+    async def mark_due_many(self, conversation_keys: list[str], at: float) -> None:
+        await self.redis.zadd(DUE, dict.fromkeys(conversation_keys, at), gt=True)  # GT still adds new members
 
     async def due(self, now: float, limit: int = 20) -> list[tuple[str, float]]:
         return await self.redis.zrangebyscore(DUE, "-inf", now, start=0, num=limit, withscores=True)

@@ -25,6 +25,18 @@ class MalformedPayload(ValueError):
     """A webhook body that is not the shape its provider documents; the message says where."""
 
 
+def without_nul(value: Any) -> Any:
+    """`value` with every NUL character replaced by U+FFFD. Postgres text and jsonb refuse NUL,
+    so a message that carried one could never be stored, and its retries would fail forever."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     """One message from a customer, whichever provider delivered it.

@@ -22,6 +22,7 @@ from server.channels.models import (
     StatusUpdate,
     WebhookBatch,
     error_info,
+    without_nul,
 )
 
 WHATSAPP = "whatsapp:"
@@ -41,6 +42,7 @@ def parse_form(form: Mapping[str, str], *, received_at: datetime | None = None) 
     """The one message or status a Twilio webhook form describes."""
     if not isinstance(form, Mapping):
         raise MalformedPayload(f"form must be a mapping, not {type(form).__name__}")
+    form = without_nul(dict(form))
     sid = form.get("MessageSid")
     if not sid:
         raise MalformedPayload("form is missing 'MessageSid'")

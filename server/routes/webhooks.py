@@ -8,25 +8,18 @@ Postgres cannot take it, the answer is 503 so that the provider retries.
 from __future__ import annotations
 
 import json
-import logging
-import time
 from urllib.parse import parse_qsl
 
-import psycopg
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
-from psycopg_pool import PoolTimeout
 
-from server import inbox, outbox
 from server.channels import meta, twilio
 from server.channels.models import MalformedPayload, WebhookBatch
 from server.deps import RuntimeDep
+from server.intake import StorageUnavailable
 from server.runtime import Runtime
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
-DB_WAIT_S = 2.0
-"""How long a webhook waits for a database connection before answering 503."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -43,24 +36,12 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def accept(runtime: Runtime, batch: WebhookBatch) -> dict:
-    """Store messages and statuses in one transaction, then schedule the conversations."""
+    """Store messages and statuses (sharing a transaction with concurrent webhooks), then
+    schedule the conversations; 503 when Postgres cannot take them."""
     try:
-        async with runtime.pool.connection(timeout=DB_WAIT_S) as conn, conn.transaction():
-            new = [m for m in batch.messages if await inbox.store(conn, m)]
-            for status in batch.statuses:
-                await outbox.apply_status(conn, status)
-    except (PoolTimeout, psycopg.OperationalError) as error:
-        log.error("database unavailable, asking the provider to retry: %s", type(error).__name__)
-        raise HTTPException(503, "storage unavailable, retry later") from error
-    due_at = time.time() + runtime.settings.debounce_s
-    for conversation_key in dict.fromkeys(m.customer_key for m in new if m.needs_turn):
-        # Stored but unscheduled messages (Redis down) are found again by the worker's sweep.
-        try:
-            await runtime.scheduler.mark_due(conversation_key, due_at)
-        except Exception:  # noqa: BLE001
-            log.exception("could not schedule %s; the sweep will", conversation_key)
-    return {"stored": len(new), "duplicates": len(batch.messages) - len(new),
-            "statuses": len(batch.statuses)}
+        return (await runtime.intake.accept(batch)).as_dict()
+    except StorageUnavailable as error:
+        raise HTTPException(503, str(error)) from error
 
 
 @router.get("/meta", response_class=PlainTextResponse)
@@ -82,7 +63,7 @@ async def meta_webhook(request: Request, runtime: RuntimeDep) -> dict:
     if not meta.verify_signature(runtime.settings.meta.app_secret.get_secret_value(), body, signature):
         raise HTTPException(403, "invalid signature")
     try:
-        batch = meta.parse_webhook(json.loads(body))
+        batch = meta.parse_webhook(meta.load_json(body))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise HTTPException(400, "body is not JSON") from error
     except MalformedPayload as error:

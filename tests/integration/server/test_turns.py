@@ -38,6 +38,8 @@ async def test_concurrent_deliveries_run_one_turn_at_a_time(start_server):
 
     async def counting_handle(*args, **kwargs):
         nonlocal running, peak, turns
+        if args[0] != phone:  # another test's leftover conversation, due in the shared Redis
+            return await original(*args, **kwargs)
         running += 1
         peak, turns = max(peak, running), turns + 1
         try:

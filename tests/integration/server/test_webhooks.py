@@ -115,6 +115,16 @@ async def test_stale_messages_are_recorded_not_answered(start_server):
     assert await server.rows(REPLIES, phone) == []
 
 
+async def test_a_message_with_nul_characters_is_stored_and_answered(start_server):
+    # Postgres refuses NUL in text: unhandled, it would fail every retry and lose the message.
+    server = await start_server()
+    phone = new_phone()
+    response = await server.post_meta(text_message(phone, "how long do\u0000 refunds take?"))
+    assert response.status_code == 200 and response.json()["stored"] == 1
+    replies = await server.wait_for(REPLIES, phone)
+    assert len(replies) == 1 and "5-7 working days" in replies[0]["body"]
+
+
 async def test_database_down_answers_503_so_meta_retries(start_server):
     server = await start_server(run_workers=False)
     await server.runtime.pool.close()

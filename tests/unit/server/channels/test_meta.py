@@ -375,3 +375,13 @@ def test_single_contact_names_the_sender_even_if_its_wa_id_differs():
     payload["entry"][0]["changes"][0]["value"]["contacts"][0]["wa_id"] = "4407700900123"
     (message,) = meta.parse_webhook(payload).messages
     assert (message.customer_key, message.profile_name) == (PRIYA, "Priya Shah")
+
+
+def test_nul_characters_are_replaced_so_the_message_can_be_stored():
+    payload = load_fixture("meta/text")
+    payload["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = "order\x00 10482"
+    raw_body = json.dumps(payload).encode()
+    assert b"\\u0000" in raw_body
+    message = meta.parse_webhook(meta.load_json(raw_body)).messages[0]
+    assert message.text == "order\ufffd 10482"
+    assert "\x00" not in json.dumps(message.raw) and "\\u0000" not in json.dumps(message.raw)

@@ -192,3 +192,9 @@ def test_invalid_signatures(token, url, change, header):
 
 def test_missing_header_is_false():
     assert twilio.verify_signature(TOKEN, URL, load_fixture("twilio/text.form"), None) is False
+
+
+def test_nul_characters_are_replaced_so_the_message_can_be_stored():
+    form = {**load_fixture("twilio/text.form"), "Body": "order\x00 10482"}
+    message = only_message(form)
+    assert message.text == "order\ufffd 10482" and "\x00" not in str(message.raw)

@@ -1,0 +1,124 @@
+"""Intake: store webhooks durably and schedule their conversations, many webhooks at a time.
+
+Concurrent webhooks share one Postgres transaction and one Redis ZADD (group commit): under
+load one WAL flush acknowledges a whole group, while a lone webhook is stored at once with no
+added wait. A webhook is still acknowledged only after the commit that holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import asdict, dataclass
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from server import inbox, outbox
+from server.channels.models import InboundMessage, WebhookBatch
+from server.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+MAX_GROUP = 256
+"""Most webhooks in one transaction; a longer queue is committed in several."""
+DB_WAIT_S = 2.0
+"""How long a webhook waits for a database connection before answering 503."""
+
+
+class StorageUnavailable(RuntimeError):
+    """Postgres could not take the webhook; the provider should retry it."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    stored: int
+    duplicates: int
+    statuses: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class Intake:
+    def __init__(self, pool: AsyncConnectionPool, scheduler: Scheduler, debounce_s: float,
+                 *, wait_s: float = DB_WAIT_S):
+        self.pool, self.scheduler, self.debounce_s, self.wait_s = pool, scheduler, debounce_s, wait_s
+        self._waiting: list[tuple[WebhookBatch, asyncio.Future[Accepted]]] = []
+        self._flusher: asyncio.Task | None = None
+
+    async def accept(self, batch: WebhookBatch) -> Accepted:
+        """Store the batch's messages and statuses, then schedule its conversations.
+
+        Raises StorageUnavailable when Postgres cannot take it (no connection within
+        `wait_s`, or the connection failed): nothing was acknowledged, so the provider retries.
+        """
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((batch, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        # Webhooks that arrive while a group commits form the next group.
+        while self._waiting:
+            group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
+            batches = [batch for batch, _ in group]
+            try:
+                outcomes: list[Accepted | BaseException] = list(await self._commit(batches))
+            except StorageUnavailable as error:
+                outcomes = [error] * len(group)
+            except Exception as error:  # noqa: BLE001 - resolved per webhook below
+                # One bad webhook must not fail its neighbours: commit each on its own.
+                outcomes = [error] if len(group) == 1 else [
+                    await self._commit_alone(batch) for batch in batches]
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                if future.done():  # the request was cancelled; its rows stay stored
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    async def _commit_alone(self, batch: WebhookBatch) -> Accepted | BaseException:
+        try:
+            return (await self._commit([batch]))[0]
+        except Exception as error:  # noqa: BLE001 - handed to that webhook's request
+            return error
+
+    async def _commit(self, batches: list[WebhookBatch]) -> list[Accepted]:
+        messages = [message for batch in batches for message in batch.messages]
+        try:
+            async with self.pool.connection(timeout=self.wait_s) as conn, conn.transaction():
+                inserted = await inbox.store_many(conn, messages)
+                for batch in batches:
+                    for status in batch.statuses:
+                        await outbox.apply_status(conn, status)
+        except (PoolTimeout, psycopg.OperationalError) as error:
+            log.error("database unavailable, asking the provider to retry: %s", type(error).__name__)
+            raise StorageUnavailable("storage unavailable, retry later") from error
+        new_by_batch = [[m for m in batch.messages if _claim(inserted, m)] for batch in batches]
+        await self._schedule([m for new in new_by_batch for m in new])
+        return [Accepted(stored=len(new), duplicates=len(batch.messages) - len(new),
+                         statuses=len(batch.statuses))
+                for batch, new in zip(batches, new_by_batch, strict=True)]
+
+    async def _schedule(self, new: list[InboundMessage]) -> None:
+        keys = list(dict.fromkeys(m.customer_key for m in new if m.needs_turn))
+        if not keys:
+            return
+        try:
+            await self.scheduler.mark_due_many(keys, time.time() + self.debounce_s)
+        except Exception:  # noqa: BLE001
+            # Stored but unscheduled messages are found again by the worker's sweep.
+            log.exception("could not schedule %d conversations; the sweep will", len(keys))
+
+
+def _claim(inserted: set[tuple[str, str]], message: InboundMessage) -> bool:
+    """True for the first of a group's copies of a newly inserted message; a retry that raced
+    its original into the same group is a duplicate, as it would be in a later one."""
+    key = (message.provider, message.provider_message_id)
+    if key in inserted:
+        inserted.discard(key)
+        return True
+    return False
