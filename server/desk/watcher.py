@@ -99,7 +99,7 @@ class SlaWatcher:
     # --- sla_miss --------------------------------------------------------------------------
 
     async def _misses(self, now: datetime) -> int:
-        rows = await self._candidates(f"""
+        return await self._act_on_each(f"""
             SELECT c.key, 'first_response' AS which, c.first_response_due_at AS due_at
             FROM desk_conversations c
             WHERE c.state = ANY(%(waiting)s) AND c.first_response_at IS NULL
@@ -110,11 +110,7 @@ class SlaWatcher:
             FROM desk_conversations c
             WHERE c.state = ANY(%(unresolved)s) AND c.resolution_due_at < %(now)s AND {_TEAMS}
               AND {_not_recorded('sla_miss', 'c.resolution_due_at', 'resolution')}
-            ORDER BY due_at LIMIT %(batch)s""", now)
-        done = 0
-        for row in rows:
-            done += await self._guarded(self._miss, row["key"], row["which"], now)
-        return done
+            ORDER BY due_at LIMIT %(batch)s""", now, self._miss, "which")
 
     async def _miss(self, conn: AsyncConnection, key: str, which: str, now: datetime) -> bool:
         c = await self._lock(conn, key)
@@ -147,15 +143,11 @@ class SlaWatcher:
     # --- reassigned ------------------------------------------------------------------------
 
     async def _orphans(self, now: datetime) -> int:
-        rows = await self._candidates(f"""
+        return await self._act_on_each(f"""
             SELECT c.key FROM desk_conversations c JOIN desk_agents a ON a.id = c.assigned_agent
             WHERE c.state = 'AGENT' AND {_TEAMS}
               AND (NOT a.active OR a.last_seen_at IS NULL OR a.last_seen_at < %(seen_after)s)
-            ORDER BY c.first_response_due_at NULLS LAST LIMIT %(batch)s""", now)
-        done = 0
-        for row in rows:
-            done += await self._guarded(self._orphan, row["key"], now)
-        return done
+            ORDER BY c.first_response_due_at NULLS LAST LIMIT %(batch)s""", now, self._orphan)
 
     async def _orphan(self, conn: AsyncConnection, key: str, now: datetime) -> bool:
         c = await self._lock(conn, key)
@@ -183,15 +175,11 @@ class SlaWatcher:
     # --- rerouted --------------------------------------------------------------------------
 
     async def _reroutes(self, now: datetime) -> int:
-        rows = await self._candidates(f"""
+        return await self._act_on_each(f"""
             SELECT c.key FROM desk_conversations c
             WHERE c.state = 'PENDING_AGENT' AND c.pending_since < %(pending_before)s
               AND c.team <> %(fallback)s AND {_TEAMS}
-            ORDER BY c.pending_since LIMIT %(batch)s""", now)
-        done = 0
-        for row in rows:
-            done += await self._guarded(self._reroute, row["key"], now)
-        return done
+            ORDER BY c.pending_since LIMIT %(batch)s""", now, self._reroute)
 
     async def _reroute(self, conn: AsyncConnection, key: str, now: datetime) -> bool:
         c = await self._lock(conn, key)
@@ -217,17 +205,13 @@ class SlaWatcher:
     # --- sla_warning -----------------------------------------------------------------------
 
     async def _warnings(self, now: datetime) -> int:
-        rows = await self._candidates(f"""
+        return await self._act_on_each(f"""
             SELECT c.key FROM desk_conversations c
             WHERE c.state = 'PENDING_AGENT' AND c.assigned_agent IS NULL
               AND c.first_response_at IS NULL AND c.first_response_due_at > %(now)s
               AND c.first_response_due_at <= %(warn_until)s AND {_TEAMS}
               AND {_not_recorded('sla_warning', 'c.first_response_due_at')}
-            ORDER BY c.first_response_due_at LIMIT %(batch)s""", now)
-        done = 0
-        for row in rows:
-            done += await self._guarded(self._warning, row["key"], now)
-        return done
+            ORDER BY c.first_response_due_at LIMIT %(batch)s""", now, self._warning)
 
     async def _warning(self, conn: AsyncConnection, key: str, now: datetime) -> bool:
         # An advisory lock, not a row lock: the post may take seconds and must not block an
@@ -266,6 +250,14 @@ class SlaWatcher:
                   "fallback": self.policy.fallback_team, "warn_until": now + self.warn_before}
         async with self.pool.connection() as conn:
             return await (await conn.execute(sql, params)).fetchall()
+
+    async def _act_on_each(self, sql: str, now: datetime, action, *columns: str) -> int:
+        """Run `action` on each conversation the query finds (with the named columns, then
+        `now`), each in its own transaction; how many it changed."""
+        done = 0
+        for row in await self._candidates(sql, now):
+            done += await self._guarded(action, row["key"], *(row[c] for c in columns), now)
+        return done
 
     async def _guarded(self, action, key: str, *args: Any) -> int:
         """Run one action on one conversation in its own transaction; a failure (a foreign row
