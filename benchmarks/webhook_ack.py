@@ -12,7 +12,7 @@ What runs (every server is its own process, started by this script with `--serve
 - **Switchboard**: `uvicorn.run(create_app(settings, run_workers=False), ...)`, one worker
   process, uvloop + httptools, log_level="warning" as `switchboard serve` does. With
   `run_workers=False` no turn or outbox worker runs in it, so only the acknowledgement path
-  is measured: verify the HMAC, parse, insert into Postgres in one transaction, mark the
+  is measured: verify the HMAC, parse, insert into Postgres (grouped with concurrent webhooks), mark the
   conversation due in Redis, answer 200. It runs on the local Postgres (--database-url,
   else DATABASE_URL / TEST_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test) and
   the Redis at --redis-url (else REDIS_URL, else redis://127.0.0.1:6379/15 if it answers,
@@ -1001,7 +1001,7 @@ def main() -> None:
                         help="also run the open loop (10 s) against the bare app")
     parser.add_argument("--connections", type=int, default=64, help="closed-loop connections")
     parser.add_argument("--closed-seconds", type=float, default=10.0)
-    parser.add_argument("--closed-max-rate", type=float, default=4000.0,
+    parser.add_argument("--closed-max-rate", type=float, default=10000.0,
                         help="distinct pre-signed requests per closed-loop second (wrk)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="closed-loop rounds (alternating); 0 skips the closed loop")
