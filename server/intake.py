@@ -1,8 +1,9 @@
 """Intake: store webhooks durably and schedule their conversations, many webhooks at a time.
 
-Concurrent webhooks share one Postgres transaction and one Redis ZADD (group commit): under
-load one WAL flush acknowledges a whole group, while a lone webhook is stored at once with no
-added wait. A webhook is still acknowledged only after the commit that holds it.
+Concurrent webhooks share one Postgres commit (one INSERT, in one transaction with any delivery
+statuses) and one Redis ZADD: under load one WAL flush acknowledges a whole group, while a lone
+webhook is stored at once with no added wait. A webhook is still acknowledged only after the
+commit that holds it.
 """
 
 from __future__ import annotations

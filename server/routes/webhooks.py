@@ -7,7 +7,7 @@ Postgres cannot take it, the answer is 503 so that the provider retries.
 The two POST endpoints are plain Starlette endpoints on the FastAPI router: they take the raw
 signed body and nothing else, so FastAPI's validation, dependency solving and response
 serialisation would have nothing to do but cost time; without them a worker acknowledges about
-half again as many webhooks (docs/benchmarks.md, "Webhook acknowledgement").
+a third more webhooks (docs/benchmarks.md, "Webhook acknowledgement").
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def accept(runtime: Runtime, batch: WebhookBatch) -> dict:
-    """Store messages and statuses (sharing a transaction with concurrent webhooks), then
-    schedule the conversations; 503 when Postgres cannot take them."""
+    """Store messages and statuses (in one statement or transaction with concurrent webhooks),
+    then schedule the conversations; 503 when Postgres cannot take them."""
     try:
         return (await runtime.intake.accept(batch)).as_dict()
     except StorageUnavailable as error:
