@@ -46,6 +46,14 @@ def served(tmp_path):
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(30)
     log.close()
+    stop_embedded_postgres(tmp_path / "data")
+
+
+def stop_embedded_postgres(data_dir: Path) -> None:
+    """`serve` leaves its embedded Postgres running, for a fast restart; a test must not."""
+    pid_file = data_dir / "postgres" / "postmaster.pid"
+    if pid_file.exists():
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)  # Postgres' fast shutdown
 
 
 def test_newcomer_chats_through_the_simulator(served):
