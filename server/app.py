@@ -3,7 +3,6 @@ in-process by default."""
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,10 +27,6 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True,
             await console.startup(runtime, demo=with_simulator)
             if run_workers:
                 runtime.start_workers()
-            # The libraries loaded by now (LangChain, Chroma, the embedding model) hold hundreds
-            # of thousands of long-lived objects; frozen, the collector stops re-scanning them on
-            # every full collection that request garbage triggers.
-            gc.freeze()
             yield
 
     app = FastAPI(title="Switchboard", lifespan=lifespan, docs_url="/docs")

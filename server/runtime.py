@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import time
@@ -113,6 +114,10 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None,
             turn_worker=TurnWorker(pool, scheduler, switchboard.conversations, settings, desk),
             outbox_worker=outbox.OutboxWorker(pool, {"meta": sender}, redis=redis),
             intake=Intake(pool, scheduler, settings.debounce_s))
+        # The libraries loaded by now (LangChain, Chroma, the embedding model) hold hundreds of
+        # thousands of long-lived objects; frozen, the collector stops re-scanning them on every
+        # full collection that the garbage of requests and turns triggers.
+        gc.freeze()
         try:
             yield runtime
         finally:
