@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +29,16 @@ class Context:
     """Asked before every agent step: True once a human has taken the conversation over."""
     services: Services | None = None
     """Models, shop and knowledge base; unset means the process-wide defaults."""
+    model_deadline: float | None = field(default=None, init=False, repr=False)
+    """When this turn's model time runs out (time.monotonic()); set by its first model call."""
 
     def clock(self) -> datetime:
         """The turn's time as an aware datetime."""
         return datetime.fromisoformat(self.now) if self.now else datetime.now(UTC)
+
+    def model_time_left(self, budget_s: float) -> float:
+        """Seconds of model time this turn has left of `budget_s`; the first ask starts the clock."""
+        now = time.monotonic()
+        if self.model_deadline is None:
+            self.model_deadline = now + budget_s
+        return max(0.0, self.model_deadline - now)

@@ -17,10 +17,10 @@ class UnroutableState(RuntimeError):
 
 
 def after_input_guardrail(state: State) -> Literal["router", "__end__"]:
-    if state.status == "human":
-        return END  # a human owns the conversation: the bot stays silent
-    if "rate_limited" in state.flags or not state.messages or state.messages[-1].type != "human":
-        return END
+    if state.silence or "rate_limited" in state.flags:
+        return END  # a human owns it, nothing to read, or rate-limited (told once)
+    if not state.messages or state.messages[-1].type != "human":
+        raise UnroutableState("the input guardrail let a turn through without a customer message")
     return "router"
 
 
@@ -48,7 +48,7 @@ def after_authenticate(state: State) -> Literal["retrieve", "respond", "handoff"
 
 
 def after_agent(state: State) -> Literal["tools", "output_guardrail", "handoff", "__end__"]:
-    if state.yielded:
+    if state.silence:
         return END  # a human took over mid-turn: stop without a reply
     if state.handoff_reason:
         return "handoff"

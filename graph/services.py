@@ -7,12 +7,13 @@ They are built once per process from Settings. Tests build their own and pass th
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from langchain_core.language_models import BaseChatModel
 
+from graph.breaker import CircuitBreaker
 from nodes.brain import OfflineBrain
 from server.settings import ModelSettings, Settings, get_settings
 
@@ -25,6 +26,10 @@ class HandoffPlanner(Protocol):
     async def plan(self, *, tier: str, topic: str, reason: str, now: datetime) -> dict: ...
 
     def permalink(self, key: str) -> str: ...
+
+
+Role = Literal["router", "agent"]
+ROLES: tuple[Role, ...] = ("router", "agent")
 
 
 @dataclass
@@ -42,6 +47,21 @@ class Services:
     knowledge: KnowledgeBase
     desk: HandoffPlanner | None = None
     """Plans handoffs (warm or cold, SLA, ETA) when a human desk is running; None in the CLI."""
+    breakers: dict[Role, CircuitBreaker] = field(init=False, default_factory=dict)
+    """One per configured model, for the life of the process; the offline brain has none."""
+
+    def __post_init__(self) -> None:
+        guard = self.settings.model_guard
+        self.breakers = {role: CircuitBreaker(role, guard.breaker_failures, guard.breaker_cool_off_s)
+                         for role in ROLES if not isinstance(self.model(role), OfflineBrain)}
+
+    def model(self, role: Role) -> BaseChatModel:
+        return self.router_model if role == "router" else self.agent_model
+
+    def model_states(self) -> dict[Role, str]:
+        """Each model's breaker state, or "offline" where the offline brain is the model."""
+        return {role: self.breakers[role].state if role in self.breakers else "offline"
+                for role in ROLES}
 
 
 def chat_model(config: ModelSettings, fallback: BaseChatModel) -> BaseChatModel:

@@ -20,6 +20,8 @@ Intent = Literal[
     "complaint", "human_request", "other",
 ]
 Status = Literal["new", "authenticated", "automated", "human", "closed", "dormant"]
+Silence = Literal["human_owns", "rate_limited", "no_text", "noise", "human_took_over"]
+"""Why a turn deliberately ends without a reply or a handoff."""
 
 
 class Customer(TypedDict):
@@ -147,8 +149,10 @@ class State(InputState):
     """Texts to send to the customer for this turn; the server delivers them once."""
     handoff: dict | None = None
     """The pending handoff: what the human sees in the queue (the interrupt payload)."""
-    yielded: bool = False
-    """True when a human took the conversation over mid-turn and the bot stopped."""
+    silence: Silence | None = None
+    """Why this turn deliberately says nothing (a human owns the conversation or took it
+    over mid-turn, rate limit, noise); None when it replies or hands off. A turn that ends
+    with neither a reply, a handoff nor a reason here is a bug, and the server hands it off."""
     unresolved_turns: int = 0
     """Consecutive bot answers that were unsure; enough of them bring in a human."""
     handoff_reason: str | None = None

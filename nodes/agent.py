@@ -9,7 +9,7 @@ from graph.context import Context
 from graph.services import services_for
 from graph.state import State
 from nodes import prompts
-from nodes.common import call_model
+from nodes.common import ask_model
 from nodes.schemas import Reply
 from tools import TOOLS
 
@@ -43,12 +43,11 @@ def _history(state: State) -> list:
 async def agent(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context
     if context and context.should_yield and await context.should_yield():
-        return {"yielded": True}  # a human is writing: the bot steps back before its next step
+        return {"silence": "human_took_over"}  # a human is writing: the bot steps back
     services = await services_for(context)
-    message, update = await call_model(
-        services.agent_model, services.fallback_model, [*TOOLS, Reply],
-        [SystemMessage(system_prompt(state)), *_history(state)],
-        services.settings.agent, state.turn)
+    message, update = await ask_model(
+        "agent", services, context, [*TOOLS, Reply],
+        [SystemMessage(system_prompt(state)), *_history(state)], state.turn)
     steps = state.agent_steps + 1
     update.update(messages=[message], agent_steps=steps)
     wants_tools = any(call["name"] != "Reply" for call in message.tool_calls)

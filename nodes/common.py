@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
 
 from graph.state import Usage
+from nodes.model_guard import ask_within, fallback_reason
 from server.settings import ModelSettings
+
+if TYPE_CHECKING:
+    from graph.breaker import CircuitBreaker
+    from graph.context import Context
+    from graph.services import Role, Services
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +64,37 @@ def bound(model: BaseChatModel, tools: list, tool_choice: str | None = None):
     return cached[1]
 
 
+async def ask_model(role: Role, services: Services, context: Context | None, tools: list,
+                    messages: list, turn: int, tool_choice: str | None = None) -> tuple[AIMessage, dict]:
+    """`call_model` for the router or agent model, behind its breaker and within the turn's
+    model time. The offline brain as the model has neither: it is the last resort."""
+    primary, breaker = services.model(role), services.breakers.get(role)
+    budget_s = services.settings.model_guard.deadline_s
+    # A bare node call (no run context) gives each call the whole budget.
+    time_left = partial(context.model_time_left, budget_s) if context else lambda: budget_s
+    return await call_model(primary, services.fallback_model, tools, messages,
+                            getattr(services.settings, role), turn, tool_choice,
+                            breaker=breaker, time_left=time_left if breaker else None)
+
+
 async def call_model(primary: BaseChatModel, fallback: BaseChatModel, tools: list, messages: list,
-                     config: ModelSettings, turn: int, tool_choice: str | None = None) -> tuple[AIMessage, dict]:
-    """Call the primary model; on any failure (timeout, 5xx, rate limit, bad output) the
-    offline brain answers instead and the fallback is recorded in state."""
+                     config: ModelSettings, turn: int, tool_choice: str | None = None, *,
+                     breaker: CircuitBreaker | None = None,
+                     time_left: Callable[[], float] | None = None) -> tuple[AIMessage, dict]:
+    """Call the primary model; on any failure (timeout, 5xx, rate limit, bad output), past the
+    turn's deadline or while its breaker is open, the offline brain answers instead and the
+    fallback is recorded in state."""
     extra: dict = {}
     try:
-        message = await bound(primary, tools, tool_choice).ainvoke(messages)
+        message = await ask_within(bound(primary, tools, tool_choice), messages,
+                                   config.timeout_s, breaker, time_left)
     except Exception as error:  # noqa: BLE001 - any provider failure means: fall back
         if primary is fallback:
             raise
-        log.warning("model failed (%s); offline brain takes over", type(error).__name__)
-        extra["fallbacks"] = [f"turn {turn}: {type(error).__name__}"]
+        reason, worth_logging = fallback_reason(error)
+        if worth_logging:
+            log.warning("model failed (%s); offline brain takes over", reason)
+        extra["fallbacks"] = [f"turn {turn}: {reason}"]
         message = await bound(fallback, tools).ainvoke(messages)
     extra["usage"] = usage_of(message, config)
     return message, extra

@@ -39,9 +39,11 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
     texts = _new_texts(state, context)
     update: dict = {"passages": Overwrite([]), "outbound": Overwrite([]), "citations": [],
                     "reply": None, "agent_steps": 0, "handoff_reason": None, "flags": [],
-                    "yielded": False}
+                    "silence": None}
+    if state.status == "human":
+        return {**update, "silence": "human_owns"}  # a human owns it: the bot stays silent
     if not texts:
-        return update
+        return {**update, "silence": "no_text"}
 
     flags: list[str] = []
     messages = []
@@ -82,4 +84,6 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
         said = say(prompts.RATE_LIMIT_REPLY)
         update["messages"] += said["messages"]
         update["outbound"] = Overwrite(said["outbound"])
+    elif "rate_limited" in flags:
+        update["silence"] = "rate_limited"  # told once; further messages in the window are not answered
     return update

@@ -20,7 +20,8 @@ def render(answer: str, citations: list[Passage]) -> str:
 
 async def respond(state: State, runtime: Runtime[Context]) -> dict:
     if not state.reply:
-        return {}  # canned or verification texts were already said by earlier nodes
+        # Canned or verification texts were said by earlier nodes; else this was noise.
+        return {} if state.outbound else {"silence": "noise"}
     context = runtime.context or Context()
     replaced = state.messages[-1].id if state.messages[-1].type == "ai" else None
     return {**say(render(state.reply["answer"], state.citations), replace=replaced),

@@ -11,7 +11,7 @@ from graph.services import services_for
 from graph.state import State
 from nodes import prompts
 from nodes.brain import classify
-from nodes.common import call_model, say, turn_text
+from nodes.common import ask_model, say, turn_text
 from nodes.schemas import RouteDecision
 
 CANNED = {"greeting": prompts.GREETING_REPLY, "thanks": prompts.THANKS_REPLY}
@@ -20,10 +20,10 @@ CANNED = {"greeting": prompts.GREETING_REPLY, "thanks": prompts.THANKS_REPLY}
 async def router(state: State, runtime: Runtime[Context]) -> dict:
     services = await services_for(runtime.context)
     text = turn_text(state.messages)
-    message, update = await call_model(
-        services.router_model, services.fallback_model, [RouteDecision],
-        [SystemMessage(prompts.ROUTER_PROMPT), HumanMessage(text)],
-        services.settings.router, state.turn, tool_choice="RouteDecision")
+    message, update = await ask_model(
+        "router", services, runtime.context, [RouteDecision],
+        [SystemMessage(prompts.ROUTER_PROMPT), HumanMessage(text)], state.turn,
+        tool_choice="RouteDecision")
     try:
         decision = RouteDecision.model_validate(message.tool_calls[0]["args"])
     except (IndexError, ValidationError):

@@ -14,10 +14,11 @@ from server.runtime import open_runtime
 from server.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None, *, run_workers: bool = True,
+def create_app(settings: Settings | None = None, *, run_workers: bool | None = None,
                simulator_enabled: bool | None = None, **runtime_options) -> FastAPI:
     """The app; `runtime_options` (database_url, models) are for tests and embedding."""
     settings = settings or get_settings()
+    run_workers = settings.serve_runs_worker if run_workers is None else run_workers
     with_simulator = settings.meta.graph_url is None if simulator_enabled is None else simulator_enabled
 
     @asynccontextmanager
@@ -36,3 +37,12 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True,
     if with_simulator:
         simulator.mount(app, settings)
     return app
+
+
+def serve_app() -> FastAPI:
+    """The app as each process of `switchboard serve --processes N` builds it (uvicorn's
+    factory): settings from the environment the parent prepared."""
+    from server.serve_cli import configure_logging
+
+    configure_logging()
+    return create_app()

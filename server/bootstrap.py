@@ -13,7 +13,7 @@ from graph.graph import make_graph
 from graph.services import Services, build_services
 from knowledge.base import open_knowledge_base
 from server.conversations import Conversations
-from server.database import open_pool
+from server.database import open_pool, setup_lock
 from server.settings import Settings, get_settings
 from tools.seed import seed_if_empty
 from tools.shop import PostgresShop
@@ -32,14 +32,15 @@ async def open_switchboard(settings: Settings | None = None, *, database_url: st
     settings = settings or get_settings()
     pool = await open_pool(settings, database_url)
     try:
-        checkpointer = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-        await checkpointer.setup()
-        shop = PostgresShop(pool)
-        await seed_if_empty(shop)
-        services = build_services(shop, await open_knowledge_base(settings), settings,
-                                  router_model=router_model, agent_model=agent_model)
-        conversations = Conversations(make_graph(checkpointer), services, pool)
-        await conversations.setup()
+        async with setup_lock(pool):
+            checkpointer = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            await checkpointer.setup()
+            shop = PostgresShop(pool)
+            await seed_if_empty(shop)
+            services = build_services(shop, await open_knowledge_base(settings), settings,
+                                      router_model=router_model, agent_model=agent_model)
+            conversations = Conversations(make_graph(checkpointer), services, pool)
+            await conversations.setup()
         yield Switchboard(services, conversations)
     finally:
         await pool.close()

@@ -7,6 +7,7 @@ conversation the graph is not run at all.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +18,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from graph.context import Context
 from graph.services import Services
+from nodes import prompts
 from nodes.await_human import HumanOutcome
 from nodes.checks import redact_pii
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS held_messages (
@@ -39,7 +43,20 @@ class Turn:
     """The handoff payload while a human owns the conversation."""
     held: bool = False
     """True when the message went to the human queue instead of the bot."""
+    silence: str | None = None
+    """Why the bot deliberately said nothing (see State.silence)."""
     state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> tuple[str, str | None]:
+        """How the turn ended, as the turn record keeps it: (outcome, reason)."""
+        if self.held and not self.replies:
+            return "silent", "human_owns"
+        if self.handoff:
+            return "handoff", self.handoff.get("reason")
+        if self.replies:
+            return "replied", None
+        return "silent", self.silence
 
 
 def thread_id(phone: str) -> str:
@@ -50,6 +67,7 @@ def thread_id(phone: str) -> str:
 class Conversations:
     def __init__(self, graph: CompiledStateGraph, services: Services, pool: AsyncConnectionPool):
         self.graph, self.services, self.pool = graph, services, pool
+        self.durability = services.settings.turn_durability
 
     async def setup(self) -> None:
         async with self.pool.connection() as conn:
@@ -69,7 +87,9 @@ class Conversations:
         """Run one turn for the customer's message(s); rapid messages come bundled in one call.
 
         With a `turn_key`, running the same turn again is safe: a run that crashed midway is
-        continued from its last checkpoint, and a finished one is not run twice.
+        continued from its last checkpoint (or run again from its start when nothing of it was
+        saved), and a finished one is not run twice. Every turn ends in replies, a handoff or a
+        silence with its reason: a run that produced none of them is handed to a human.
         """
         if not texts or not any(t.strip() for t in texts):
             raise ValueError("a turn needs at least one non-empty message")
@@ -77,25 +97,51 @@ class Conversations:
         snapshot = await self.graph.aget_state(config)
         context = Context(phone=phone, inbound=list(texts), now=now, turn_key=turn_key,
                           should_yield=should_yield, services=self.services)
-        if turn_key and snapshot.values.get("turn_key") == turn_key:
-            if snapshot.next and not snapshot.interrupts:  # crashed midway: continue
-                return self._turn(await self.graph.ainvoke(None, config, context=context))
-            return self._turn({**snapshot.values, "__interrupt__": snapshot.interrupts})
+        if turn_key and snapshot.values.get("turn_key") == turn_key:  # this turn ran before
+            if snapshot.interrupts:  # it ended in a handoff
+                return self._turn({**snapshot.values, "__interrupt__": snapshot.interrupts})
+            # Not `snapshot.next`: a run cut off after a step saved its writes but before its
+            # checkpoint shows no next step. Continuing finishes it; a finished run returns as is.
+            return await self._answered(phone, await self._run(None, config, context))
         if snapshot.interrupts:
-            async with self.pool.connection() as conn:
-                for i, text in enumerate(texts):  # stored redacted, like the transcript
-                    await conn.execute(
-                        "INSERT INTO held_messages (thread_id, body, source_key) VALUES (%s, %s, %s)"
-                        " ON CONFLICT (source_key) DO NOTHING",
-                        (thread_id(phone), redact_pii(text)[0], f"{turn_key}:{i}" if turn_key else None))
+            await self._hold(phone, texts, turn_key)
             return Turn(replies=[], handoff=snapshot.interrupts[0].value, held=True)
-        return self._turn(await self.graph.ainvoke({"messages": []}, config, context=context))
+        return await self._answered(phone, await self._run({"messages": []}, config, context))
+
+    async def _run(self, graph_input: Any, config: dict, context: Context) -> dict[str, Any]:
+        return await self.graph.ainvoke(graph_input, config, context=context,
+                                        durability=self.durability)
+
+    async def _answered(self, phone: str, result: dict[str, Any]) -> Turn:
+        turn = self._turn(result)
+        if turn.replies or turn.handoff or turn.silence:
+            return turn
+        log.error("turn %s ended with no reply, handoff or reason; handing it to a human",
+                  result.get("turn_key"))
+        return await self.give_up(phone, [], None, "no_reply")
+
+    async def give_up(self, phone: str, texts: list[str], turn_key: str | None, reason: str) -> Turn:
+        """Hand a turn the bot could not finish to a human: the graph pauses, the customer's
+        unread messages wait for the human, and the customer is told."""
+        handoff = await self.take_over(phone, reason)
+        await self._hold(phone, texts, turn_key)
+        return Turn(replies=[prompts.SAFE_FALLBACK], handoff=handoff, held=True)
+
+    async def _hold(self, phone: str, texts: list[str] | tuple[str, ...], turn_key: str | None) -> None:
+        """Keep messages for the human who owns the conversation (redacted, like the transcript)."""
+        async with self.pool.connection() as conn:
+            for i, text in enumerate(texts):
+                await conn.execute(
+                    "INSERT INTO held_messages (thread_id, body, source_key) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (source_key) DO NOTHING",
+                    (thread_id(phone), redact_pii(text)[0], f"{turn_key}:{i}" if turn_key else None))
 
     @staticmethod
     def _turn(result: dict[str, Any]) -> Turn:
         interrupts = result.get("__interrupt__") or ()
         return Turn(replies=list(result.get("outbound", [])),
-                    handoff=interrupts[0].value if interrupts else None, state=result)
+                    handoff=interrupts[0].value if interrupts else None,
+                    silence=result.get("silence"), state=result)
 
     async def resume(self, phone: str, outcome: HumanOutcome | dict, now: str | None = None) -> Turn:
         """Hand a paused conversation back (or close it) with the human's outcome."""
@@ -111,8 +157,8 @@ class Conversations:
                 outcome = outcome.model_copy(
                     update={"customer_messages": [*held, *outcome.customer_messages]})
             context = Context(phone=phone, now=now, services=self.services)
-            result = await self.graph.ainvoke(Command(resume=outcome.model_dump()),
-                                              self._config(phone), context=context)
+            result = await self._run(Command(resume=outcome.model_dump()), self._config(phone),
+                                     context)
         return Turn(replies=list(result.get("outbound", [])), state=result)
 
     async def take_over(self, phone: str, reason: str, agent: str | None = None) -> dict[str, Any]:
@@ -128,7 +174,7 @@ class Conversations:
                    "order_refs": snapshot.values.get("order_refs", [])}
         await self.graph.aupdate_state(config, {"handoff": payload, "handoff_reason": reason,
                                                 "status": "human"}, as_node="handoff")
-        result = await self.graph.ainvoke(None, config, context=Context(phone=phone, services=self.services))
+        result = await self._run(None, config, Context(phone=phone, services=self.services))
         return result["__interrupt__"][0].value
 
     async def forget(self, phone: str) -> None:

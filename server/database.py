@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from psycopg.rows import dict_row
@@ -37,17 +39,33 @@ def database_url(settings: Settings) -> str:
     return embedded_database_url(settings.data_dir)
 
 
-async def open_pool(settings: Settings, url: str | None = None, max_size: int = 10) -> AsyncConnectionPool:
-    """An open connection pool, set up for LangGraph's saver (autocommit, dict rows)."""
+async def open_pool(settings: Settings, url: str | None = None,
+                    max_size: int | None = None) -> AsyncConnectionPool:
+    """An open connection pool, set up for LangGraph's saver (autocommit, dict rows), of
+    `database_pool_size` connections unless told otherwise."""
     if not url:
         # Starting the embedded server spawns processes and touches files: not on the event loop.
         url = await asyncio.to_thread(database_url, settings)
     pool = AsyncConnectionPool(
         url,
         min_size=1,
-        max_size=max_size,
+        max_size=max_size or settings.database_pool_size,
+        timeout=5.0,  # waiting longer for a connection helps nobody: callers report an outage
         open=False,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     )
     await pool.open(wait=True, timeout=30)
     return pool
+
+
+@asynccontextmanager
+async def setup_lock(pool: AsyncConnectionPool) -> AsyncIterator[None]:
+    """Held while a process creates tables, seeds the demo store and fills an empty knowledge
+    base: processes started together (`--processes N`, several machines) take turns, so none
+    of them races another on DDL or on a first ingest."""
+    async with pool.connection() as conn:
+        await conn.execute("SELECT pg_advisory_lock(hashtext('switchboard.setup'))")
+        try:
+            yield
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext('switchboard.setup'))")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from psycopg import AsyncConnection
 
@@ -27,10 +28,22 @@ CREATE TABLE IF NOT EXISTS inbound_messages (
     turn_key text, payload jsonb NOT NULL,
     UNIQUE (provider, provider_message_id));
 CREATE INDEX IF NOT EXISTS inbound_pending ON inbound_messages (conversation_key, state, sent_at, id);
+CREATE INDEX IF NOT EXISTS inbound_unfinished ON inbound_messages (received_at)
+    WHERE state IN ('pending', 'in_turn');
 CREATE SEQUENCE IF NOT EXISTS turn_fence_seq;
 CREATE TABLE IF NOT EXISTS conversation_fences (
     conversation_key text PRIMARY KEY, fence bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS turns (
+    turn_key text PRIMARY KEY,
+    conversation_key text NOT NULL,
+    outcome text NOT NULL CHECK (outcome IN ('replied', 'handoff', 'silent')),
+    reason text,
+    messages integer NOT NULL,
+    replies integer NOT NULL,
+    committed_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX IF NOT EXISTS turns_conversation ON turns (conversation_key, committed_at);
 """
+Outcome = Literal["replied", "handoff", "silent"]
 
 
 @dataclass(frozen=True)
@@ -85,24 +98,36 @@ async def claim(conn: AsyncConnection, ids: list[int], turn_key: str) -> None:
                        " WHERE id = ANY(%s)", (turn_key, ids))
 
 
-async def settle(conn: AsyncConnection, ids: list[int], state: str) -> None:
+async def settle(conn: AsyncConnection, messages: list[StoredMessage], state: str) -> None:
     """Mark messages done, stale or skipped, and redact their text: it has served its turn."""
-    rows = await (await conn.execute(
-        "SELECT id, body FROM inbound_messages WHERE id = ANY(%s)", (ids,))).fetchall()
-    for row in rows:
-        await conn.execute("UPDATE inbound_messages SET state = %s, body = %s WHERE id = %s",
-                           (state, redact_pii(row["body"])[0], row["id"]))
+    if messages:
+        await conn.execute(
+            "UPDATE inbound_messages m SET state = %s, body = r.body"
+            " FROM unnest(%s::bigint[], %s::text[]) AS r(id, body) WHERE m.id = r.id",
+            (state, [m.id for m in messages], [redact_pii(m.body)[0] for m in messages]))
 
 
-async def next_fence(conn: AsyncConnection) -> int:
-    """A fencing token larger than every one issued before, in any process."""
-    return (await (await conn.execute("SELECT nextval('turn_fence_seq') AS fence")).fetchone())["fence"]
-
-
-async def take_fence(conn: AsyncConnection, conversation_key: str, fence: int) -> bool:
-    """Record this worker's fence; False if a newer worker has already committed."""
+async def record_turn(conn: AsyncConnection, *, turn_key: str, conversation_key: str,
+                      outcome: Outcome, reason: str | None, messages: int, replies: int) -> bool:
+    """The durable fact that a turn finished, written in the transaction that commits it;
+    False if it was recorded before."""
     cursor = await conn.execute(
-        "INSERT INTO conversation_fences AS f (conversation_key, fence) VALUES (%s, %s)"
-        " ON CONFLICT (conversation_key) DO UPDATE SET fence = excluded.fence"
-        " WHERE f.fence <= excluded.fence", (conversation_key, fence))
+        "INSERT INTO turns (turn_key, conversation_key, outcome, reason, messages, replies)"
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (turn_key) DO NOTHING",
+        (turn_key, conversation_key, outcome, reason, messages, replies))
     return cursor.rowcount == 1
+
+
+async def turn_recorded(conn: AsyncConnection, turn_key: str) -> bool:
+    return await (await conn.execute("SELECT 1 FROM turns WHERE turn_key = %s",
+                                      (turn_key,))).fetchone() is not None
+
+
+async def unscheduled(conn: AsyncConnection, older_than_s: float) -> list[dict]:
+    """Conversations with unanswered messages received more than `older_than_s` ago, with the
+    latest such message's time: what Redis should have due (the sweep reschedules them)."""
+    return await (await conn.execute(
+        "SELECT conversation_key, extract(epoch FROM max(received_at))::float AS last_at"
+        " FROM inbound_messages WHERE state IN ('pending', 'in_turn')"
+        " AND received_at <= now() - make_interval(secs => %s) GROUP BY conversation_key",
+        (older_than_s,))).fetchall()

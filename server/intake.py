@@ -18,6 +18,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from server import inbox, outbox
+from server.availability import OUTAGES, Availability
 from server.channels.models import InboundMessage, WebhookBatch
 from server.scheduler import Scheduler
 
@@ -49,6 +50,11 @@ class Intake:
         self.pool, self.scheduler, self.debounce_s, self.wait_s = pool, scheduler, debounce_s, wait_s
         self._waiting: list[tuple[WebhookBatch, asyncio.Future[Accepted]]] = []
         self._flusher: asyncio.Task | None = None
+        self.redis = Availability(log, "scheduling of new messages", max_pause_s=1.0)
+        self._redis_retry_at = 0.0
+        self._unscheduled: set[str] = set()
+        """Conversations stored while Redis was away, scheduled with the next ZADD that works
+        (the worker's sweep of Postgres finds them too, should this process stop first)."""
 
     async def accept(self, batch: WebhookBatch) -> Accepted:
         """Store the batch's messages and statuses, then schedule its conversations.
@@ -110,14 +116,24 @@ class Intake:
                 for batch, new in zip(batches, new_by_batch, strict=True)]
 
     async def _schedule(self, new: list[InboundMessage]) -> None:
-        keys = list(dict.fromkeys(m.customer_key for m in new if m.needs_turn))
+        keys = {m.customer_key for m in new if m.needs_turn}
         if not keys:
             return
+        if time.monotonic() < self._redis_retry_at:  # Redis is away: do not wait for it
+            self._remember(keys)
+            return
         try:
-            await self.scheduler.mark_due_many(keys, time.time() + self.debounce_s)
-        except Exception:  # noqa: BLE001
-            # Stored but unscheduled messages are found again by the worker's sweep.
-            log.exception("could not schedule %d conversations; the sweep will", len(keys))
+            await self.scheduler.mark_due_many(keys | self._unscheduled, time.time() + self.debounce_s)
+        except OUTAGES as error:
+            self._remember(keys)
+            self._redis_retry_at = time.monotonic() + self.redis.failed(error)
+        else:
+            self._unscheduled.clear()
+            self.redis.ok()
+
+    def _remember(self, keys: set[str]) -> None:
+        if len(self._unscheduled) < 100_000:  # beyond that, the sweep of Postgres catches up
+            self._unscheduled |= keys
 
 
 def _claim(inserted: set[tuple[str, str]], message: InboundMessage) -> bool:

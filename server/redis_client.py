@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from server.settings import Settings
 
@@ -36,4 +38,9 @@ def redis_url(settings: Settings) -> str:
 
 
 def open_redis(url: str) -> aioredis.Redis:
-    return aioredis.from_url(url, decode_responses=True)
+    """A client that gives up fast: while Redis is away, callers log once and carry on (webhooks
+    are still stored, Postgres is the truth); redis-py's default of ten retries with 5 s
+    timeouts would stall every caller instead."""
+    return aioredis.from_url(
+        url, decode_responses=True, socket_connect_timeout=1.0, socket_timeout=3.0,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=2))

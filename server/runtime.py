@@ -16,7 +16,9 @@ import redis.asyncio as aioredis
 from langchain_core.language_models import BaseChatModel
 
 from server import inbox, outbox
+from server.availability import OUTAGES, Availability
 from server.bootstrap import Switchboard, open_switchboard
+from server.database import setup_lock
 from server.desk.desk import Desk
 from server.intake import Intake
 from server.redis_client import open_redis, redis_url
@@ -66,6 +68,8 @@ def cloud_api_url(settings: Settings) -> str:
     return (settings.meta.graph_url or f"{public_url(settings)}/fake-graph").rstrip("/")
 
 
+SHUTDOWN_S = 5.0
+"""How long a stopping process lets its running turns finish; the rest are re-run elsewhere."""
 DESK_CHANNEL = "switchboard:desk"
 """Redis pub/sub channel of desk events; the console's live updates listen to it."""
 
@@ -74,11 +78,15 @@ async def open_desk(settings: Settings, pool, switchboard: Switchboard, redis: a
                     scheduler: Scheduler) -> Desk:
     from server.desk.sla import SlaPolicy
 
+    live_updates = Availability(log, "console live updates")
+
     async def publish(event: dict) -> None:
         try:
             await redis.publish(DESK_CHANNEL, json.dumps(event))
-        except Exception:  # noqa: BLE001 - live updates are best effort; the page still polls
-            log.warning("could not publish a desk event", exc_info=True)
+        except OUTAGES as error:  # best effort: the page still polls
+            live_updates.failed(error)
+        else:
+            live_updates.ok()
 
     async def wake(key: str) -> None:
         await scheduler.mark_due(key, time.time())
@@ -87,7 +95,8 @@ async def open_desk(settings: Settings, pool, switchboard: Switchboard, redis: a
                 publish=publish, public_url=public_url(settings), wake=wake,
                 window_template={"name": settings.reengagement_template,
                                  "language": settings.template_language})
-    await desk.setup()
+    async with setup_lock(pool):
+        await desk.setup()
     switchboard.services.desk = desk
     return desk
 
@@ -99,7 +108,7 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None,
     async with open_switchboard(settings, database_url=database_url, router_model=router_model,
                                 agent_model=agent_model) as switchboard:
         pool = switchboard.conversations.pool
-        async with pool.connection() as conn:
+        async with setup_lock(pool), pool.connection() as conn:
             await conn.execute(inbox.SCHEMA, prepare=False)
         await outbox.setup(pool)
         redis = open_redis(await asyncio.to_thread(redis_url, settings))
@@ -107,12 +116,14 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None,
         sender = outbox.CloudApiSender(
             base_url=cloud_api_url(settings), api_version=settings.meta.api_version,
             phone_number_id=settings.meta.phone_number_id,
-            access_token=settings.meta.access_token.get_secret_value())
+            access_token=settings.meta.access_token.get_secret_value(),
+            timeout_s=settings.outbox.send_timeout_s)
         desk = await open_desk(settings, pool, switchboard, redis, scheduler)
         runtime = Runtime(
             settings=settings, switchboard=switchboard, redis=redis, scheduler=scheduler, desk=desk,
             turn_worker=TurnWorker(pool, scheduler, switchboard.conversations, settings, desk),
-            outbox_worker=outbox.OutboxWorker(pool, {"meta": sender}, redis=redis),
+            outbox_worker=outbox.OutboxWorker(pool, {"meta": sender}, redis=redis,
+                                              settings=settings.outbox, desk=desk),
             intake=Intake(pool, scheduler, settings.debounce_s))
         # The libraries loaded by now (LangChain, Chroma, the embedding model) hold hundreds of
         # thousands of long-lived objects; frozen, the collector stops re-scanning them on every
@@ -121,7 +132,9 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None,
         try:
             yield runtime
         finally:
-            runtime.stop.set()
+            runtime.stop.set()  # workers finish the turns they hold, briefly, then stop
+            if runtime.tasks:
+                await asyncio.wait(runtime.tasks, timeout=SHUTDOWN_S)
             for task in runtime.tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -6,6 +6,7 @@ no model means the offline brain, no DATABASE_URL means an embedded PostgreSQL.
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,40 @@ class TwilioSettings(BaseSettings):
     """The WhatsApp sender, e.g. whatsapp:+14155238886."""
     public_url: str | None = None
     """The webhook URL as Twilio calls it (behind proxies the request URL differs)."""
+
+
+class WorkerSettings(BaseSettings):
+    """Turn workers (WORKER__CONCURRENCY, WORKER__PROCESSES)."""
+
+    concurrency: int = Field(default=64, ge=1, le=10_000)
+    """Conversations whose turns one worker process runs at once; a slow model call holds a
+    slot but never delays another conversation's turn."""
+    processes: int = Field(default=1, ge=1, le=64)
+    """Worker processes `switchboard worker` starts on this machine (one per core uses them all)."""
+
+
+class ModelGuardSettings(BaseSettings):
+    """Bounds on model time (MODEL_GUARD__DEADLINE_S, ...): past them the offline brain answers."""
+
+    deadline_s: float = Field(default=10.0, gt=0)
+    """Total model time one turn may spend; later calls in the turn go to the offline brain."""
+    breaker_failures: int = Field(default=5, ge=1)
+    """Consecutive failures or timeouts of one model that open its circuit breaker."""
+    breaker_cool_off_s: float = Field(default=30.0, gt=0)
+    """How long an open breaker sends every call to the offline brain before trying again."""
+
+
+class OutboxSettings(BaseSettings):
+    """The outbox sender (OUTBOX__SEND_TIMEOUT_S, ...)."""
+
+    send_timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds one provider call may take; a slower one counts as outcome unknown."""
+    status_wait_s: float = Field(default=15.0, gt=0)
+    """How long a message whose send outcome is unknown waits for a status webhook to settle
+    it before it is sent again."""
+    resends: int = Field(default=1, ge=0)
+    """Resends of a message whose outcome stayed unknown; after them it goes to the desk as
+    'delivery unknown'."""
 
 
 class Settings(BaseSettings):
@@ -123,8 +158,21 @@ class Settings(BaseSettings):
     """Messages older than this when they arrive (Meta retries for days) are recorded, not answered."""
     max_body_bytes: int = 3 * 1024 * 1024
     """Webhook bodies above this are refused with 413."""
-    turn_lease_s: float = 60.0
-    """How long a worker owns a conversation without renewing; a dead worker's turn is re-run after it."""
+    turn_lease_s: float = 10.0
+    """How long a worker owns a conversation without renewing (it renews every third of it);
+    a dead worker's conversation is taken over after this."""
+    turn_durability: Literal["exit", "async", "sync"] = "exit"
+    """LangGraph checkpointing per turn: "exit" writes one checkpoint when the turn ends (a
+    crashed turn is run again from its start); "async"/"sync" write one per step (resumed
+    from the last step)."""
+    database_pool_size: int = Field(default=20, ge=2)
+    """Postgres connections per process; concurrent turns share them between queries."""
+    serve_runs_worker: bool = True
+    """`switchboard serve` runs a turn worker and the outbox sender in each of its processes
+    (`--no-worker` serves HTTP only)."""
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    model_guard: ModelGuardSettings = Field(default_factory=ModelGuardSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     sla_config: Path | None = None
     """SLA matrix and business hours (TOML); unset uses the bundled server/desk/sla.toml."""
     run_sla_watcher: bool = True

@@ -1,9 +1,15 @@
-"""The turn worker: takes due conversations, runs one graph turn each, commits the replies.
+"""The turn worker: takes due conversations and runs their turns, many at once.
 
-Any number of worker processes can run against the same Redis and Postgres. A conversation
-is run by one worker at a time (the scheduler's lease); the commit is fenced, so a worker that
+Any number of worker processes can run against the same Redis and Postgres, each running up
+to `worker.concurrency` turns concurrently, so a slow model call holds one slot and delays
+no other conversation. A conversation is run by one worker at a time (the scheduler's lease,
+renewed by one heartbeat for all of a worker's turns); the commit is fenced, so a worker that
 lost its lease commits nothing; and a turn has a key, so re-running it after a crash
 continues the same LangGraph run and enqueues replies under the same idempotency keys.
+
+Every turn commits, in one transaction, its replies (or handoff), its messages settled and a
+turn record saying how it ended: that record, not LangGraph's progress, is what says a turn
+is finished.
 """
 
 from __future__ import annotations
@@ -17,13 +23,16 @@ from datetime import UTC, datetime, timedelta
 from psycopg_pool import AsyncConnectionPool
 
 from server import inbox, outbox
-from server.conversations import Conversations
+from server.availability import OUTAGES, Availability
+from server.conversations import Conversations, Turn
 from server.desk.desk import Desk
 from server.inbox import StoredMessage
-from server.scheduler import Lease, Scheduler
+from server.scheduler import Lease, Scheduler, next_fences, take_fence
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
+GIVE_UP_AFTER = 3
+"""Failed attempts at one conversation's turn before it is handed to a human instead."""
 
 
 class LostLease(RuntimeError):
@@ -32,40 +41,141 @@ class LostLease(RuntimeError):
 
 class TurnWorker:
     def __init__(self, pool: AsyncConnectionPool, scheduler: Scheduler,
-                 conversations: Conversations, settings: Settings, desk: Desk | None = None):
+                 conversations: Conversations, settings: Settings, desk: Desk | None = None,
+                 *, concurrency: int | None = None):
         self.pool, self.scheduler, self.conversations, self.settings = (
             pool, scheduler, conversations, settings)
         self.desk = desk
+        self.concurrency = concurrency or settings.worker.concurrency
+        self.running: dict[str, tuple[Lease, asyncio.Task]] = {}
+        self.availability = Availability(log, "turn worker")
+        self._failures: dict[str, int] = {}
+        self._lost: set[str] = set()
+        self._freed = asyncio.Event()
+        self._swept_at, self._reaped_at = 0.0, 0.0
+        self._sweep_all = True  # at start: whatever was pending while no worker ran
 
-    async def run_forever(self, stop: asyncio.Event, idle_s: float = 0.1,
-                          sweep_every_s: float = 30.0) -> None:
-        swept_at = 0.0
-        while not stop.is_set():
-            try:
-                if time.monotonic() - swept_at > sweep_every_s:
-                    swept_at = time.monotonic()
-                    await self.sweep()
-                ran = await self.run_once()
-            except Exception:  # a bad turn must not stop the worker; it is retried when due
-                log.exception("turn worker iteration failed")
-                ran = 0
-            if not ran:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), idle_s)
+    # --- The loop ---------------------------------------------------------------------------
 
-    async def sweep(self) -> int:
-        """Schedule conversations whose messages were stored but never scheduled (Redis was
-        down when they arrived, or their due entry was lost)."""
+    async def run_forever(self, stop: asyncio.Event, idle_s: float = 0.05,
+                          sweep_every_s: float = 30.0, drain_s: float = 4.0) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            while not stop.is_set():
+                pause = idle_s
+                try:
+                    await self._housekeeping(sweep_every_s)
+                    if await self._start_due() and len(self.running) < self.concurrency:
+                        pause = 0  # more may be due right now
+                    if self.availability.ok():
+                        self._sweep_all = True  # Redis may have come back empty
+                except OUTAGES as error:
+                    pause = self.availability.failed(error)
+                except Exception:  # a bug: one traceback, then the loop goes on
+                    log.exception("turn worker iteration failed")
+                    pause = 1.0
+                await self._wait(stop, pause)
+        finally:
+            heartbeat.cancel()
+            await self._drain(drain_s)
+
+    async def run_once(self, now: float | None = None) -> int:
+        """Run every conversation due now (up to the concurrency), concurrently; returns how many."""
+        taken = await self.scheduler.take(self._fences, self.concurrency, now)
+        tasks = [self._spawn(lease) for lease in taken.leases]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return len(tasks)
+
+    async def _start_due(self) -> int:
+        free = self.concurrency - len(self.running)
+        if free <= 0:
+            return 0
+        taken = await self.scheduler.take(self._fences, free)
+        if taken.lost_data:
+            log.info("Redis holds no schedule yet (new, or restarted without its data):"
+                     " rescheduling unanswered messages from Postgres")
+            self._sweep_all = True
+        for lease in taken.leases:
+            self._spawn(lease)
+        return len(taken.leases)
+
+    async def _fences(self, n: int) -> list[int]:
         async with self.pool.connection() as conn:
-            rows = await (await conn.execute(
-                "SELECT DISTINCT conversation_key FROM inbound_messages WHERE state IN"
-                " ('pending', 'in_turn') AND received_at < now() - make_interval(secs => %s)",
-                (max(2 * self.settings.debounce_s, self.settings.turn_lease_s),))).fetchall()
-        for row in rows:
-            await self.scheduler.mark_due(row["conversation_key"], time.time())
+            return await next_fences(conn, n)
+
+    def _spawn(self, lease: Lease) -> asyncio.Task:
+        key = lease.conversation_key
+        task = asyncio.create_task(self._run_turn(lease), name=f"turn:{key}")
+        self.running[key] = (lease, task)
+
+        def done(_: asyncio.Task) -> None:
+            self.running.pop(key, None)
+            self._freed.set()
+        task.add_done_callback(done)
+        return task
+
+    async def _wait(self, stop: asyncio.Event, pause: float) -> None:
+        """Sleep `pause`, or until a slot frees up while all are busy, or until stopped."""
+        if pause <= 0:
+            return
+        self._freed.clear()
+        waits = [asyncio.ensure_future(stop.wait())]
+        if len(self.running) >= self.concurrency:
+            waits.append(asyncio.ensure_future(self._freed.wait()))
+        _, pending = await asyncio.wait(waits, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
+
+    async def _drain(self, within_s: float) -> None:
+        """On stop, let running turns finish for a while, then cancel them (they are re-run)."""
+        tasks = [task for _, task in self.running.values()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=within_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _heartbeat(self) -> None:
+        """Renew every lease this worker holds; cancel the turns whose lease was taken."""
+        while True:
+            await asyncio.sleep(self.scheduler.heartbeat_s)
+            if not self.running:
+                continue
+            try:
+                lost = await self.scheduler.renew([lease for lease, _ in self.running.values()])
+            except OUTAGES:  # Redis is away: the turns go on, and the fence guards their commit
+                continue
+            for key in lost:
+                if key in self.running:
+                    self._lost.add(key)
+                    self.running[key][1].cancel()
+
+    async def _housekeeping(self, sweep_every_s: float) -> None:
+        now = time.monotonic()
+        if now - self._reaped_at > 1.0:
+            self._reaped_at = now
+            await self.scheduler.reap()
+        if self._sweep_all or now - self._swept_at > sweep_every_s:
+            everything, self._sweep_all, self._swept_at = self._sweep_all, False, now
+            try:
+                await self.sweep(everything=everything)
+            except BaseException:
+                self._sweep_all = self._sweep_all or everything  # try again next time
+                raise
+
+    async def sweep(self, everything: bool = False) -> int:
+        """Reschedule conversations whose messages are stored but not due in Redis (Redis was
+        down when they arrived, or lost its data). Postgres is the truth."""
+        older_than = 0.0 if everything else max(2 * self.settings.debounce_s, self.scheduler.lease_ms / 1000)
+        async with self.pool.connection() as conn:
+            rows = await inbox.unscheduled(conn, older_than)
+        rescheduled = await self.scheduler.reschedule(
+            {row["conversation_key"]: row["last_at"] + self.settings.debounce_s for row in rows})
+        if rescheduled:
+            log.info("rescheduled %d conversation(s) with unanswered messages", rescheduled)
         if self.desk:
             await self._mark_dormant()
-        return len(rows)
+        return rescheduled
 
     async def _mark_dormant(self) -> None:
         """Bot conversations whose 24-hour window has lapsed become DORMANT (recorded)."""
@@ -77,75 +187,92 @@ class TurnWorker:
                 await self.desk.event(conn, row["key"], "system", "transition", from_state="BOT",
                                       to_state="DORMANT", reason="24-hour window lapsed")
 
-    async def run_once(self, now: float | None = None) -> int:
-        """Run every conversation that is due now and not leased elsewhere; returns how many."""
-        ran = 0
-        for conversation_key, due_at in await self.scheduler.due(now or time.time()):
-            lease = await self.scheduler.acquire(conversation_key, due_at, self._next_fence)
-            if lease is None:
-                continue
-            try:
-                await self._with_heartbeat(lease)
-                ran += 1
-            except LostLease:
-                log.warning("lost the lease on %s; its new owner finishes the turn", conversation_key)
-            finally:
-                await self.scheduler.finish(lease)
-        return ran
+    # --- One conversation's turn ------------------------------------------------------------
 
-    async def _next_fence(self) -> int:
-        async with self.pool.connection() as conn:
-            return await inbox.next_fence(conn)
-
-    async def _with_heartbeat(self, lease: Lease) -> None:
-        async def beat() -> None:
-            while True:
-                await asyncio.sleep(self.scheduler.lease_ms / 3000)
-                if not await self.scheduler.renew(lease):
-                    return
-        heartbeat = asyncio.create_task(beat())
+    async def _run_turn(self, lease: Lease) -> None:
+        key, retry_in = lease.conversation_key, 0.0  # None: finished, or another worker's now
         try:
-            await self.process(lease)
+            await self.process(lease, give_up=self._failures.get(key, 0) >= GIVE_UP_AFTER)
+            self._failures.pop(key, None)
+            retry_in = None
+        except asyncio.CancelledError:
+            if key not in self._lost:
+                raise  # stopping: due again at once, for whichever worker comes next
+            log.warning("lost the lease on %s mid-turn; its new owner finishes the turn", key)
+            retry_in = None
+        except LostLease:
+            log.warning("lost the lease on %s; its new owner finishes the turn", key)
+            retry_in = None
+        except OUTAGES as error:  # logged once per outage by the loop's tracker
+            retry_in = max(1.0, self.availability.failed(error))
+        except Exception:  # a bug or bad data: retried, then handed to a human
+            failures = self._failures[key] = self._failures.get(key, 0) + 1
+            retry_in = min(60.0, 2.0 ** failures)
+            if failures == 1:
+                log.exception("turn for %s failed; retrying in %.0f s", key, retry_in)
+            else:
+                log.warning("turn for %s failed again (attempt %d); %s", key, failures,
+                            "handing it to a human" if failures >= GIVE_UP_AFTER
+                            else f"retrying in {retry_in:.0f} s")
         finally:
-            heartbeat.cancel()
+            self._lost.discard(key)
+            with contextlib.suppress(*OUTAGES):
+                if retry_in is not None:
+                    await self.scheduler.mark_due(key, time.time() + retry_in)
+                await self.scheduler.finish(lease)
 
-    async def process(self, lease: Lease) -> None:
-        now = datetime.now(UTC)
+    async def process(self, lease: Lease, give_up: bool = False) -> None:
+        key = lease.conversation_key
         if self.desk:
-            await self._pause_if_taken_over(lease.conversation_key)
+            await self._pause_if_taken_over(key)
         async with self.pool.connection() as conn:
-            rows = await inbox.unfinished(conn, lease.conversation_key)
+            rows = await inbox.unfinished(conn, key)
             crashed = [r for r in rows if r.state == "in_turn"]
             if crashed:  # a worker died mid-turn: finish exactly that turn first
-                turn_key = crashed[0].turn_key
-                batch = [r for r in crashed if r.turn_key == turn_key]
+                batch = [r for r in crashed if r.turn_key == crashed[0].turn_key]
+                if len(batch) < len(rows):  # newer messages wait for the next turn
+                    await self.scheduler.mark_due(key, time.time())
+                if await inbox.turn_recorded(conn, batch[0].turn_key):
+                    await inbox.settle(conn, batch, "done")
+                    return
             else:
-                batch = await self._start_turn(conn, rows, lease, now)
+                batch = await self._start_turn(conn, rows, lease, datetime.now(UTC))
                 if not batch:
                     return
-                turn_key = batch[0].turn_key
-        customer = batch[0]
-        phone = customer.phone or customer.conversation_key
-        key = lease.conversation_key
-        should_yield = (lambda: self.desk.human_owns(key)) if self.desk else None
-        turn = await self.conversations.handle(phone, *[r.body for r in batch], turn_key=turn_key,
-                                               should_yield=should_yield)
+        turn_key, customer = batch[0].turn_key, batch[0]
+        phone = customer.phone or key
+        if give_up:
+            log.error("turn %s failed %d times; handing the conversation to a human", turn_key,
+                      GIVE_UP_AFTER)
+            turn = await self.conversations.give_up(phone, [r.body for r in batch], turn_key,
+                                                    "turn_failed")
+        else:
+            should_yield = (lambda: self.desk.human_owns(key)) if self.desk else None
+            turn = await self.conversations.handle(phone, *[r.body for r in batch],
+                                                   turn_key=turn_key, should_yield=should_yield)
+        await self._commit(lease, turn, batch, phone)
+
+    async def _commit(self, lease: Lease, turn: Turn, batch: list[StoredMessage], phone: str) -> None:
+        key, customer, turn_key = lease.conversation_key, batch[0], batch[0].turn_key
         async with self.pool.connection() as conn, conn.transaction():
-            if not await inbox.take_fence(conn, lease.conversation_key, lease.fence):
-                raise LostLease(lease.conversation_key)
+            if not await take_fence(conn, key, lease.fence):
+                raise LostLease(key)
+            outcome = turn.outcome
             if self.desk and not await self._desk_allows(conn, turn, batch, key, phone):
                 turn.replies = []  # a human owns it now: the bot's reply is discarded (recorded)
+                outcome = ("silent", "human_owns" if turn.held else "human_took_over")
             if turn.replies:
                 await outbox.enqueue_reply(
-                    conn, conversation_key=lease.conversation_key,
-                    recipient=customer.phone or customer.conversation_key,
+                    conn, conversation_key=key, recipient=phone, provider=customer.provider,
                     # One WhatsApp message per turn, however many texts the graph produced.
-                    provider=customer.provider, texts=["\n\n".join(turn.replies)],
-                    idempotency_key=turn_key,
+                    texts=["\n\n".join(turn.replies)], idempotency_key=turn_key,
                     last_customer_at=max(r.sent_at for r in batch), now=datetime.now(UTC),
                     window_template={"name": self.settings.reengagement_template,
                                      "language": self.settings.template_language})
-            await inbox.settle(conn, [r.id for r in batch], "done")
+            await inbox.record_turn(conn, turn_key=turn_key, conversation_key=key,
+                                    outcome=outcome[0], reason=outcome[1], messages=len(batch),
+                                    replies=len(turn.replies))
+            await inbox.settle(conn, batch, "done")
 
     async def _pause_if_taken_over(self, key: str) -> None:
         """A human took the conversation over in the console: pause its graph (under this
@@ -162,9 +289,11 @@ class TurnWorker:
         row = await self.desk.lock(conn, key)
         human = bool(row and row["state"] in ("PENDING_AGENT", "AGENT"))
         if turn.held:
-            if human:
-                await self.desk.note_customer(conn, key, [r.body for r in batch], now)
-            return False
+            if not human:  # paused for a human the desk does not know of: queue it now
+                await self.desk.open_handoff(conn, key=key, phone=phone, provider=batch[0].provider,
+                                             payload=turn.handoff, now=now)
+            await self.desk.note_customer(conn, key, [r.body for r in batch], now)
+            return bool(turn.replies)  # a turn the bot gave up on tells the customer
         if human:
             await self.desk.event(conn, key, "bot", "discarded_bot_reply",
                                   payload={"replies": turn.replies, "turn_key": batch[0].turn_key})
@@ -196,9 +325,8 @@ class TurnWorker:
         async with conn.transaction():
             if stale:
                 log.info("dropping %d stale message(s) for %s", len(stale), lease.conversation_key)
-                await inbox.settle(conn, [r.id for r in stale], "stale")
-            if quiet:
-                await inbox.settle(conn, [r.id for r in quiet], "skipped")
+                await inbox.settle(conn, stale, "stale")
+            await inbox.settle(conn, quiet, "skipped")
             if batch:
                 await inbox.claim(conn, [r.id for r in batch], turn_key)
                 # Read receipt and typing indicator as the turn starts.

@@ -43,7 +43,9 @@ class ShopBackend(Protocol):
         """The order if it belongs to customer_id, else None (no hint that it exists)."""
     async def recent_orders(self, customer_id: str, limit: int = 5) -> list[Order]: ...
     async def create_ticket(self, customer_id: str, subject: str, details: str,
-                            priority: str) -> Ticket: ...
+                            priority: str, idempotency_key: str | None = None) -> Ticket:
+        """Open a ticket; a second call with the same idempotency key returns the first ticket
+        (a turn run again after a crash must not open it twice)."""
     async def update_ticket(self, ticket_id: str, customer_id: str, note: str,
                             status: str | None) -> Ticket | None: ...
     async def tickets(self, customer_id: str) -> list[Ticket]: ...
@@ -64,6 +66,7 @@ CREATE TABLE IF NOT EXISTS shop_tickets (
     customer_id text NOT NULL REFERENCES shop_customers(id), subject text NOT NULL,
     status text NOT NULL DEFAULT 'open', priority text NOT NULL DEFAULT 'normal',
     notes text[] NOT NULL DEFAULT '{}', created_at timestamptz NOT NULL DEFAULT now());
+ALTER TABLE shop_tickets ADD COLUMN IF NOT EXISTS idempotency_key text UNIQUE;
 """
 
 _ORDER_COLUMNS = """id, customer_id, status, placed_at::text, eta::text, carrier, tracking_url,
@@ -112,11 +115,12 @@ class PostgresShop:
             " ORDER BY placed_at DESC LIMIT %s", customer_id, limit)
 
     async def create_ticket(self, customer_id: str, subject: str, details: str,
-                            priority: str) -> Ticket:
+                            priority: str, idempotency_key: str | None = None) -> Ticket:
         return await self._one(  # type: ignore[return-value]
-            "INSERT INTO shop_tickets (customer_id, subject, priority, notes)"
-            " VALUES (%s, %s, %s, ARRAY[%s]) RETURNING id, customer_id, subject, status,"
-            " priority, notes", customer_id, subject, priority, details)
+            "INSERT INTO shop_tickets (customer_id, subject, priority, notes, idempotency_key)"
+            " VALUES (%s, %s, %s, ARRAY[%s], %s) ON CONFLICT (idempotency_key) DO UPDATE"
+            " SET idempotency_key = excluded.idempotency_key RETURNING id, customer_id, subject,"
+            " status, priority, notes", customer_id, subject, priority, details, idempotency_key)
 
     async def update_ticket(self, ticket_id: str, customer_id: str, note: str,
                             status: str | None) -> Ticket | None:

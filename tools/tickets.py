@@ -4,7 +4,26 @@ from __future__ import annotations
 
 from typing import Literal
 
+from langchain_core.messages import AIMessage, HumanMessage
+
 from tools.identity import NOT_VERIFIED, SupportRuntime, shop_services, verified_customer
+
+
+def _ticket_key(runtime: SupportRuntime) -> str | None:
+    """This turn's key and the call's place among the turn's ticket openings: the same when a
+    crashed turn is run again, whatever ids the model gives its calls the second time."""
+    turn_key = getattr(runtime.context, "turn_key", None)
+    if not turn_key:
+        return None
+    messages = runtime.state.get("messages", []) if isinstance(runtime.state, dict) else runtime.state.messages
+    calls: list[str] = []
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            break
+        if isinstance(message, AIMessage):
+            calls[:0] = [c["id"] for c in message.tool_calls if c["name"] == "create_ticket"]
+    place = calls.index(runtime.tool_call_id) if runtime.tool_call_id in calls else len(calls)
+    return f"{turn_key}:ticket:{place}"
 
 
 async def create_ticket(subject: str, details: str, runtime: SupportRuntime,
@@ -20,7 +39,7 @@ async def create_ticket(subject: str, details: str, runtime: SupportRuntime,
     if customer is None:
         return NOT_VERIFIED
     ticket = await (await shop_services(runtime)).shop.create_ticket(
-        customer["id"], subject, details, priority)
+        customer["id"], subject, details, priority, idempotency_key=_ticket_key(runtime))
     return (f"I've opened ticket {ticket['id']} ({ticket['subject']}). Our team will follow "
             "up within one working day.")
 

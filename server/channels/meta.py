@@ -205,7 +205,8 @@ def _status(raw: dict, where: str, phone_number_id: str | None) -> StatusUpdate 
         recipient=customer_key(phone, bsuid) if phone or bsuid else None,
         at=unix_time(raw["timestamp"], where), raw=raw,
         errors=tuple(_error(e) for e in raw.get("errors") or () if isinstance(e, dict)),
-        billing=billing or None, business_phone_number_id=phone_number_id)
+        billing=billing or None, business_phone_number_id=phone_number_id,
+        outbox_id=StatusUpdate.outbox_id_from(raw.get("biz_opaque_callback_data")))
 
 
 def _contact_for(contacts: list[dict], phone: str | None, bsuid: str | None) -> dict:

@@ -85,7 +85,9 @@ class StatusUpdate:
     """A delivery receipt for a message we sent: sent, delivered, read, failed, ...
 
     `recipient` uses the same form as `InboundMessage.customer_key`. `billing` carries Meta's
-    `conversation` and `pricing` objects when present.
+    `conversation` and `pricing` objects when present. `outbox_id` is the outbox row the message
+    was sent for, when the send said so (Meta echoes `biz_opaque_callback_data`; our Twilio
+    status callback URL carries `outbox_id`): it settles a send whose response was lost.
     """
 
     provider: Provider
@@ -97,6 +99,13 @@ class StatusUpdate:
     errors: tuple[dict[str, Any], ...] = ()
     billing: dict[str, Any] | None = None
     business_phone_number_id: str | None = None
+    outbox_id: int | None = None
+
+    @staticmethod
+    def outbox_id_from(value: Any) -> int | None:
+        """An outbox id from a callback's text; None for anything else (another sender's data)."""
+        text = value.strip() if isinstance(value, str) else ""
+        return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 @dataclass(frozen=True, slots=True)

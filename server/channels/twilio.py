@@ -38,8 +38,10 @@ def verify_signature(auth_token: str, url: str, form: Mapping[str, str],
     return bool(RequestValidator(auth_token).validate(url, dict(form), header))
 
 
-def parse_form(form: Mapping[str, str], *, received_at: datetime | None = None) -> WebhookBatch:
-    """The one message or status a Twilio webhook form describes."""
+def parse_form(form: Mapping[str, str], *, received_at: datetime | None = None,
+               outbox_id: str | None = None) -> WebhookBatch:
+    """The one message or status a Twilio webhook form describes. `outbox_id` is the query
+    parameter our status callback URLs carry (the form has no field of ours)."""
     if not isinstance(form, Mapping):
         raise MalformedPayload(f"form must be a mapping, not {type(form).__name__}")
     form = without_nul(dict(form))
@@ -51,7 +53,7 @@ def parse_form(form: Mapping[str, str], *, received_at: datetime | None = None) 
     if status and status not in INBOUND_STATES:
         if status not in KNOWN_STATUSES:
             return WebhookBatch(ignored=(f"{sid}: unknown status {status!r}",))
-        return WebhookBatch(statuses=(_status(form, sid, status, now),))
+        return WebhookBatch(statuses=(_status(form, sid, status, now, outbox_id),))
     sender = form.get("From")
     if not sender:
         raise MalformedPayload(f"form for {sid} is missing 'From'")
@@ -93,13 +95,15 @@ def _render(form: Mapping[str, str]) -> tuple[str, str, dict | None]:
     return "unsupported", f"[unsupported message type: {message_type}]", None
 
 
-def _status(form: Mapping[str, str], sid: str, status: str, now: datetime) -> StatusUpdate:
+def _status(form: Mapping[str, str], sid: str, status: str, now: datetime,
+            outbox_id: str | None) -> StatusUpdate:
     code = form.get("ErrorCode")
     errors = (error_info(code, None, form.get("ErrorMessage") or None),) if code else ()
     return StatusUpdate(
         provider="twilio", provider_message_id=sid, status=status,  # type: ignore[arg-type]
         recipient=_address(form.get("To")), at=now, raw=dict(form), errors=errors,
-        business_phone_number_id=_address(form.get("From")))
+        business_phone_number_id=_address(form.get("From")),
+        outbox_id=StatusUpdate.outbox_id_from(outbox_id))
 
 
 def _referral(form: Mapping[str, str]) -> dict | None:

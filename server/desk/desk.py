@@ -152,6 +152,22 @@ class Desk:
         await conn.execute("UPDATE desk_conversations SET last_customer_at = %s, updated_at = %s"
                            " WHERE key = %s", (now, now, key))
 
+    async def delivery_problem(self, conn: AsyncConnection, *, key: str, recipient: str,
+                               provider: str, outbox_id: int, message_kind: str, outcome: str,
+                               reason: str, preview: str | None = None) -> None:
+        """A message to the customer that may not have arrived, for agents to see in the
+        conversation's event log: outcome 'unknown' (no status confirmed it, even after
+        resending) or 'failed' / 'dead' (the provider refused it, or retries ran out). Called
+        in the outbox's transaction; a conversation without a desk row gets one, so the event
+        can be seen."""
+        await conn.execute(
+            "INSERT INTO desk_conversations (key, phone, provider) VALUES (%s, %s, %s)"
+            " ON CONFLICT (key) DO NOTHING", (key, recipient if recipient.isdigit() else None, provider))
+        await self.event(
+            conn, key, "system", "delivery_unknown" if outcome == "unknown" else "delivery_failed",
+            reason=reason, payload={"outbox_id": outbox_id, "message_kind": message_kind,
+                                    "status": outcome, "preview": (preview or "")[:200] or None})
+
     async def event(self, conn: AsyncConnection, key: str, actor: str, kind: str, *,
                     from_state: str | None = None, to_state: str | None = None,
                     reason: str | None = None, payload: dict[str, Any] | None = None) -> None:

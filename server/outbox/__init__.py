@@ -1,13 +1,17 @@
 """The outbox: the one send path for bot (and later human) replies to WhatsApp.
 
 A turn commits its replies here in its own transaction, under idempotency keys, so a re-run
-turn inserts nothing new. `OutboxWorker` sends due rows in order per recipient, paced per
-business number and per recipient, retries what Meta says is transient and records the rest.
+turn inserts nothing new. `OutboxWorker` sends due rows one at a time per recipient and in
+order, paced per business number and per recipient, retries what Meta says is transient and
+records the rest.
 
-Delivery is at-most-once: a row is marked 'sending' before the call and 'sent' after it. If
-the worker dies in between, nobody knows whether Meta accepted the message, and the Cloud API
-has no idempotency key to ask it; the row becomes 'unknown' after a lease instead of being
-sent again, because a lost reply is visible in the inbox while a double send is not undoable.
+Each call is recorded before it is made: the row is claimed ('sending', one more attempt, a
+claim deadline). The Cloud API has no idempotency key, so when the outcome is unknown (the call
+timed out, or the worker died) the row waits for a status webhook instead: every send carries
+its outbox id (Meta's biz_opaque_callback_data, the Twilio status callback URL), which the
+statuses echo, so a message that did go is settled rather than sent twice. If no status comes
+within `OutboxSettings.status_wait_s` it is sent again, up to `resends` times, and then the desk
+shows agents that its delivery is unknown: a lost reply is made visible, a double send is rare.
 """
 
 from server.outbox.pacing import Bucket, Pacer

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+
+from server.availability import OUTAGES, Availability
+
+log = logging.getLogger("server.outbox")
 
 # Token buckets, taken all or none: returns 0 when the send may go (one token taken from each
 # bucket), else the milliseconds until every bucket has a token. ARGV: now_ms, then per key
@@ -33,19 +39,28 @@ Bucket = tuple[str, float, float]  # key, tokens per second, burst
 
 class Pacer:
     """Per-number throughput and per-recipient pair rate. In Redis when given one, so every
-    worker process shares the budget; else in this process only."""
+    worker process shares the budget; else, or while Redis does not answer, in this process
+    only (sending goes on: each process keeps to the limits by itself meanwhile)."""
 
     def __init__(self, redis: Any | None = None):
         self.redis = redis
         self._script = redis.register_script(_TAKE_TOKENS) if redis is not None else None
         self._local: dict[str, tuple[float, int]] = {}
+        self.redis_state = Availability(log, "shared pacing in Redis (pacing in this process meanwhile)")
+        self._redis_retry_at = 0.0
 
     async def take(self, buckets: Sequence[Bucket], now: datetime) -> float:
         """Seconds until a send may go (0: go now, and the tokens are taken)."""
         now_ms = round(now.timestamp() * 1000)
-        if self._script is not None:
+        if self._script is not None and time.monotonic() >= self._redis_retry_at:
             args = [now_ms] + [v for _, rate, burst in buckets for v in (rate / 1000, burst)]
-            return int(await self._script(keys=[b[0] for b in buckets], args=args)) / 1000
+            try:
+                wait_ms = int(await self._script(keys=[b[0] for b in buckets], args=args))
+            except OUTAGES as error:  # not again until the pause is over: no wait per send
+                self._redis_retry_at = time.monotonic() + self.redis_state.failed(error)
+            else:
+                self.redis_state.ok()
+                return wait_ms / 1000
         return self._take_local(buckets, now_ms) / 1000
 
     def _take_local(self, buckets: Sequence[Bucket], now_ms: int) -> int:

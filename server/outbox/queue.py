@@ -13,7 +13,11 @@ from psycopg_pool import AsyncConnectionPool
 
 WHATSAPP_TEXT_LIMIT = 4096
 CUSTOMER_WINDOW = timedelta(hours=24)
-STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed", "dead", "skipped", "unknown")
+STATUSES = ("pending", "sending", "unconfirmed", "sent", "delivered", "read", "failed", "dead",
+            "skipped", "unknown")
+"""'sending': claimed, the call may be under way (until claimed_until). 'unconfirmed': a send
+whose outcome is unknown (the call timed out, or its sender died), waiting for a status webhook
+until next_attempt_at, then sent again. 'unknown': still unconfirmed after every resend."""
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS outbox (
     id bigserial PRIMARY KEY,
@@ -25,18 +29,36 @@ CREATE TABLE IF NOT EXISTS outbox (
     body text, template jsonb, reply_to_message_id text,
     status text NOT NULL DEFAULT 'pending' CHECK (status IN {STATUSES!r}),
     provider_message_id text,
-    attempts integer NOT NULL DEFAULT 0,
-    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    attempts integer NOT NULL DEFAULT 0,          -- provider calls made
+    resends integer NOT NULL DEFAULT 0,           -- of them, sends again after an unknown outcome
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),  -- when due; once claimed, when it is
+                                                  -- sent again unless a status settles it
+    claimed_until timestamptz,                    -- the claim's deadline while 'sending'
     last_error jsonb,
     created_at timestamptz NOT NULL DEFAULT now(),
     sent_at timestamptz,
     updated_at timestamptz NOT NULL DEFAULT now());
 CREATE UNIQUE INDEX IF NOT EXISTS outbox_provider_message_id
     ON outbox (provider_message_id) WHERE provider_message_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at, id) WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS outbox_open_per_recipient
-    ON outbox (provider, recipient, id) WHERE status IN ('pending', 'sending');
-CREATE INDEX IF NOT EXISTS outbox_in_flight ON outbox (updated_at) WHERE status = 'sending';
+-- Tables made before one send at a time per recipient (no claimed_until yet): the new columns,
+-- the 'unconfirmed' status, claim deadlines for rows in flight (the old lease was 60 s), indexes.
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'outbox'::regclass
+                   AND attname = 'claimed_until' AND NOT attisdropped) THEN
+        ALTER TABLE outbox ADD COLUMN resends integer NOT NULL DEFAULT 0,
+            ADD COLUMN claimed_until timestamptz, DROP CONSTRAINT IF EXISTS outbox_status_check,
+            ADD CONSTRAINT outbox_status_check CHECK (status IN {STATUSES!r});
+        UPDATE outbox SET claimed_until = updated_at + interval '60 seconds' WHERE status = 'sending';
+        DROP INDEX IF EXISTS outbox_due;
+        DROP INDEX IF EXISTS outbox_open_per_recipient;
+        DROP INDEX IF EXISTS outbox_in_flight;
+    END IF;
+END $$;
+CREATE INDEX IF NOT EXISTS outbox_due_or_unconfirmed
+    ON outbox (next_attempt_at, id) WHERE status IN ('pending', 'unconfirmed');
+CREATE INDEX IF NOT EXISTS outbox_open_by_recipient
+    ON outbox (provider, recipient, id) WHERE status IN ('pending', 'sending', 'unconfirmed');
+CREATE INDEX IF NOT EXISTS outbox_claims ON outbox (claimed_until) WHERE status = 'sending';
 """
 
 
@@ -118,14 +140,29 @@ async def enqueue_read_receipt(conn: AsyncConnection, *, provider: str, recipien
 
 
 # A status moves a row only from these earlier states: webhooks arrive out of order and are
-# retried, and a late 'delivered' must not undo 'read'. 'failed' can follow 'sent' only.
+# retried, and a late 'delivered' must not undo 'read'. 'failed' can follow 'sent' only. A
+# status proves the message went, so it also ends a row waiting to retry or given up on (such
+# rows have no provider id yet: only a status naming the row's outbox id can reach them).
 _MOVES_FROM = {
-    "sent": ("sending", "unknown"),
-    "delivered": ("sending", "unknown", "sent"),
-    "read": ("sending", "unknown", "sent", "delivered"),
-    "failed": ("sending", "unknown", "sent"),
+    "sent": ("sending", "unconfirmed", "unknown", "pending", "dead"),
+    "delivered": ("sending", "unconfirmed", "unknown", "pending", "dead", "sent"),
+    "read": ("sending", "unconfirmed", "unknown", "pending", "dead", "sent", "delivered"),
+    "failed": ("sending", "unconfirmed", "unknown", "sent"),
 }
 _PROVIDER_STATUS = {"undelivered": "failed"}  # Twilio's word for a failed delivery
+
+# The row is found by the provider's message id, or else by the outbox id the send carried
+# (Meta's biz_opaque_callback_data, Twilio's status callback URL), which then records the
+# provider's id: a send whose response never came still gets settled by its statuses.
+_APPLY = """
+UPDATE outbox SET status = %(status)s, last_error = COALESCE(%(errors)s::jsonb, last_error),
+    provider_message_id = COALESCE(provider_message_id, %(message_id)s),
+    updated_at = COALESCE(%(at)s, now())
+WHERE status = ANY(%(from)s) AND (provider_message_id = %(message_id)s
+    OR (id = %(outbox_id)s AND provider_message_id IS NULL
+        AND (%(provider)s::text IS NULL OR provider = %(provider)s)
+        AND NOT EXISTS (SELECT 1 FROM outbox taken WHERE taken.provider_message_id = %(message_id)s)))
+"""
 
 
 def _get(update: Any, name: str) -> Any:
@@ -134,17 +171,18 @@ def _get(update: Any, name: str) -> Any:
 
 async def apply_status(conn: AsyncConnection, update: Any) -> bool:
     """Apply a delivery status (a mapping or an object with provider_message_id, status,
-    errors, at). True when it moved a row forward; unknown ids and stale or unknown
-    statuses (e.g. Twilio's 'queued') change nothing."""
+    errors, at, and optionally outbox_id and provider). True when it moved a row forward;
+    unknown ids and stale or unknown statuses (e.g. Twilio's 'queued') change nothing."""
     status = _PROVIDER_STATUS.get(_get(update, "status"), _get(update, "status"))
-    message_id, errors, at = (_get(update, k) for k in ("provider_message_id", "errors", "at"))
-    if status not in _MOVES_FROM or not message_id:
+    message_id, outbox_id = _get(update, "provider_message_id"), _get(update, "outbox_id")
+    errors, at = _get(update, "errors"), _get(update, "at")
+    if status not in _MOVES_FROM or not (message_id or outbox_id):
         return False
     if isinstance(at, int | float) or (isinstance(at, str) and at.isdigit()):
         at = datetime.fromtimestamp(float(at), UTC)  # Meta sends epoch seconds as a string
-    cursor = await conn.execute(
-        "UPDATE outbox SET status = %s, last_error = COALESCE(%s::jsonb, last_error),"
-        " updated_at = COALESCE(%s, now()) WHERE provider_message_id = %s AND status = ANY(%s)",
-        (status, json.dumps(errors, default=str) if errors else None,
-         at if isinstance(at, datetime) else None, message_id, list(_MOVES_FROM[status])))
+    cursor = await conn.execute(_APPLY, {
+        "status": status, "errors": json.dumps(errors, default=str) if errors else None,
+        "message_id": message_id or None, "at": at if isinstance(at, datetime) else None,
+        "from": list(_MOVES_FROM[status]), "outbox_id": outbox_id,
+        "provider": _get(update, "provider")})
     return cursor.rowcount == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -30,10 +31,18 @@ class SendOutcomeUnknown(SendError):
 
 
 class Sender(Protocol):
-    async def send_text(self, recipient: str, body: str, reply_to: str | None) -> str: ...
+    """A provider's send calls. `outbox_id` travels with the message and comes back in its
+    status webhooks, so a send whose response was lost can still be settled."""
+
+    async def send_text(self, recipient: str, body: str, reply_to: str | None, *,
+                        outbox_id: int | None = None) -> str: ...
     async def send_template(self, recipient: str, name: str, language: str,
-                            params: list[dict] | None) -> str: ...
+                            params: list[dict] | None, *, outbox_id: int | None = None) -> str: ...
     async def mark_read_and_typing(self, inbound_message_id: str) -> None: ...
+
+
+def _tracker(outbox_id: int | None) -> str | None:
+    return None if outbox_id is None else str(outbox_id)
 
 
 def _transport_error(error: httpx.TransportError) -> SendError:
@@ -55,7 +64,7 @@ class CloudApiSender:
 
         version = api_version.lstrip("v")
         self.phone_number_id = phone_number_id
-        self.session = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=5.0))
+        self.session = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)))
         self.client = WhatsApp(phone_id=phone_number_id, token=access_token,
                                session=self.session, api_version=version)
         self.session.base_url = f"{base_url.rstrip('/')}/v{version}"
@@ -78,16 +87,19 @@ class CloudApiSender:
         except httpx.TransportError as error:
             raise _transport_error(error) from error
 
-    async def send_text(self, recipient: str, body: str, reply_to: str | None = None) -> str:
+    # pywa's `tracker` is Meta's biz_opaque_callback_data, which Meta echoes in the statuses.
+    async def send_text(self, recipient: str, body: str, reply_to: str | None = None, *,
+                        outbox_id: int | None = None) -> str:
         return (await self._call(self.client.send_message(
-            to=recipient, text=body, reply_to_message_id=reply_to))).id
+            to=recipient, text=body, reply_to_message_id=reply_to, tracker=_tracker(outbox_id)))).id
 
     async def send_template(self, recipient: str, name: str, language: str,
-                            params: list[dict] | None = None) -> str:
+                            params: list[dict] | None = None, *, outbox_id: int | None = None) -> str:
         from pywa_async.types.templates import TemplateLanguage
 
         return (await self._call(self.client.send_template(
-            to=recipient, name=name, language=TemplateLanguage(language), params=params))).id
+            to=recipient, name=name, language=TemplateLanguage(language), params=params,
+            tracker=_tracker(outbox_id)))).id
 
     async def mark_read_and_typing(self, inbound_message_id: str) -> None:
         # pywa's indicate_typing posts {"status": "read", "typing_indicator": {"type": "text"}}:
@@ -102,11 +114,14 @@ class TwilioSender:
     """Twilio's WhatsApp channel through the twilio SDK (sync, so run in a thread).
 
     `base_url` replaces https://api.twilio.com via a custom http client, for a fake or proxy.
-    Twilio has no read receipts or typing indicator in this API: mark_read_and_typing raises
-    NotImplementedError and the worker records the row as 'skipped'."""
+    `status_callback_url` is our Twilio webhook as Twilio calls it: each message asks for its
+    statuses there with `outbox_id=N` added to the query. Twilio has no read receipts or typing
+    indicator in this API: mark_read_and_typing raises NotImplementedError and the worker
+    records the row as 'skipped'."""
 
     def __init__(self, *, account_sid: str, auth_token: str, from_number: str,
-                 base_url: str | None = None):
+                 base_url: str | None = None, status_callback_url: str | None = None,
+                 timeout_s: float = 15.0):
         from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
@@ -116,17 +131,25 @@ class TwilioSender:
                     url = url.replace("https://api.twilio.com", base_url.rstrip("/"), 1)
                 return super().request(method, url, *args, **kwargs)
 
-        self.from_number = from_number
-        self.client = Client(account_sid, auth_token, http_client=RebasedHttpClient(timeout=15))
+        self.from_number, self.status_callback_url = from_number, status_callback_url
+        self.client = Client(account_sid, auth_token, http_client=RebasedHttpClient(timeout=timeout_s))
 
     @staticmethod
     def _address(recipient: str) -> str:
         return recipient if recipient.startswith("whatsapp:") else f"whatsapp:+{recipient.lstrip('+')}"
 
+    def _status_callback(self, outbox_id: int | None) -> dict[str, str]:
+        if not self.status_callback_url or outbox_id is None:
+            return {}
+        url = urlsplit(self.status_callback_url)
+        query = "&".join(q for q in (url.query, urlencode({"outbox_id": outbox_id})) if q)
+        return {"status_callback": urlunsplit(url._replace(query=query))}
+
     async def _create(self, **fields: Any) -> str:
         from requests.exceptions import ConnectionError as RequestsConnectionError
-        from requests.exceptions import ConnectTimeout
+        from requests.exceptions import ConnectTimeout, Timeout
         from twilio.base.exceptions import TwilioRestException
+        from urllib3.exceptions import NewConnectionError
 
         try:
             message = await asyncio.to_thread(self.client.messages.create, from_=self.from_number,
@@ -135,19 +158,27 @@ class TwilioSender:
             raise SendError(error.code, error.status, error.msg) from error
         except ConnectTimeout as error:
             raise SendUnreachable(None, None, "connect timeout") from error
-        except RequestsConnectionError as error:
-            raise SendOutcomeUnknown(None, None, type(error).__name__) from error
+        except (RequestsConnectionError, Timeout) as error:
+            # A refused connection never reached Twilio; anything later may have.
+            reason = getattr(error.args[0] if error.args else None, "reason", None)
+            unreachable = isinstance(reason, NewConnectionError)
+            raise (SendUnreachable if unreachable else SendOutcomeUnknown)(
+                None, None, type(error).__name__) from error
         return message.sid
 
-    async def send_text(self, recipient: str, body: str, reply_to: str | None = None) -> str:
-        return await self._create(to=self._address(recipient), body=body)
+    async def send_text(self, recipient: str, body: str, reply_to: str | None = None, *,
+                        outbox_id: int | None = None) -> str:
+        return await self._create(to=self._address(recipient), body=body,
+                                  **self._status_callback(outbox_id))
 
     async def send_template(self, recipient: str, name: str, language: str,
-                            params: list[dict] | dict | None = None) -> str:
+                            params: list[dict] | dict | None = None, *,
+                            outbox_id: int | None = None) -> str:
         # On Twilio an approved template is a Content SID; its variables are a JSON object.
         variables = json.dumps(params) if params else None
         return await self._create(to=self._address(recipient), content_sid=name,
-                                  **({"content_variables": variables} if variables else {}))
+                                  **({"content_variables": variables} if variables else {}),
+                                  **self._status_callback(outbox_id))
 
     async def mark_read_and_typing(self, inbound_message_id: str) -> None:
         raise NotImplementedError("Twilio's Messages API has no read receipt or typing indicator")

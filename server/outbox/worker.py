@@ -1,4 +1,18 @@
-"""The outbox worker: sends due rows in order per recipient, paced, and records outcomes."""
+"""The outbox worker: sends due rows one at a time per recipient, paced, and records outcomes.
+
+Every call is claimed first, in a committed transaction: the row becomes 'sending' with one
+more attempt, a claim deadline (`claimed_until`: the send timeout and a second) and the time it
+is sent again should its outcome stay unknown (`next_attempt_at`: the status wait). Only a
+recipient's first open row can be claimed, and only while none of its rows is in flight, so
+replies keep their order and a customer never has two of our messages in flight.
+
+A claim past its deadline (the call timed out, or its sender died) is 'unconfirmed': it no
+longer holds later rows back, and a status webhook (found by the provider's message id, or by
+the outbox id the send carried) can still settle it. If none has by `next_attempt_at` it is sent
+again, up to `resends` times; after that it is 'unknown' and the desk shows it to agents, as it
+does a message the provider refused. Read receipts are cosmetic: an unknown outcome ends them
+quietly.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +21,15 @@ import contextlib
 import json
 import logging
 import random
-from collections import defaultdict
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from server.availability import OUTAGES, Availability
 from server.outbox.pacing import Bucket, Pacer
 from server.outbox.senders import (
     RECORDED_CODES,
@@ -22,62 +38,152 @@ from server.outbox.senders import (
     SendOutcomeUnknown,
     is_retryable,
 )
+from server.settings import OutboxSettings
+
+if TYPE_CHECKING:
+    from server.desk.desk import Desk
 
 log = logging.getLogger("server.outbox")  # one logger for the whole package, as before the split
 
-_CLAIM = ("SELECT id, provider, recipient, kind, body, template, reply_to_message_id, attempts"
-          " FROM outbox WHERE status = 'pending' AND next_attempt_at <= %s AND provider = ANY(%s)"
-          " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED")
-_OPEN = ("SELECT id, provider, recipient, next_attempt_at FROM outbox"
-         " WHERE status IN ('pending', 'sending') AND recipient = ANY(%s) ORDER BY id")
+_COLUMNS = ("id, conversation_key, provider, recipient, kind, body, template, reply_to_message_id,"
+            " attempts, resends")
+# Rows of o's recipient that hold o back: one in flight, or an earlier one still to be sent
+# (pending, even in backoff, or unconfirmed and due to be sent again).
+_HELD_BACK = """EXISTS (SELECT 1 FROM outbox e WHERE e.provider = o.provider
+    AND e.recipient = o.recipient AND e.id <> o.id AND (e.status = 'sending' OR (e.id < o.id
+    AND (e.status = 'pending' OR (e.status = 'unconfirmed' AND e.next_attempt_at <= %(now)s
+                                  AND e.resends < %(resends)s)))))"""
+_SENDABLE = """o.status IN ('pending', 'unconfirmed') AND o.next_attempt_at <= %(now)s
+    AND (o.status = 'pending' OR o.resends < %(resends)s)"""
+_HEADS = f"""SELECT {_COLUMNS} FROM outbox o WHERE {_SENDABLE} AND o.provider = ANY(%(providers)s)
+    AND (%(recipient)s::text IS NULL OR (o.provider, o.recipient) = (%(provider)s, %(recipient)s))
+    AND NOT {_HELD_BACK} ORDER BY o.id LIMIT %(limit)s"""
+# Claims for one recipient take turns on this lock, so each one's check of what is in flight
+# sees what the one before it committed.
+_LOCK_RECIPIENTS = """SELECT c.id FROM unnest(%s::bigint[], %s::text[]) AS c(id, recipient)
+    WHERE pg_try_advisory_xact_lock(hashtext('switchboard.outbox'), hashtext(c.recipient))"""
+_CLAIM = f"""UPDATE outbox o SET status = 'sending', attempts = attempts + 1,
+    resends = resends + (status = 'unconfirmed')::int, claimed_until = %(claimed_until)s,
+    next_attempt_at = %(resend_at)s, updated_at = %(now)s
+    WHERE o.id = ANY(%(ids)s) AND {_SENDABLE} AND NOT {_HELD_BACK} RETURNING {_COLUMNS}"""
+# A claim without claimed_until was made by a worker of an older version (a 60 s lease, and no
+# resend time): the status wait counts from its claim, as it does for a claim of ours.
+# Sweeps skip the rows another worker's sweep has: each row is moved, and told, once.
+_EXPIRE = """UPDATE outbox SET updated_at = %(now)s, last_error = %(error)s, claimed_until = NULL,
+    status = CASE WHEN kind = 'read_receipt' THEN 'unknown' ELSE 'unconfirmed' END,
+    next_attempt_at = GREATEST(next_attempt_at, updated_at + make_interval(secs => %(wait)s))
+    WHERE id IN (SELECT id FROM outbox WHERE status = 'sending'
+                 AND COALESCE(claimed_until, updated_at + interval '60 seconds') <= %(now)s
+                 FOR UPDATE SKIP LOCKED) RETURNING id"""
+_GIVE_UP = f"""UPDATE outbox SET status = 'unknown', updated_at = %(now)s
+    WHERE id IN (SELECT id FROM outbox WHERE status = 'unconfirmed' AND next_attempt_at <= %(now)s
+                 AND resends >= %(resends)s FOR UPDATE SKIP LOCKED) RETURNING {_COLUMNS}"""
+_HOLD = """UPDATE outbox SET next_attempt_at = GREATEST(next_attempt_at, %s) WHERE provider = %s
+    AND recipient = %s AND id >= %s AND status IN ('pending', 'unconfirmed')"""
+
+Clock = Callable[[], datetime]
 
 
 class OutboxWorker:
     def __init__(self, pool: AsyncConnectionPool, senders: Mapping[str, Sender], *,
+                 settings: OutboxSettings | None = None, desk: Desk | None = None,
                  redis: Any | None = None, number_rate: float = 80.0, pair_interval_s: float = 6.0,
-                 pair_burst: int = 3, batch_size: int = 100, lease_s: float = 60.0,
-                 max_attempts: int = 8, backoff_base_s: float = 1.0, backoff_cap_s: float = 300.0,
-                 poll_s: float = 0.2):
+                 pair_burst: int = 3, batch_size: int = 100, max_attempts: int = 8,
+                 backoff_base_s: float = 1.0, backoff_cap_s: float = 300.0, poll_s: float = 0.2):
         self.pool, self.senders, self.pacer = pool, dict(senders), Pacer(redis)
+        self.settings, self.desk = settings or OutboxSettings(), desk
         self.number_rate, self.pair_rate, self.pair_burst = number_rate, 1 / pair_interval_s, pair_burst
-        self.batch_size, self.lease, self.max_attempts = batch_size, timedelta(seconds=lease_s), max_attempts
+        self.batch_size, self.max_attempts = batch_size, max_attempts
         self.backoff_base_s, self.backoff_cap_s, self.poll_s = backoff_base_s, backoff_cap_s, poll_s
+        self.availability = Availability(log, "outbox sender")
+        self._unrecorded: list[tuple[dict, str, datetime, dict[str, Any]]] = []
+        """Outcomes Postgres could not take; written before anything else is sent."""
+
+    # --- The loop ---------------------------------------------------------------------------
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                busy = await self.run_once() >= self.batch_size
-            except Exception:  # a database blip must not end the worker; rows stay pending
+                pause = 0.0 if await self.run_once() >= self.batch_size else self.poll_s
+                self.availability.ok()
+            except OUTAGES as error:  # rows wait in Postgres; one log line per outage
+                pause = self.availability.failed(error)
+            except Exception:  # a bug: its traceback, then the loop goes on
                 log.exception("outbox iteration failed")
-                busy = False
-            if not busy:
+                pause = self.poll_s
+            if pause:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_s)
+                    await asyncio.wait_for(stop.wait(), pause)
 
     async def run_once(self, now: datetime | None = None) -> int:
-        """Send what is due now, in order per recipient; returns how many rows were tried."""
+        """Send what is due at `now`, one row at a time per recipient and recipients side by
+        side; returns how many rows were tried. Pacing counts at `now`; claim times move on
+        from it with the clock."""
         now = now or datetime.now(UTC)
+        started = time.monotonic()
+
+        def clock() -> datetime:
+            return now + timedelta(seconds=time.monotonic() - started)
+
+        await self._write_unrecorded()
         async with self.pool.connection() as conn:
-            lost = await conn.execute(
-                "UPDATE outbox SET status = 'unknown', updated_at = %s, last_error = %s"
-                " WHERE status = 'sending' AND updated_at < %s RETURNING id",
-                (now, json.dumps({"message": "worker lost while sending; not resent"}), now - self.lease))
-            if lost.rowcount:
-                log.warning("%d outbox row(s) were in flight when a worker died; marked unknown",
-                            lost.rowcount)
-            async with conn.transaction():
-                due = await (await conn.execute(
-                    _CLAIM, (now, list(self.senders), self.batch_size))).fetchall()
-                if not due:
-                    return 0
-                queue = await (await conn.execute(_OPEN, (list({r["recipient"] for r in due}),))).fetchall()
-                claimed, held = self._plan(due, queue, now)
-                for row_id, until in held:
-                    await conn.execute("UPDATE outbox SET next_attempt_at = %s WHERE id = %s", (until, row_id))
-                await conn.execute(
-                    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = %s"
-                    " WHERE id = ANY(%s)", (now, [r["id"] for rows in claimed for r in rows]))
-        return sum(await asyncio.gather(*(self._send_in_order(rows, now) for rows in claimed)))
+            await self._settle_overdue(conn, now)
+            heads = await self._heads(conn, now, self.batch_size)
+        claimed = await self._pace_and_claim(heads, now, clock)
+        return sum(await asyncio.gather(*(self._send_in_turn(row, now, clock) for row in claimed)))
+
+    async def _send_in_turn(self, row: dict, now: datetime, clock: Clock) -> int:
+        """Send a claimed row, then its recipient's next due rows, one at a time, each claimed
+        before its call; returns how many were tried."""
+        tried = 0
+        while True:
+            tried += 1
+            if not await self._send(row, clock):
+                return tried  # it waits for a retry, and the recipient's later rows with it
+            async with self.pool.connection() as conn:
+                heads = await self._heads(conn, now, 1, of=row)
+            claimed = await self._pace_and_claim(heads, now, clock)
+            if not claimed:
+                return tried
+            row = claimed[0]
+
+    # --- Claims -----------------------------------------------------------------------------
+
+    def _query_args(self, now: datetime) -> dict[str, Any]:
+        return {"now": now, "resends": self.settings.resends}
+
+    async def _heads(self, conn: AsyncConnection, now: datetime, limit: int,
+                     of: Mapping[str, Any] | None = None) -> list[dict]:
+        """Each recipient's first open row, when it is due and nothing holds it back (only
+        the recipient of `of`, when given). At most one per recipient: it holds back the rest."""
+        return await (await conn.execute(_HEADS, {
+            **self._query_args(now), "providers": list(self.senders), "limit": limit,
+            "provider": of and of["provider"], "recipient": of and of["recipient"]})).fetchall()
+
+    async def _pace_and_claim(self, heads: list[dict], now: datetime, clock: Clock) -> list[dict]:
+        """Claim the heads the pacer lets go now, recording the attempt before any call; the
+        others, with the rows behind them, wait until it lets them."""
+        waits = await asyncio.gather(*(self.pacer.take(self._buckets(h), now) for h in heads))
+        going = [h for h, wait in zip(heads, waits, strict=True) if not wait]
+        async with self.pool.connection() as conn:
+            for head, wait in zip(heads, waits, strict=True):
+                if wait:  # each on its own: a claim transaction locks only rows of its recipients
+                    await self._hold(conn, head, now + timedelta(seconds=wait))
+        if not going:
+            return []
+        async with self.pool.connection() as conn, conn.transaction():
+            locked = await (await conn.execute(_LOCK_RECIPIENTS, (
+                [h["id"] for h in going], [f"{h['provider']}:{h['recipient']}" for h in going]))).fetchall()
+            at = clock()
+            return await (await conn.execute(_CLAIM, {
+                **self._query_args(at), "ids": [r["id"] for r in locked],
+                "claimed_until": at + timedelta(seconds=self.settings.send_timeout_s + 1),
+                "resend_at": at + timedelta(seconds=self.settings.status_wait_s)})).fetchall()
+
+    @staticmethod
+    async def _hold(conn: AsyncConnection, row: Mapping[str, Any], until: datetime) -> None:
+        """Keep the row and its recipient's later rows back until `until`."""
+        await conn.execute(_HOLD, (until, row["provider"], row["recipient"], row["id"]))
 
     def _buckets(self, row: Mapping[str, Any]) -> list[Bucket]:
         sender = self.senders[row["provider"]]
@@ -88,82 +194,89 @@ class OutboxWorker:
                             self.pair_burst))
         return buckets
 
-    @staticmethod
-    def _plan(due: list[dict], queue: list[dict], now: datetime
-              ) -> tuple[list[list[dict]], list[tuple[int, datetime]]]:
-        """The due rows to send now, grouped per recipient in id order, and those held back.
+    # --- Unknown outcomes -------------------------------------------------------------------
 
-        A row never overtakes an earlier open row to the same recipient (in backoff, in flight,
-        or locked by another worker), so split replies and consecutive replies keep their order."""
-        due_by_id = {r["id"]: r for r in due}
-        per_recipient: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        for row in queue:
-            per_recipient[(row["provider"], row["recipient"])].append(row)
-        claimed, held = [], []
-        for rows in per_recipient.values():
-            going, hold_until = [], None
-            for open_row in rows:
-                row = due_by_id.get(open_row["id"])
-                if row is None and hold_until is None:
-                    hold_until = max(open_row["next_attempt_at"], now + timedelta(seconds=1))
-                elif row is not None and hold_until is not None:
-                    held.append((row["id"], hold_until))
-                elif row is not None:
-                    going.append(row)
-            if going:
-                claimed.append(going)
-        return claimed, held
+    async def _settle_overdue(self, conn: AsyncConnection, now: datetime) -> None:
+        """Claims past their deadline become unconfirmed (read receipts: unknown, quietly);
+        unconfirmed rows that no status settled and that may not be sent again become unknown
+        and go to the desk."""
+        async with conn.transaction():
+            expired = await (await conn.execute(_EXPIRE, {
+                **self._query_args(now), "wait": self.settings.status_wait_s, "error": json.dumps(
+                    {"message": "no outcome by the claim deadline: the sender died or hung"})})).fetchall()
+            if expired:
+                log.warning("%d outbox row(s) outlived their claim (e.g. %s); waiting for a status"
+                            " before sending again", len(expired), expired[0]["id"])
+            for row in await (await conn.execute(_GIVE_UP, self._query_args(now))).fetchall():
+                log.warning("outbox row %s: delivery unknown after %d send(s); the desk is told",
+                            row["id"], row["resends"] + 1)
+                await self._tell_desk(conn, row, "unknown", f"no delivery status after"
+                                      f" {row['resends'] + 1} send(s): the customer may not have it")
 
-    async def _send_in_order(self, rows: list[dict], now: datetime) -> int:
-        """Send one recipient's rows one after another; returns how many were tried. Pacing
-        is taken per send, so rows that end up not sent spend none of the budget."""
-        for i, row in enumerate(rows):
-            if wait := await self.pacer.take(self._buckets(row), now):
-                await self._release(rows[i:], now + timedelta(seconds=wait))
-                return i
-            retry_at = await self._send(row, now)
-            if retry_at is not None:  # the rest wait behind it, unattempted
-                await self._release(rows[i + 1:], retry_at)
-                return i + 1
-        return len(rows)
+    async def _tell_desk(self, conn: AsyncConnection, row: Mapping[str, Any], outcome: str,
+                         why: str) -> None:
+        if row["kind"] == "read_receipt":
+            return
+        if self.desk is None:
+            log.warning("outbox row %s: delivery %s (%s); no desk to tell", row["id"], outcome, why)
+            return
+        template = row["template"] or {}
+        await self.desk.delivery_problem(
+            conn, key=row["conversation_key"], recipient=row["recipient"],
+            provider=row["provider"], outbox_id=row["id"], message_kind=row["kind"],
+            outcome=outcome, reason=why, preview=row["body"] or template.get("name"))
 
-    async def _release(self, rows: list[dict], until: datetime) -> None:
-        if rows:
-            async with self.pool.connection() as conn:
-                await conn.execute(
-                    "UPDATE outbox SET status = 'pending', attempts = attempts - 1,"
-                    " next_attempt_at = %s WHERE id = ANY(%s) AND status = 'sending'",
-                    (until, [r["id"] for r in rows]))
+    # --- Sending ----------------------------------------------------------------------------
 
-    async def _send(self, row: dict, now: datetime) -> datetime | None:
-        """Send one row and record the outcome; returns when to retry, if it should be."""
-        sender, recipient = self.senders[row["provider"]], row["recipient"]
+    async def _call(self, row: Mapping[str, Any]) -> str | None:
+        """The provider call, bounded a little past the sender's own timeout (so its finer
+        verdict, such as "unreachable", comes first) and well inside the claim deadline."""
+        sender, recipient, row_id = self.senders[row["provider"]], row["recipient"], row["id"]
+        timeout_s = self.settings.send_timeout_s + 0.5
         try:
-            if row["kind"] == "text":
-                message_id = await sender.send_text(recipient, row["body"], row["reply_to_message_id"])
-            elif row["kind"] == "template":
-                template = row["template"]
-                message_id = await sender.send_template(
-                    recipient, template["name"], template.get("language", "en"), template.get("params"))
-            else:
+            async with asyncio.timeout(timeout_s):
+                if row["kind"] == "text":
+                    return await sender.send_text(recipient, row["body"], row["reply_to_message_id"],
+                                                  outbox_id=row_id)
+                if row["kind"] == "template":
+                    template = row["template"]
+                    return await sender.send_template(
+                        recipient, template["name"], template.get("language", "en"),
+                        template.get("params"), outbox_id=row_id)
                 await sender.mark_read_and_typing(row["reply_to_message_id"])
-                message_id = None
+                return None
+        except TimeoutError as error:
+            raise SendOutcomeUnknown(None, None, f"no answer within {timeout_s:g} s") from error
+
+    async def _send(self, row: dict, clock: Clock) -> bool:
+        """Send one claimed row and record the outcome; False when it is to be retried."""
+        try:
+            message_id = await self._call(row)
         except NotImplementedError:
-            await self._record(row["id"], "skipped", now)
+            await self._record(row, "skipped", clock())
         except SendError as error:
-            return await self._failed(row, error, now)
+            return await self._failed(row, error, clock())
         except Exception as error:  # a bug or an unforeseen transport error: it may have gone
             log.exception("outbox row %s: unexpected error while sending", row["id"])
-            await self._record(row["id"], "unknown", now, error={"message": repr(error)})
+            await self._unconfirmed(row, SendOutcomeUnknown(None, None, repr(error)), clock())
         else:
-            await self._record(row["id"], "sent", now, provider_message_id=message_id)
-        return None
+            await self._record(row, "sent", clock(), provider_message_id=message_id)
+        return True
 
-    async def _failed(self, row: dict, error: SendError, now: datetime) -> datetime | None:
-        attempts = row["attempts"] + 1
+    async def _unconfirmed(self, row: dict, error: SendError, now: datetime) -> None:
+        """The call may have reached the provider: its statuses will tell, else it is sent again."""
+        if row["kind"] == "read_receipt":
+            await self._record(row, "unknown", now, error=error.as_record())
+            return
+        log.warning("outbox row %s: outcome unknown (%s); waiting for a status", row["id"], error)
+        await self._record(row, "unconfirmed", now, error=error.as_record())
+
+    async def _failed(self, row: dict, error: SendError, now: datetime) -> bool:
+        attempts = row["attempts"]
         if isinstance(error, SendOutcomeUnknown):
-            status = "unknown"
-        elif row["kind"] == "read_receipt" or not is_retryable(error):
+            await self._unconfirmed(row, error, now)
+            return True
+        if row["kind"] == "read_receipt" or not is_retryable(error):
             status = "failed"  # a read receipt is cosmetic: it must not hold the reply back
         elif attempts >= self.max_attempts:
             status = "dead"
@@ -173,23 +286,49 @@ class OutboxWorker:
             if error.code == 131056:  # Meta's pair limit: no sooner than the pair interval
                 delay = max(delay, 1 / self.pair_rate)
             retry_at = now + timedelta(seconds=delay)
-            await self._record(row["id"], "pending", now, error=error.as_record(), retry_at=retry_at)
+            await self._record(row, "pending", now, error=error.as_record(), retry_at=retry_at)
             log.info("outbox row %s: %s, retry %d at %s", row["id"], error, attempts, retry_at)
-            return retry_at
+            return False
         log_level = logging.INFO if error.code in RECORDED_CODES else logging.WARNING
         log.log(log_level, "outbox row %s %s: %s", row["id"], status, error)
-        await self._record(row["id"], status, now, error=error.as_record())
-        return None
+        why = f"the provider refused it: {error}" if status == "failed" else (
+            f"gave up after {attempts} attempts: {error}")
+        await self._record(row, status, now, error=error.as_record(), desk_reason=why)
+        return True
 
-    async def _record(self, row_id: int, status: str, now: datetime, *, error: dict | None = None,
-                      provider_message_id: str | None = None, retry_at: datetime | None = None) -> None:
-        # 'unknown' too: a send that outlived the lease may still report its real outcome.
-        async with self.pool.connection() as conn:
-            await conn.execute(
+    # --- Outcomes ---------------------------------------------------------------------------
+
+    async def _record(self, row: dict, status: str, now: datetime, **outcome: Any) -> None:
+        try:
+            await self._write_outcome(row, status, now, **outcome)
+        except OUTAGES:
+            # Kept, and written first once Postgres is back: forgotten, the row would be sent
+            # again after its status wait.
+            self._unrecorded.append((row, status, now, outcome))
+            raise
+
+    async def _write_unrecorded(self) -> None:
+        while self._unrecorded:
+            row, status, now, outcome = self._unrecorded[0]
+            await self._write_outcome(row, status, now, **outcome)
+            self._unrecorded.pop(0)
+
+    async def _write_outcome(self, row: dict, status: str, now: datetime, *,
+                             error: dict | None = None, provider_message_id: str | None = None,
+                             retry_at: datetime | None = None, desk_reason: str | None = None) -> None:
+        # From 'unconfirmed' or 'unknown' too: a call that outlived its claim may still return.
+        # Not back to 'unconfirmed' from there, though, nor over what a status has settled.
+        previous = ["sending"] if status == "unconfirmed" else ["sending", "unconfirmed", "unknown"]
+        async with self.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
                 "UPDATE outbox SET status = %s, updated_at = %s, last_error = COALESCE(%s, last_error),"
-                " provider_message_id = COALESCE(%s, provider_message_id),"
+                " provider_message_id = COALESCE(%s, provider_message_id), claimed_until = NULL,"
                 " sent_at = CASE WHEN %s = 'sent' THEN %s ELSE sent_at END,"
                 " next_attempt_at = COALESCE(%s, next_attempt_at)"
-                " WHERE id = %s AND status IN ('sending', 'unknown')",
+                " WHERE id = %s AND status = ANY(%s)",
                 (status, now, json.dumps(error) if error else None, provider_message_id, status,
-                 now, retry_at, row_id))
+                 now, retry_at, row["id"], previous))
+            if retry_at is not None:
+                await self._hold(conn, row, retry_at)
+            if desk_reason and cursor.rowcount:
+                await self._tell_desk(conn, row, status, desk_reason)

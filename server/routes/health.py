@@ -20,7 +20,8 @@ async def healthz() -> dict:
 
 @router.get("/readyz")
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """Postgres, Redis and Chroma all answer; 503 naming the ones that do not."""
+    """Postgres, Redis and Chroma all answer; 503 naming the ones that do not. `models` shows
+    each model's circuit breaker; an open one does not make it 503: the offline brain serves."""
     async def postgres() -> None:
         async with runtime.pool.connection(timeout=2) as conn:
             await conn.execute("SELECT 1")
@@ -38,4 +39,6 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     status = {name: "ok" if r is None else f"error: {type(r).__name__}"
               for name, r in zip(checks, results, strict=True)}
     ready = all(v == "ok" for v in status.values())
-    return JSONResponse({"ready": ready, **status}, status_code=200 if ready else 503)
+    models = runtime.switchboard.services.model_states()
+    return JSONResponse({"ready": ready, **status, "models": models},
+                        status_code=200 if ready else 503)

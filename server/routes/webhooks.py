@@ -13,7 +13,7 @@ a third more webhooks (docs/benchmarks.md, "Webhook acknowledgement").
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -76,6 +76,14 @@ async def meta_webhook(request: Request) -> JSONResponse:
     return JSONResponse(await accept(runtime, batch))
 
 
+def twilio_signed_url(public_url: str | None, request: Request) -> str:
+    """The URL Twilio signed: the configured public one (behind proxies the request URL
+    differs) with the query this request came with, such as a status callback's outbox id."""
+    if not public_url:
+        return str(request.url)
+    return urlunsplit(urlsplit(public_url)._replace(query=request.url.query))
+
+
 async def twilio_webhook(request: Request) -> Response:
     runtime = await get_runtime(request)
     settings = runtime.settings.twilio
@@ -86,14 +94,15 @@ async def twilio_webhook(request: Request) -> Response:
         form = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body)))
     except (UnicodeDecodeError, ValueError) as error:
         raise HTTPException(400, "body is not a form") from error
-    url = settings.public_url or str(request.url)
+    url = twilio_signed_url(settings.public_url, request)
     signature = request.headers.get("x-twilio-signature")
     if not signature:
         raise HTTPException(401, "missing X-Twilio-Signature")
     if not twilio.verify_signature(settings.auth_token.get_secret_value(), url, form, signature):
         raise HTTPException(403, "invalid signature")
     try:
-        batch = twilio.parse_form(form)
+        # Our status callbacks name the outbox row in the query (see outbox.TwilioSender).
+        batch = twilio.parse_form(form, outbox_id=request.query_params.get("outbox_id"))
     except MalformedPayload as error:
         raise HTTPException(400, f"malformed webhook: {error}") from error
     await accept(runtime, batch)

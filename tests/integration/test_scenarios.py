@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from langchain_core.messages import ToolMessage
 
@@ -126,7 +128,7 @@ async def test_bot_yields_when_a_human_takes_over_mid_turn(open_app, phone):
                       services=app.services)
     config = {"configurable": {"thread_id": f"wa:{phone}"}}
     result = await app.conversations.graph.ainvoke({"messages": []}, config, context=context)
-    assert result["yielded"] is True and result.get("outbound", []) == []
+    assert result["silence"] == "human_took_over" and result.get("outbound", []) == []
     assert agent.calls == []
 
 
@@ -301,3 +303,19 @@ async def test_empty_turn_is_rejected(open_app, phone):
     with pytest.raises(ValueError):
         await app.conversations.handle(phone, "   ")
     assert (await app.conversations.state(phone)) == {}
+
+
+async def test_a_turn_run_again_from_its_start_opens_its_ticket_once(open_app):
+    """With per-turn durability "exit" a crashed turn is run again from its start: the
+    ticket it opened the first time is found again, not opened twice."""
+    app = await open_app(forget=[AMELIA])
+    complaint, turn_key = "my lamp arrived broken and I'm really unhappy", f"t-{uuid.uuid4().hex}"
+    first = await app.conversations.handle(AMELIA, complaint, turn_key=turn_key)
+    await app.conversations.forget(AMELIA)  # as if the run had never been saved
+    again = await app.conversations.handle(AMELIA, complaint, turn_key=turn_key)
+    ticket = first.replies[-1].split("ticket ")[1].split(" ")[0]
+    assert ticket.startswith("T-") and again.replies == first.replies
+    async with app.conversations.pool.connection() as conn:
+        rows = await (await conn.execute(
+            "SELECT id FROM shop_tickets WHERE idempotency_key LIKE %s", (f"{turn_key}:%",))).fetchall()
+    assert [r["id"] for r in rows] == [ticket]

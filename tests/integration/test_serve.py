@@ -20,15 +20,17 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "server.cli"]
 
 
-@pytest.fixture
-def served(tmp_path):
-    """`switchboard serve` with no services configured: embedded Postgres, Redis and Chroma."""
+@pytest.fixture(params=[1, 2], ids=["one-process", "two-processes"])
+def served(tmp_path, request):
+    """`switchboard serve` with no services configured: embedded Postgres, Redis and Chroma;
+    in one process, and in two (`--processes 2`) sharing them."""
     port = free_port()
     env = {key: value for key, value in os.environ.items()
            if key not in ("DATABASE_URL", "REDIS_URL", "CHROMA_URL")}
     env.update(DATA_DIR=str(tmp_path / "data"), PORT=str(port), DEBOUNCE_S="0.5")
     log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen([*CLI, "serve"], cwd=tmp_path, env=env, stdout=log,
+    process = subprocess.Popen([*CLI, "serve", "--processes", str(request.param)], cwd=tmp_path,
+                               env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

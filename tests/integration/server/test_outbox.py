@@ -4,56 +4,28 @@ whose signed status webhooks come back to a real receiver."""
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
-import threading
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import psycopg
 import pytest
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from psycopg.conninfo import make_conninfo
 
 from server import outbox
+from server.channels import meta
 from server.database import open_pool
-from server.simulator import FakeCloudApi, serve_in_thread, sign_body
+from server.settings import OutboxSettings
+from server.simulator import FakeCloudApi, serve_in_thread
+from tests.integration.server.meta_receiver import APP_SECRET, PHONE_ID, TOKEN, Receiver
+from tests.integration.server.tcp_door import TcpDoor
 
 pytestmark = pytest.mark.integration
 
-APP_SECRET, TOKEN, PHONE_ID = "test-app-secret", "test-access-token", "100000000000777"
 TEMPLATE = {"name": "order_update_v1", "language": "en"}
-
-
-class Receiver:
-    """Our side of Meta's webhooks: checks each signature and keeps the payloads."""
-
-    def __init__(self):
-        self.payloads: list[dict] = []
-        self.rejected = 0
-        self.lock = threading.Lock()
-        self.app = FastAPI()
-        self.app.add_api_route("/webhooks/meta", self.receive, methods=["POST"])
-
-    async def receive(self, request: Request) -> Response:
-        body = await request.body()
-        if not hmac.compare_digest(sign_body(body, APP_SECRET),
-                                   request.headers.get("x-hub-signature-256", "")):
-            self.rejected += 1
-            return Response(status_code=401)
-        with self.lock:
-            self.payloads.append(json.loads(body))
-        return Response(status_code=200)
-
-    def statuses(self, message_id: str) -> list[dict]:
-        """Status updates for one message, as the channel parser hands them to apply_status."""
-        with self.lock:
-            payloads = list(self.payloads)
-        return [{"provider_message_id": s["id"], "status": s["status"], "errors": s.get("errors"),
-                 "at": s["timestamp"]}
-                for p in payloads for e in p["entry"] for c in e["changes"]
-                for s in c["value"].get("statuses", []) if s["id"] == message_id]
 
 
 @pytest.fixture(scope="module")
@@ -230,11 +202,12 @@ async def test_throttling_and_outages_back_off(pool, fake, worker, recipient, co
     await enqueue(pool, recipient, ["One moment"])
     now = datetime.now(UTC)
     await worker.run_once(now)
+    done = datetime.now(UTC)
     [row] = await rows(pool, recipient)
     assert row["status"] == "pending" and row["attempts"] == 1
     assert row["last_error"]["http_status"] == http_status and row["last_error"]["code"] == code
-    # base 1 s with jitter between half and all of it
-    assert now + timedelta(seconds=0.49) <= row["next_attempt_at"] <= now + timedelta(seconds=1.01)
+    # base 1 s with jitter between half and all of it, from when the failed call returned
+    assert now + timedelta(seconds=0.49) <= row["next_attempt_at"] <= done + timedelta(seconds=1.01)
     assert await worker.run_once(now) == 0 and sent_to(fake, recipient) == []
 
 
@@ -332,14 +305,186 @@ async def test_read_receipt_with_typing_reaches_the_api(pool, fake, worker, reci
     assert row["kind"] == "read_receipt" and row["status"] == "sent"
 
 
-async def test_a_send_lost_in_flight_is_not_repeated(pool, fake, worker, recipient):
-    await enqueue(pool, recipient, ["Did this go?"])
-    async with pool.connection() as conn:  # a worker claimed it and died before recording
-        await conn.execute("UPDATE outbox SET status = 'sending', updated_at = now() - interval"
-                           " '2 minutes' WHERE recipient = %s", (recipient,))
+# --- Unknown outcomes: a sender killed after its claim, a call that timed out ------------------
+
+QUICK = OutboxSettings(send_timeout_s=0.3, status_wait_s=0.5, resends=1)
+
+
+def quick_worker(pool, sender, **options) -> outbox.OutboxWorker:
+    return outbox.OutboxWorker(pool, {"meta": sender}, settings=QUICK, **options)
+
+
+async def lose_in_flight(pool, row_id: int, *, deadline_in_s: float = -0.01,
+                         wait_s: float = QUICK.status_wait_s) -> None:
+    """What a worker killed after its claim leaves: the row 'sending', the attempt counted,
+    the claim deadline and the resend time set, and no call made."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = now(),"
+            " claimed_until = now() + make_interval(secs => %s),"
+            " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",
+            (deadline_in_s, wait_s, row_id))
+
+
+async def sleep_until(moment: datetime) -> None:
+    await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()) + 0.02)
+
+
+async def unconfirmed_reply(pool, worker, recipient: str, text: str) -> int:
+    """A reply whose sender died after claiming it, as the next worker loop finds it."""
+    [row_id] = await enqueue(pool, recipient, [text])
+    await lose_in_flight(pool, row_id)
+    assert await worker.run_once() == 0  # in doubt: the status wait comes first
+    return row_id
+
+
+def meta_statuses(payloads: list[dict], message_id: str) -> list:
+    """A message's statuses as our webhook parser reads them from Meta's payloads."""
+    return [s for p in payloads for s in meta.parse_webhook(p).statuses
+            if s.provider_message_id == message_id]
+
+
+async def test_a_send_lost_in_flight_is_sent_again_once_after_the_status_wait(pool, fake, sender,
+                                                                            recipient):
+    worker = quick_worker(pool, sender)
+    row_id = await unconfirmed_reply(pool, worker, recipient, "Did this go?")
+    [row] = await rows(pool, recipient)
+    assert row["status"] == "unconfirmed" and sent_to(fake, recipient) == []
+
+    await sleep_until(row["next_attempt_at"])  # no status came
+    assert await worker.run_once() == 1
+    [message] = sent_to(fake, recipient)
+    assert message["text"] == "Did this go?" and message["biz_opaque_callback_data"] == str(row_id)
+    [row] = await rows(pool, recipient)
+    assert (row["status"], row["attempts"], row["resends"]) == ("sent", 2, 1)
+    assert row["provider_message_id"] == message["id"]
+
+    await asyncio.sleep(QUICK.status_wait_s + 0.1)
+    await worker.run_once()
+    assert len(sent_to(fake, recipient)) == 1
+
+
+async def test_a_status_naming_the_row_settles_a_lost_send(pool, fake, sender, recipient):
+    worker = quick_worker(pool, sender)
+    row_id = await unconfirmed_reply(pool, worker, recipient, "Your refund is on its way.")
+    # Meta had the message after all: its status webhook echoes the outbox id.
+    message_id = f"wamid.{uuid.uuid4().hex}"
+    payload = fake.envelope(fake.status_value(
+        {"id": message_id, "to": recipient, "type": "text", "biz_opaque_callback_data": str(row_id)},
+        "delivered"))
+    [status] = meta.parse_webhook(payload).statuses
+    assert status.outbox_id == row_id
+    assert await apply_all(pool, [status]) == [True]
+    [row] = await rows(pool, recipient)
+    assert (row["status"], row["provider_message_id"]) == ("delivered", message_id)
+
+    await sleep_until(row["updated_at"] + timedelta(seconds=QUICK.status_wait_s))
+    assert await worker.run_once() == 0
+    assert sent_to(fake, recipient) == []
+    assert (await rows(pool, recipient))[0]["status"] == "delivered"
+
+
+async def test_a_timed_out_send_that_got_through_is_settled_by_its_statuses(pool, fake, sender,
+                                                                          receiver, recipient):
+    worker = quick_worker(pool, sender)
+    fake.delay_next(0.8)  # Meta answers after our timeout, but takes the message
+    [row_id] = await enqueue(pool, recipient, ["Tracking: HP123"])
+    assert await worker.run_once() == 1
+    [row] = await rows(pool, recipient)
+    assert row["status"] == "unconfirmed" and row["last_error"]["kind"] == "SendOutcomeUnknown"
+
+    [message] = await eventually(lambda: sent_to(fake, recipient))
+    updates = await eventually(lambda: meta_statuses(receiver.payloads, message["id"]))
+    assert {u.outbox_id for u in updates} == {row_id}
+    await apply_all(pool, updates)
+    [row] = await rows(pool, recipient)
+    assert row["status"] in ("sent", "delivered", "read") and row["provider_message_id"] == message["id"]
+
+    await asyncio.sleep(QUICK.status_wait_s)
+    await worker.run_once()
+    assert len(sent_to(fake, recipient)) == 1
+
+
+async def test_unknown_after_every_resend(pool, fake, sender, recipient):
+    worker = quick_worker(pool, sender)
+    await unconfirmed_reply(pool, worker, recipient, "Hello?")
+    [row] = await rows(pool, recipient)
+    await sleep_until(row["next_attempt_at"])
+    fake.fail_next(None, http_status=503, delay_s=0.8)  # the resend times out: never taken
+    assert await worker.run_once() == 1
+    [row] = await rows(pool, recipient)
+    assert (row["status"], row["resends"]) == ("unconfirmed", 1)
+
+    await sleep_until(row["next_attempt_at"])
+    assert await worker.run_once() == 0
+    [row] = await rows(pool, recipient)
+    assert (row["status"], row["attempts"]) == ("unknown", 2) and sent_to(fake, recipient) == []
+
+
+async def test_a_lost_read_receipt_ends_quietly(pool, fake, sender, recipient):
+    worker = quick_worker(pool, sender)
+    async with pool.connection() as conn:
+        row_id = await outbox.enqueue_read_receipt(
+            conn, provider="meta", recipient=recipient, conversation_key=f"meta:{recipient}",
+            inbound_message_id=f"wamid.inbound-{uuid.uuid4().hex}")
+    await lose_in_flight(pool, row_id)
+    await worker.run_once()
+    await asyncio.sleep(QUICK.status_wait_s + 0.1)
     await worker.run_once()
     [row] = await rows(pool, recipient)
-    assert row["status"] == "unknown" and sent_to(fake, recipient) == []
+    assert (row["status"], row["attempts"]) == ("unknown", 1) and fake.read_receipts == []
+
+
+async def test_a_stuck_send_holds_later_replies_until_its_claim_deadline(pool, fake, sender, recipient):
+    worker = quick_worker(pool, sender)
+    first, second = await enqueue(pool, recipient, ["First", "Second"])
+    await lose_in_flight(pool, first, deadline_in_s=0.4, wait_s=30)  # its sender hangs
+    deadline = (await rows(pool, recipient))[0]["claimed_until"]
+    while not sent_to(fake, recipient):
+        assert datetime.now(UTC) < deadline + timedelta(seconds=0.3), "held past the claim deadline"
+        await worker.run_once()
+        await asyncio.sleep(0.02)
+    [message] = sent_to(fake, recipient)
+    assert message["text"] == "Second"
+    assert message["requested_at"] >= deadline.timestamp(), "it overtook a send still in its claim"
+    stuck, sent = await rows(pool, recipient)
+    assert (stuck["status"], sent["status"]) == ("unconfirmed", "sent")
+
+
+async def test_one_message_in_flight_per_recipient(pool, fake, sender, recipient):
+    """Three workers, three customers with four replies each, slow answers: each customer's
+    replies go one at a time and in order, while the customers are served side by side."""
+    customers = [f"{recipient}{i}" for i in range(3)]
+    try:
+        for number in customers:
+            await enqueue(pool, number, [f"{number} reply {i}" for i in range(4)])
+        fake.delay_next(0.1, times=12)
+        workers = [quick_worker(pool, sender, pair_burst=10, pair_interval_s=0.01) for _ in range(3)]
+        stop, most_in_flight = asyncio.Event(), 0
+        tasks = [asyncio.create_task(w.run_forever(stop)) for w in workers]
+        try:
+            while sum(len(sent_to(fake, number)) for number in customers) < 12:
+                async with pool.connection() as conn:
+                    counts = await (await conn.execute(
+                        "SELECT count(*) AS n FROM outbox WHERE status = 'sending'"
+                        " AND recipient = ANY(%s) GROUP BY recipient", (customers,))).fetchall()
+                most_in_flight = max([most_in_flight, *(c["n"] for c in counts)])
+                await asyncio.sleep(0.005)
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+        assert most_in_flight == 1
+        calls = []
+        for number in customers:
+            sent = sent_to(fake, number)
+            assert [m["text"] for m in sent] == [f"{number} reply {i}" for i in range(4)]
+            assert all(a["at"] <= b["requested_at"] for a, b in zip(sent, sent[1:], strict=False))
+            calls += [(m["requested_at"], m["at"]) for m in sent]
+        overlapping = [(a, b) for a in calls for b in calls if a < b and b[0] < a[1]]
+        assert overlapping, "customers were served one after another, not side by side"
+    finally:
+        async with pool.connection() as conn:
+            await conn.execute("DELETE FROM outbox WHERE recipient = ANY(%s)", (customers,))
 
 
 async def test_wrong_token_is_refused(pool, fake, recipient):
@@ -368,6 +513,23 @@ async def test_unreachable_api_is_retried(pool, recipient):
         assert row["status"] == "pending" and row["last_error"]["kind"] == "SendUnreachable"
     finally:
         await sender.aclose()
+
+
+async def test_unreachable_twilio_is_retried(pool, recipient):
+    from tests.conftest import free_port
+
+    sender = outbox.TwilioSender(account_sid="AC" + "0" * 32, auth_token="secret",
+                                 from_number="whatsapp:+14155238886",
+                                 base_url=f"http://127.0.0.1:{free_port()}")
+    now = datetime.now(UTC)
+    async with pool.connection() as conn:
+        await outbox.enqueue_reply(
+            conn, conversation_key=recipient, recipient=recipient, provider="twilio",
+            texts=["Hi"], idempotency_key=f"turn-{uuid.uuid4()}", last_customer_at=now, now=now,
+            window_template=TEMPLATE)
+    await outbox.OutboxWorker(pool, {"twilio": sender}).run_once()
+    [row] = await rows(pool, recipient)
+    assert row["status"] == "pending" and row["last_error"]["kind"] == "SendUnreachable"
 
 
 async def test_customer_message_webhook_is_signed_in_meta_shape(fake, receiver):
@@ -399,10 +561,17 @@ async def test_twilio_sender_posts_through_the_sdk(pool, recipient):
         await sender.send_template(recipient, "HX" + "1" * 32, "en", {"1": "HP123"})
         with pytest.raises(NotImplementedError):
             await sender.mark_read_and_typing("SM1")
+        tracked = outbox.TwilioSender(
+            account_sid="AC" + "0" * 32, auth_token="secret", from_number="whatsapp:+14155238886",
+            base_url=url, status_callback_url="https://switchboard.example/webhooks/twilio?env=prod")
+        await tracked.send_text(recipient, "Tracked", outbox_id=42)
+        await tracked.send_template(recipient, "HX" + "1" * 32, "en", None, outbox_id=43)
     assert posts[0] == {"To": f"whatsapp:+{recipient}", "From": "whatsapp:+14155238886",
                         "Body": "Hello from Twilio"}
     assert posts[1]["ContentSid"] == "HX" + "1" * 32
     assert json.loads(posts[1]["ContentVariables"]) == {"1": "HP123"}
+    callback = "https://switchboard.example/webhooks/twilio?env=prod&outbox_id="
+    assert [p["StatusCallback"] for p in posts[2:]] == [f"{callback}42", f"{callback}43"]
 
 
 async def test_concurrent_workers_send_each_row_once(pool, fake, sender, recipient):
@@ -449,3 +618,86 @@ async def test_mounted_fake_serves_the_same_api(pool, receiver, recipient):
             await sender.aclose()
     [message] = sent_to(fake_graph.state.fake, recipient)
     assert message["text"] == "Through the mount"
+
+
+# --- Outages: Redis and Postgres go away and come back ---------------------------------------
+
+def outbox_log(caplog, text: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "server.outbox" and text in r.getMessage()]
+
+
+async def test_pacing_falls_back_to_this_process_while_redis_is_away(pool, fake, sender, recipient,
+                                                                   data_dir, caplog):
+    from server.redis_client import embedded_redis_url, open_redis
+
+    caplog.set_level(logging.INFO, "server.outbox")
+    url = await asyncio.to_thread(embedded_redis_url, data_dir)
+    door = await TcpDoor(unix_path=url.removeprefix("unix://")).open()
+    redis, direct = open_redis(f"redis://127.0.0.1:{door.port}"), open_redis(url)
+    customers = [f"{recipient}{i}" for i in range(3)]
+    worker = outbox.OutboxWorker(pool, {"meta": sender}, redis=redis)
+    try:
+        await enqueue(pool, customers[0], ["Paced in Redis"])
+        assert await worker.run_once() == 1
+        await door.shut()
+        await enqueue(pool, customers[1], ["One", "Two", "Three", "Four"])
+        assert await worker.run_once() == 3  # the pair burst still holds, kept in this process
+        assert [m["text"] for m in sent_to(fake, customers[1])] == ["One", "Two", "Three"]
+        [line] = outbox_log(caplog, "Redis unavailable")
+        assert line.exc_info is None
+
+        await door.open()
+        await asyncio.sleep(0.3)  # the first pause after a failure is 0.25 s
+        await enqueue(pool, customers[2], ["Paced in Redis again"])
+        assert await worker.run_once() == 1
+        assert len(outbox_log(caplog, "Redis is back")) == 1
+        pair_key = f"switchboard:pace:pair:meta:{PHONE_ID}:{{}}"
+        assert await direct.exists(pair_key.format(customers[2]))
+        assert not await direct.exists(pair_key.format(customers[1]))
+    finally:
+        await door.shut()
+        await redis.aclose()
+        await direct.aclose()
+        async with pool.connection() as conn:
+            await conn.execute("DELETE FROM outbox WHERE recipient = ANY(%s)", (customers,))
+
+
+async def test_run_forever_waits_quietly_while_postgres_is_away(pool, database_url, fake, sender,
+                                                              recipient, caplog):
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    caplog.set_level(logging.INFO, "server.outbox")
+    door = await TcpDoor.before_postgres(database_url)
+    async with pool.connection() as conn:
+        schema = (await (await conn.execute("SELECT current_schema() AS s")).fetchone())["s"]
+    door_pool = AsyncConnectionPool(
+        door.postgres_url(database_url, options=f"-c search_path={schema}"),
+        min_size=1, max_size=2, timeout=0.5, open=False,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+    await door_pool.open(wait=True)
+    worker = outbox.OutboxWorker(door_pool, {"meta": sender}, poll_s=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run_forever(stop))
+    try:
+        await enqueue(pool, recipient, ["Before"])
+        await eventually(lambda: sent_to(fake, recipient))
+        await door.shut()
+        await asyncio.sleep(1.5)  # many loops
+        await enqueue(pool, recipient, ["After"])
+        [line] = outbox_log(caplog, "Postgres unavailable")
+        assert line.getMessage().startswith("outbox sender paused")
+        assert not [r for r in caplog.records if r.name == "server.outbox" and r.exc_info]
+
+        await door.open()
+        for _ in range(400):  # the pool reconnects with its own backoff
+            if len(sent_to(fake, recipient)) == 2 and outbox_log(caplog, "resumed"):
+                break
+            await asyncio.sleep(0.05)
+        assert [m["text"] for m in sent_to(fake, recipient)] == ["Before", "After"]
+        assert len(outbox_log(caplog, "outbox sender resumed")) == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        await door.shut()
+        await door_pool.close()

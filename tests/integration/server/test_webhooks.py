@@ -136,8 +136,9 @@ async def test_health_endpoints(start_server):
     server = await start_server(run_workers=False)
     assert (await server.http.get("/healthz")).json() == {"status": "ok"}
     ready = await server.http.get("/readyz")
-    assert ready.status_code == 200 and ready.json() == {"ready": True, "postgres": "ok",
-                                                         "redis": "ok", "chroma": "ok"}
+    assert ready.status_code == 200 and ready.json() == {
+        "ready": True, "postgres": "ok", "redis": "ok", "chroma": "ok",
+        "models": {"router": "offline", "agent": "offline"}}
     await server.runtime.pool.close()
     down = await server.http.get("/readyz")
     assert down.status_code == 503 and down.json()["postgres"].startswith("error")

@@ -24,9 +24,12 @@ def test_after_router():
 
 
 def test_after_input_guardrail_is_silent_while_a_human_owns_the_chat():
-    assert routes.after_input_guardrail(State(messages=[HumanMessage("x")], status="human")) == "__end__"
-    assert routes.after_input_guardrail(State(messages=[HumanMessage("x")])) == "router"
-    assert routes.after_input_guardrail(State(messages=[HumanMessage("x")], flags=["rate_limited"])) == "__end__"
+    human = [HumanMessage("x")]
+    assert routes.after_input_guardrail(State(messages=human, silence="human_owns")) == "__end__"
+    assert routes.after_input_guardrail(State(messages=human)) == "router"
+    assert routes.after_input_guardrail(State(messages=human, flags=["rate_limited"])) == "__end__"
+    with pytest.raises(routes.UnroutableState):  # nothing to answer must have been said silent
+        routes.after_input_guardrail(State(messages=[AIMessage("hello")]))
 
 
 def test_after_agent():

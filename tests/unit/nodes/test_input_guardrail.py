@@ -38,3 +38,12 @@ async def test_rate_limit_counts_messages_in_the_window(runtime):
 async def test_closed_conversation_reopens(runtime):
     update = await input_guardrail(State(status="closed"), runtime(["hello again"]))
     assert update["status"] == "new" and update["transitions"][0]["event"] == "customer_message"
+
+
+async def test_a_turn_that_will_not_be_answered_says_why(runtime):
+    over = ["2026-11-22T11:59:30+00:00"] * 3  # already told about the limit in this window
+    update = await input_guardrail(State(recent_message_times=over), runtime(["x"], rate_limit_messages=2))
+    assert update["silence"] == "rate_limited" and update["outbound"].value == []
+    assert (await input_guardrail(State(status="human"), runtime(["hi"])))["silence"] == "human_owns"
+    assert (await input_guardrail(State(), runtime([" "])))["silence"] == "no_text"
+    assert (await input_guardrail(State(), runtime(["hi"])))["silence"] is None

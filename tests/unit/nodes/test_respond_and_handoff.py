@@ -26,7 +26,10 @@ async def test_respond_replaces_the_reply_call_with_plain_text(runtime):
 
 
 async def test_respond_without_a_reply_says_nothing_more(runtime):
-    assert await respond(State(messages=[HumanMessage("hi")]), runtime()) == {}
+    said = State(messages=[HumanMessage("hi")], outbound=["Hi! How can I help?"])
+    assert await respond(said, runtime()) == {}
+    # Nothing said at all (noise, small talk switched off): a deliberate, recorded silence.
+    assert await respond(State(messages=[HumanMessage("ok")]), runtime()) == {"silence": "noise"}
 
 
 async def test_handoff_payload_and_ack(runtime):

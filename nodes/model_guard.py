@@ -1,0 +1,51 @@
+"""Bounds on one model call: its own timeout, what is left of the turn's model time, and its
+model's circuit breaker. A call that breaks a bound raises; `call_model` then falls back."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+
+from langchain_core.messages import AIMessage
+
+from graph.breaker import BreakerOpen, CircuitBreaker
+
+
+class OutOfTime(Exception):
+    """The model had no time left (`asked` False), or ran past the time it was given."""
+
+    def __init__(self, reason: str, asked: bool = True):
+        super().__init__(reason)
+        self.reason, self.asked = reason, asked
+
+
+async def ask_within(model, messages: list, timeout_s: float, breaker: CircuitBreaker | None,
+                     time_left: Callable[[], float] | None) -> AIMessage:
+    """The model's answer within `timeout_s` or the turn's time left, whichever is less,
+    through its breaker. Past either bound the in-flight request is cancelled."""
+    left = time_left() if time_left else math.inf
+    if left <= 0:
+        raise OutOfTime("deadline", asked=False)
+    seconds, reason = (left, "deadline") if left < timeout_s else (timeout_s, "timeout")
+
+    async def call() -> AIMessage:
+        try:
+            async with asyncio.timeout(seconds) as within:
+                return await model.ainvoke(messages)
+        except TimeoutError:
+            if within.expired():
+                raise OutOfTime(reason) from None
+            raise  # the model's own TimeoutError: reported by its name
+
+    return await (breaker.run(call) if breaker else call())
+
+
+def fallback_reason(error: Exception) -> tuple[str, bool]:
+    """What a fallback is recorded as ("turn 3: deadline"), and whether it is worth a log line:
+    not per call while a breaker is open (its opening was logged) or the deadline is spent."""
+    if isinstance(error, BreakerOpen):
+        return "breaker_open", False
+    if isinstance(error, OutOfTime):
+        return error.reason, error.asked
+    return type(error).__name__, True
