@@ -213,7 +213,7 @@ def check_database(db_url: str, result: dict[str, Any]) -> dict[str, Any]:
     duplicates["total"] = sum(duplicates.values())
     return {"turn_outcomes": turns, "inbox_states": inbox, "messages_per_turn": messages_per_turn,
             "reply_rows_sent_more_than_once": resent, "outbox": e2e.outbox_summary(db_url),
-            "duplicates": duplicates}
+            "duplicates": duplicates, "stages_s": e2e.stage_breakdown(db_url)}
 
 
 def print_result(r: dict[str, Any]) -> None:
@@ -226,6 +226,9 @@ def print_result(r: dict[str, Any]) -> None:
     print(f"  first-response latency (after {s['warmup']:g} s warm-up): {e2e.fmt_latency(r['latency_s'])}")
     for kind, lat in sorted(r["latency_by_kind_s"].items()):
         print(f"    {kind:9s} {e2e.fmt_latency(lat)}")
+    print("  where it goes, per turn (database timestamps):")
+    for stage, lat in r["stages_s"].items():
+        print(f"    {stage:9s} {e2e.fmt_latency(lat)}")
     print(f"  lost {r['lost']}, timed out {r['timed_out']}; duplicates {r['duplicates']};"
           f" reply rows sent more than once {r['reply_rows_sent_more_than_once']}")
     print(f"  turns: {r['turn_outcomes']}, messages per turn {r['messages_per_turn']}")

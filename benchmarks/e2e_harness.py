@@ -32,7 +32,6 @@ SIGKILL), private servers are stopped, run databases dropped and the directory d
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import hashlib
@@ -904,6 +903,29 @@ def query(url: str, sql: str, params: Any = None) -> list[dict]:
         return conn.execute(sql, params).fetchall()
 
 
+STAGES_SQL = """
+SELECT extract(epoch FROM rr.created_at - m.received_at) AS waiting,
+       extract(epoch FROM t.committed_at - rr.created_at) AS turn,
+       extract(epoch FROM o.sent_at - t.committed_at) AS sending
+FROM turns t
+JOIN LATERAL (SELECT max(received_at) AS received_at FROM inbound_messages
+              WHERE turn_key = t.turn_key) m ON true
+JOIN outbox o ON o.idempotency_key = t.turn_key || ':0' AND o.sent_at IS NOT NULL
+JOIN outbox rr ON rr.kind = 'read_receipt' AND rr.conversation_key = t.conversation_key
+     AND rr.created_at BETWEEN m.received_at AND t.committed_at
+"""
+
+
+def stage_breakdown(url: str) -> dict[str, dict[str, float]]:
+    """Where a reply's time goes, per turn, from the database's own timestamps: waiting
+    (the last message stored -> its turn started: the debounce, then any queueing for a
+    worker slot), turn (started -> committed: model calls and all), sending (committed ->
+    the provider call returned)."""
+    rows = query(url, STAGES_SQL)
+    return {stage: summarise(float(r[stage]) for r in rows if r[stage] is not None)
+            for stage in ("waiting", "turn", "sending")}
+
+
 def outbox_summary(url: str) -> dict[str, Any]:
     rows = query(url, "SELECT kind, status, count(*) AS n, sum(attempts) AS attempts,"
                       " sum(resends) AS resends FROM outbox GROUP BY 1, 2 ORDER BY 1, 2")
@@ -951,24 +973,12 @@ def print_log_scan(scan: dict[str, Any], limit: int = 12) -> None:
 # --------------------------------------------------------------------------------------------
 
 def serve_fake(argv: list[str]) -> None:
-    import uvicorn
     from starlette.responses import JSONResponse
 
-    from server.simulator.fake_cloud_api import FakeCloudApi
+    from server.simulator import fake_cloud_api
 
-    parser = argparse.ArgumentParser(prog="e2e_harness.py fake")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--webhook-url", required=True)
-    parser.add_argument("--app-secret", default=APP_SECRET)
-    parser.add_argument("--access-token", default=ACCESS_TOKEN)
-    parser.add_argument("--phone-number-id", default=PHONE_NUMBER_ID)
-    parser.add_argument("--status-delay-s", type=float, default=0.25)
-    parser.add_argument("--webhook-retry-s", type=float, default=120.0)
-    args = parser.parse_args(argv)
-    fake = FakeCloudApi(args.app_secret, args.webhook_url, args.phone_number_id,
-                        access_token=args.access_token or None, status_delay_s=args.status_delay_s,
-                        webhook_retry_s=args.webhook_retry_s)
+    args = fake_cloud_api.parse_args(argv, prog="e2e_harness.py fake")
+    fake = fake_cloud_api.from_args(args)
     records: list[dict[str, Any]] = []
     counters: Counter[str] = Counter()
 
@@ -1000,9 +1010,7 @@ def serve_fake(argv: list[str]) -> None:
                              "webhooks_in_flight": len(fake._tasks)})
 
     fake.app.router.add_route("/__bench/records", records_route, methods=["GET"])
-    print(f"fake Cloud API (bench) on http://{args.host}:{args.port}, webhooks to {args.webhook_url}",
-          flush=True)
-    uvicorn.run(fake.app, host=args.host, port=args.port, log_level="warning", lifespan="on")
+    fake_cloud_api.serve(fake, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,18 @@ _INTENTS: list[tuple[str, re.Pattern]] = [
 ]
 
 
+_SMALL_TALK = ("greeting", "thanks", "noise")
+"""Kinds that need no agent, in the order a burst of several is answered by."""
+
+
 def classify(text: str) -> dict[str, Any]:
-    """RouteDecision arguments for a customer's text, by patterns."""
+    """RouteDecision arguments for a customer's text, by patterns. A burst of messages
+    ("hi" twice, "hello" then "thanks") that is all small talk is small talk."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        decisions = [classify(line) for line in lines]
+        if all(d["kind"] in _SMALL_TALK for d in decisions):
+            return min(decisions, key=lambda d: _SMALL_TALK.index(d["kind"]))
     text = text.strip()
     if _NOISE.match(text):
         return {"kind": "noise", "intent": "other", "confidence": 0.9}

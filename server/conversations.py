@@ -21,6 +21,7 @@ from graph.services import Services
 from nodes import prompts
 from nodes.await_human import HumanOutcome
 from nodes.checks import redact_pii
+from server.database import apply_schema
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class Conversations:
 
     async def setup(self) -> None:
         async with self.pool.connection() as conn:
-            await conn.execute(SCHEMA, prepare=False)
+            await apply_schema(conn, "held_messages", SCHEMA)
 
     def _config(self, phone: str) -> dict:
         return {"configurable": {"thread_id": thread_id(phone)}}

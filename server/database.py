@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import psycopg
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -69,3 +72,31 @@ async def setup_lock(pool: AsyncConnectionPool) -> AsyncIterator[None]:
             yield
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext('switchboard.setup'))")
+
+
+async def apply_schema(conn: AsyncConnection, name: str, ddl: str) -> bool:
+    """Run `ddl` (CREATE ... IF NOT EXISTS and the like) unless this very text has run before;
+    True when it ran. DDL takes table locks even when it changes nothing, so a process that
+    starts while others serve (a restarted worker) would wait behind their transactions, or
+    deadlock with them, for nothing."""
+    digest = hashlib.sha256(ddl.encode()).hexdigest()
+    try:
+        row = await (await conn.execute(
+            "SELECT digest FROM switchboard_schema WHERE name = %s", (name,))).fetchone()
+    except psycopg.errors.UndefinedTable:
+        row = None
+    if row and row["digest"] == digest:
+        return False
+    async with conn.transaction():  # one at a time: concurrent CREATE ... IF NOT EXISTS collide
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('switchboard.schema'))")
+        await conn.execute("CREATE TABLE IF NOT EXISTS switchboard_schema (name text PRIMARY KEY,"
+                           " digest text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+        row = await (await conn.execute(
+            "SELECT digest FROM switchboard_schema WHERE name = %s", (name,))).fetchone()
+        if row and row["digest"] == digest:
+            return False
+        await conn.execute(ddl, prepare=False)
+        await conn.execute(
+            "INSERT INTO switchboard_schema (name, digest) VALUES (%s, %s) ON CONFLICT (name)"
+            " DO UPDATE SET digest = excluded.digest, applied_at = now()", (name, digest))
+    return True

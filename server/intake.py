@@ -99,13 +99,14 @@ class Intake:
         messages = [message for batch in batches for message in batch.messages]
         statuses = [status for batch in batches for status in batch.statuses]
         try:
-            # One INSERT is atomic by itself (the pool autocommits): BEGIN and COMMIT would be
-            # two more round trips. Statuses join it in one transaction.
+            # One statement is atomic by itself (the pool autocommits): BEGIN and COMMIT would
+            # be two more round trips. Messages and statuses together take a transaction.
+            together = len(statuses) > 1 or (statuses and messages)
             async with (self.pool.connection(timeout=self.wait_s) as conn,
-                        conn.transaction() if statuses else contextlib.nullcontext()):
+                        conn.transaction() if together else contextlib.nullcontext()):
                 inserted = await inbox.store_many(conn, messages)
-                for status in statuses:
-                    await outbox.apply_status(conn, status)
+                if statuses:
+                    await apply_statuses(conn, statuses)
         except (PoolTimeout, psycopg.OperationalError) as error:
             log.error("database unavailable, asking the provider to retry: %s", type(error).__name__)
             raise StorageUnavailable("storage unavailable, retry later") from error
@@ -134,6 +135,14 @@ class Intake:
     def _remember(self, keys: set[str]) -> None:
         if len(self._unscheduled) < 100_000:  # beyond that, the sweep of Postgres catches up
             self._unscheduled |= keys
+
+
+async def apply_statuses(conn: psycopg.AsyncConnection, statuses: list) -> None:
+    """Apply delivery statuses in one order that every process shares (each moves one outbox
+    row): transactions that lock the same rows in other orders deadlock. Sent together."""
+    async with conn.pipeline():
+        for status in sorted(statuses, key=lambda s: (s.provider_message_id, s.at)):
+            await outbox.apply_status(conn, status)
 
 
 def _claim(inserted: set[tuple[str, str]], message: InboundMessage) -> bool:

@@ -13,6 +13,8 @@ from server.settings import Settings
 
 log = logging.getLogger(__name__)
 _embedded: dict[Path, object] = {}
+MAX_CONNECTIONS = 64
+"""Redis connections per process; callers beyond it wait their turn (briefly: calls are fast)."""
 
 
 def embedded_redis_url(data_dir: Path) -> str:
@@ -41,6 +43,10 @@ def open_redis(url: str) -> aioredis.Redis:
     """A client that gives up fast: while Redis is away, callers log once and carry on (webhooks
     are still stored, Postgres is the truth); redis-py's default of ten retries with 5 s
     timeouts would stall every caller instead."""
-    return aioredis.from_url(
+    # A pool that waits for a free connection: the default one raises "Too many connections"
+    # at once when many turns and sends want Redis together.
+    pool = aioredis.BlockingConnectionPool.from_url(
         url, decode_responses=True, socket_connect_timeout=1.0, socket_timeout=3.0,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=2))
+        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=2),
+        max_connections=MAX_CONNECTIONS, timeout=3.0)
+    return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it

@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from server import inbox, outbox
 from server.availability import OUTAGES, Availability
 from server.bootstrap import Switchboard, open_switchboard
-from server.database import setup_lock
+from server.database import apply_schema, setup_lock
 from server.desk.desk import Desk
 from server.intake import Intake
 from server.redis_client import open_redis, redis_url
@@ -109,8 +109,8 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None,
                                 agent_model=agent_model) as switchboard:
         pool = switchboard.conversations.pool
         async with setup_lock(pool), pool.connection() as conn:
-            await conn.execute(inbox.SCHEMA, prepare=False)
-        await outbox.setup(pool)
+            await apply_schema(conn, "inbox", inbox.SCHEMA)
+            await outbox.setup(pool)
         redis = open_redis(await asyncio.to_thread(redis_url, settings))
         scheduler = Scheduler(redis, settings.turn_lease_s)
         sender = outbox.CloudApiSender(
@@ -119,12 +119,13 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None,
             access_token=settings.meta.access_token.get_secret_value(),
             timeout_s=settings.outbox.send_timeout_s)
         desk = await open_desk(settings, pool, switchboard, redis, scheduler)
+        outbox_worker = outbox.OutboxWorker(pool, {"meta": sender}, redis=redis,
+                                            settings=settings.outbox, desk=desk)
         runtime = Runtime(
             settings=settings, switchboard=switchboard, redis=redis, scheduler=scheduler, desk=desk,
-            turn_worker=TurnWorker(pool, scheduler, switchboard.conversations, settings, desk),
-            outbox_worker=outbox.OutboxWorker(pool, {"meta": sender}, redis=redis,
-                                              settings=settings.outbox, desk=desk),
-            intake=Intake(pool, scheduler, settings.debounce_s))
+            turn_worker=TurnWorker(pool, scheduler, switchboard.conversations, settings, desk,
+                                   committed=outbox_worker.wake),
+            outbox_worker=outbox_worker, intake=Intake(pool, scheduler, settings.debounce_s))
         # The libraries loaded by now (LangChain, Chroma, the embedding model) hold hundreds of
         # thousands of long-lived objects; frozen, the collector stops re-scanning them on every
         # full collection that the garbage of requests and turns triggers.

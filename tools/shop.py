@@ -10,6 +10,8 @@ from typing import Any, Protocol, TypedDict
 
 from psycopg_pool import AsyncConnectionPool
 
+from server.database import apply_schema
+
 
 class Order(TypedDict):
     id: str
@@ -81,7 +83,7 @@ class PostgresShop:
 
     async def setup(self) -> None:
         async with self.pool.connection() as conn:
-            await conn.execute(SCHEMA, prepare=False)
+            await apply_schema(conn, "shop", SCHEMA)
 
     async def _one(self, sql: str, *args: Any) -> dict[str, Any] | None:
         async with self.pool.connection() as conn:

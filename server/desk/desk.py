@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from nodes.checks import redact_pii
 from server.conversations import Conversations
+from server.database import apply_schema
 from server.desk.schema import SCHEMA
 from server.desk.sla import SlaPolicy
 
@@ -70,7 +71,7 @@ class Desk:
 
     async def setup(self) -> None:
         async with self.pool.connection() as conn:
-            await conn.execute(SCHEMA, prepare=False)
+            await apply_schema(conn, "desk", SCHEMA)
 
     def permalink(self, key: str) -> str:
         return f"{self.public_url}/console/c/{key}"

@@ -13,26 +13,38 @@ from server.availability import OUTAGES, Availability
 
 log = logging.getLogger("server.outbox")
 
-# Token buckets, taken all or none: returns 0 when the send may go (one token taken from each
-# bucket), else the milliseconds until every bucket has a token. ARGV: now_ms, then per key
-# its refill rate (tokens per ms) and capacity (the burst). The clock has 1 ms resolution, so
-# a token 1 ms short counts as there, and the wait is rounded against float noise.
+# Token buckets for several sends in one call, each send's buckets taken all or none, in
+# order (a later send sees what an earlier one took). Returns per send 0 when it may go (one
+# token taken from each of its buckets), else the milliseconds until every one has a token.
+# KEYS: every send's bucket keys, one send after another. ARGV: now_ms, then per send the
+# number of its buckets and, for each, its refill rate (tokens per ms) and capacity (the
+# burst). The clock has 1 ms resolution, so a token 1 ms short counts as there, and the wait
+# is rounded against float noise.
 _TAKE_TOKENS = """
-local now, wait, tokens = tonumber(ARGV[1]), 0, {}
-for i, key in ipairs(KEYS) do
-  local rate, cap = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  local state = redis.call('HMGET', key, 't', 'ts')
-  local ts = tonumber(state[2]) or now
-  tokens[i] = math.min(cap, (tonumber(state[1]) or cap) + math.max(0, now - ts) * rate)
-  if tokens[i] < 1 - rate then wait = math.max(wait, math.ceil((1 - tokens[i]) / rate - 1e-6)) end
+local now, waits, k, a = tonumber(ARGV[1]), {}, 0, 2
+while a <= #ARGV do
+  local n, wait, tokens, rates, caps = tonumber(ARGV[a]), 0, {}, {}, {}
+  a = a + 1
+  for i = 1, n do
+    rates[i], caps[i] = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+    a = a + 2
+    local state = redis.call('HMGET', KEYS[k + i], 't', 'ts')
+    local ts = tonumber(state[2]) or now
+    tokens[i] = math.min(caps[i], (tonumber(state[1]) or caps[i]) + math.max(0, now - ts) * rates[i])
+    if tokens[i] < 1 - rates[i] then
+      wait = math.max(wait, math.ceil((1 - tokens[i]) / rates[i] - 1e-6))
+    end
+  end
+  if wait == 0 then
+    for i = 1, n do
+      redis.call('HSET', KEYS[k + i], 't', tostring(tokens[i] - 1), 'ts', now)
+      redis.call('PEXPIRE', KEYS[k + i], math.ceil(caps[i] / rates[i]) + 1000)
+    end
+  end
+  waits[#waits + 1] = wait
+  k = k + n
 end
-if wait > 0 then return wait end
-for i, key in ipairs(KEYS) do
-  local rate, cap = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  redis.call('HSET', key, 't', tostring(tokens[i] - 1), 'ts', now)
-  redis.call('PEXPIRE', key, math.ceil(cap / rate) + 1000)
-end
-return 0
+return waits
 """
 Bucket = tuple[str, float, float]  # key, tokens per second, burst
 
@@ -51,17 +63,23 @@ class Pacer:
 
     async def take(self, buckets: Sequence[Bucket], now: datetime) -> float:
         """Seconds until a send may go (0: go now, and the tokens are taken)."""
+        return (await self.take_many([buckets], now))[0]
+
+    async def take_many(self, sends: Sequence[Sequence[Bucket]], now: datetime) -> list[float]:
+        """`take` for several sends in one round trip, in order."""
         now_ms = round(now.timestamp() * 1000)
-        if self._script is not None and time.monotonic() >= self._redis_retry_at:
-            args = [now_ms] + [v for _, rate, burst in buckets for v in (rate / 1000, burst)]
+        if self._script is not None and time.monotonic() >= self._redis_retry_at and sends:
+            args: list[Any] = [now_ms]
+            for buckets in sends:
+                args += [len(buckets), *(v for _, rate, burst in buckets for v in (rate / 1000, burst))]
             try:
-                wait_ms = int(await self._script(keys=[b[0] for b in buckets], args=args))
+                waits = await self._script(keys=[b[0] for bs in sends for b in bs], args=args)
             except OUTAGES as error:  # not again until the pause is over: no wait per send
                 self._redis_retry_at = time.monotonic() + self.redis_state.failed(error)
             else:
                 self.redis_state.ok()
-                return wait_ms / 1000
-        return self._take_local(buckets, now_ms) / 1000
+                return [int(wait) / 1000 for wait in waits]
+        return [self._take_local(buckets, now_ms) / 1000 for buckets in sends]
 
     def _take_local(self, buckets: Sequence[Bucket], now_ms: int) -> int:
         if len(self._local) > 50_000:  # forget buckets that are full again

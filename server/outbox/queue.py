@@ -11,6 +11,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from server.database import apply_schema
+
 WHATSAPP_TEXT_LIMIT = 4096
 CUSTOMER_WINDOW = timedelta(hours=24)
 STATUSES = ("pending", "sending", "unconfirmed", "sent", "delivered", "read", "failed", "dead",
@@ -63,10 +65,9 @@ CREATE INDEX IF NOT EXISTS outbox_claims ON outbox (claimed_until) WHERE status 
 
 
 async def setup(pool: AsyncConnectionPool) -> None:
-    """Create the table; the advisory lock keeps concurrent first starts from racing on DDL."""
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('switchboard.outbox'))")
-        await conn.execute(SCHEMA, prepare=False)
+    """Create or migrate the table, once per version of SCHEMA (see `apply_schema`)."""
+    async with pool.connection() as conn:
+        await apply_schema(conn, "outbox", SCHEMA)
 
 
 # --- Splitting --------------------------------------------------------------------------------

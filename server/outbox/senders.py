@@ -64,7 +64,11 @@ class CloudApiSender:
 
         version = api_version.lstrip("v")
         self.phone_number_id = phone_number_id
-        self.session = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)))
+        # Idle connections are dropped after 4 s, before servers that close them after 5 s
+        # (a common default) do: a send on a connection the server is closing fails with its
+        # outcome unknown.
+        self.session = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
+                                         limits=httpx.Limits(keepalive_expiry=4.0))
         self.client = WhatsApp(phone_id=phone_number_id, token=access_token,
                                session=self.session, api_version=version)
         self.session.base_url = f"{base_url.rstrip('/')}/v{version}"

@@ -30,6 +30,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from server.availability import OUTAGES, Availability
+from server.idle import idle
 from server.outbox.pacing import Bucket, Pacer
 from server.outbox.senders import (
     RECORDED_CODES,
@@ -55,6 +56,9 @@ _HELD_BACK = """EXISTS (SELECT 1 FROM outbox e WHERE e.provider = o.provider
                                   AND e.resends < %(resends)s)))))"""
 _SENDABLE = """o.status IN ('pending', 'unconfirmed') AND o.next_attempt_at <= %(now)s
     AND (o.status = 'pending' OR o.resends < %(resends)s)"""
+# Whether later rows wait behind o: only then is its recipient looked at again after the send.
+_MORE = """EXISTS (SELECT 1 FROM outbox l WHERE l.provider = o.provider AND l.recipient = o.recipient
+    AND l.id > o.id AND l.status IN ('pending', 'unconfirmed')) AS more"""
 _HEADS = f"""SELECT {_COLUMNS} FROM outbox o WHERE {_SENDABLE} AND o.provider = ANY(%(providers)s)
     AND (%(recipient)s::text IS NULL OR (o.provider, o.recipient) = (%(provider)s, %(recipient)s))
     AND NOT {_HELD_BACK} ORDER BY o.id LIMIT %(limit)s"""
@@ -65,7 +69,8 @@ _LOCK_RECIPIENTS = """SELECT c.id FROM unnest(%s::bigint[], %s::text[]) AS c(id,
 _CLAIM = f"""UPDATE outbox o SET status = 'sending', attempts = attempts + 1,
     resends = resends + (status = 'unconfirmed')::int, claimed_until = %(claimed_until)s,
     next_attempt_at = %(resend_at)s, updated_at = %(now)s
-    WHERE o.id = ANY(%(ids)s) AND {_SENDABLE} AND NOT {_HELD_BACK} RETURNING {_COLUMNS}"""
+    WHERE o.id IN (SELECT id FROM outbox WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE SKIP LOCKED)
+    AND {_SENDABLE} AND NOT {_HELD_BACK} RETURNING {_COLUMNS}, {_MORE}"""
 # A claim without claimed_until was made by a worker of an older version (a 60 s lease, and no
 # resend time): the status wait counts from its claim, as it does for a claim of ours.
 # Sweeps skip the rows another worker's sweep has: each row is moved, and told, once.
@@ -78,8 +83,12 @@ _EXPIRE = """UPDATE outbox SET updated_at = %(now)s, last_error = %(error)s, cla
 _GIVE_UP = f"""UPDATE outbox SET status = 'unknown', updated_at = %(now)s
     WHERE id IN (SELECT id FROM outbox WHERE status = 'unconfirmed' AND next_attempt_at <= %(now)s
                  AND resends >= %(resends)s FOR UPDATE SKIP LOCKED) RETURNING {_COLUMNS}"""
-_HOLD = """UPDATE outbox SET next_attempt_at = GREATEST(next_attempt_at, %s) WHERE provider = %s
-    AND recipient = %s AND id >= %s AND status IN ('pending', 'unconfirmed')"""
+# Claims and holds never wait for a row another transaction has locked (SKIP LOCKED): two
+# processes claiming and holding one recipient's rows in different orders would deadlock.
+# A row skipped by a hold is one being claimed or settled right then.
+_HOLD = """UPDATE outbox SET next_attempt_at = GREATEST(next_attempt_at, %s) WHERE id IN (
+    SELECT id FROM outbox WHERE provider = %s AND recipient = %s AND id >= %s
+    AND status IN ('pending', 'unconfirmed') ORDER BY id FOR UPDATE SKIP LOCKED)"""
 
 Clock = Callable[[], datetime]
 
@@ -87,15 +96,17 @@ Clock = Callable[[], datetime]
 class OutboxWorker:
     def __init__(self, pool: AsyncConnectionPool, senders: Mapping[str, Sender], *,
                  settings: OutboxSettings | None = None, desk: Desk | None = None,
-                 redis: Any | None = None, number_rate: float = 80.0, pair_interval_s: float = 6.0,
+                 redis: Any | None = None, number_rate: float | None = None, pair_interval_s: float = 6.0,
                  pair_burst: int = 3, batch_size: int = 100, max_attempts: int = 8,
                  backoff_base_s: float = 1.0, backoff_cap_s: float = 300.0, poll_s: float = 0.2):
         self.pool, self.senders, self.pacer = pool, dict(senders), Pacer(redis)
         self.settings, self.desk = settings or OutboxSettings(), desk
-        self.number_rate, self.pair_rate, self.pair_burst = number_rate, 1 / pair_interval_s, pair_burst
+        self.number_rate = number_rate or self.settings.number_rate
+        self.pair_rate, self.pair_burst = 1 / pair_interval_s, pair_burst
         self.batch_size, self.max_attempts = batch_size, max_attempts
         self.backoff_base_s, self.backoff_cap_s, self.poll_s = backoff_base_s, backoff_cap_s, poll_s
         self.availability = Availability(log, "outbox sender")
+        self._woken = asyncio.Event()
         self._unrecorded: list[tuple[dict, str, datetime, dict[str, Any]]] = []
         """Outcomes Postgres could not take; written before anything else is sent."""
 
@@ -111,9 +122,12 @@ class OutboxWorker:
             except Exception:  # a bug: its traceback, then the loop goes on
                 log.exception("outbox iteration failed")
                 pause = self.poll_s
-            if pause:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), pause)
+            self._woken.clear()
+            await idle(pause, stop, self._woken)
+
+    def wake(self) -> None:
+        """New rows were committed in this process: look now rather than at the next poll."""
+        self._woken.set()
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Send what is due at `now`, one row at a time per recipient and recipients side by
@@ -140,6 +154,8 @@ class OutboxWorker:
             tried += 1
             if not await self._send(row, clock):
                 return tried  # it waits for a retry, and the recipient's later rows with it
+            if not row.get("more", True):
+                return tried  # nothing behind it (a row queued meanwhile goes on the next pass)
             async with self.pool.connection() as conn:
                 heads = await self._heads(conn, now, 1, of=row)
             claimed = await self._pace_and_claim(heads, now, clock)
@@ -163,7 +179,7 @@ class OutboxWorker:
     async def _pace_and_claim(self, heads: list[dict], now: datetime, clock: Clock) -> list[dict]:
         """Claim the heads the pacer lets go now, recording the attempt before any call; the
         others, with the rows behind them, wait until it lets them."""
-        waits = await asyncio.gather(*(self.pacer.take(self._buckets(h), now) for h in heads))
+        waits = await self.pacer.take_many([self._buckets(h) for h in heads], now)
         going = [h for h, wait in zip(heads, waits, strict=True) if not wait]
         async with self.pool.connection() as conn:
             for head, wait in zip(heads, waits, strict=True):
@@ -188,11 +204,10 @@ class OutboxWorker:
     def _buckets(self, row: Mapping[str, Any]) -> list[Bucket]:
         sender = self.senders[row["provider"]]
         number = f"{row['provider']}:{getattr(sender, 'phone_number_id', None) or getattr(sender, 'from_number', '')}"
-        buckets = [(f"switchboard:pace:number:{number}", self.number_rate, self.number_rate)]
-        if row["kind"] != "read_receipt":  # marking read is no message to the customer
-            buckets.append((f"switchboard:pace:pair:{number}:{row['recipient']}", self.pair_rate,
-                            self.pair_burst))
-        return buckets
+        if row["kind"] == "read_receipt":  # marking read is no message: neither limit counts it
+            return []
+        return [(f"switchboard:pace:number:{number}", self.number_rate, self.number_rate),
+                (f"switchboard:pace:pair:{number}:{row['recipient']}", self.pair_rate, self.pair_burst)]
 
     # --- Unknown outcomes -------------------------------------------------------------------
 
@@ -319,7 +334,9 @@ class OutboxWorker:
         # From 'unconfirmed' or 'unknown' too: a call that outlived its claim may still return.
         # Not back to 'unconfirmed' from there, though, nor over what a status has settled.
         previous = ["sending"] if status == "unconfirmed" else ["sending", "unconfirmed", "unknown"]
-        async with self.pool.connection() as conn, conn.transaction():
+        together = retry_at is not None or desk_reason is not None  # else one statement: atomic
+        async with (self.pool.connection() as conn,
+                    conn.transaction() if together else contextlib.nullcontext()):
             cursor = await conn.execute(
                 "UPDATE outbox SET status = %s, updated_at = %s, last_error = COALESCE(%s, last_error),"
                 " provider_message_id = COALESCE(%s, provider_message_id), claimed_until = NULL,"

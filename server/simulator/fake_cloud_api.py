@@ -370,10 +370,9 @@ def create_fake_cloud_api(app_secret: str, webhook_url: str | None,
     return FakeCloudApi(app_secret, webhook_url, phone_number_id, display_phone_number, **options).app
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the fake as its own process, e.g. to load-test a server without the simulator in it."""
-    parser = argparse.ArgumentParser(prog="python -m server.simulator.fake_cloud_api",
-                                     description="A fake WhatsApp Cloud API over HTTP.")
+def parse_args(argv: list[str] | None = None,
+               prog: str = "python -m server.simulator.fake_cloud_api") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description="A fake WhatsApp Cloud API over HTTP.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--webhook-url", required=True, help="where status webhooks go, e.g."
@@ -384,13 +383,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--phone-number-id", default="100000000000001")
     parser.add_argument("--status-delay-s", type=float, default=0.25)
     parser.add_argument("--webhook-retry-s", type=float, default=60.0)
-    args = parser.parse_args(argv)
-    fake = FakeCloudApi(args.app_secret, args.webhook_url, args.phone_number_id,
+    return parser.parse_args(argv)
+
+
+def from_args(args: argparse.Namespace) -> FakeCloudApi:
+    return FakeCloudApi(args.app_secret, args.webhook_url, args.phone_number_id,
                         access_token=args.access_token or None, status_delay_s=args.status_delay_s,
                         webhook_retry_s=args.webhook_retry_s)
-    print(f"fake Cloud API on http://{args.host}:{args.port}, webhooks to {args.webhook_url}",
-          flush=True)
-    uvicorn.run(fake.app, host=args.host, port=args.port, log_level="warning", lifespan="on")
+
+
+def serve(fake: FakeCloudApi, host: str, port: int) -> None:
+    """Serve the fake in this process until stopped. Idle connections are kept a minute, as
+    a provider's edge does (uvicorn's 5 s would race clients that keep them as long)."""
+    print(f"fake Cloud API on http://{host}:{port}, webhooks to {fake.webhook_url}", flush=True)
+    uvicorn.run(fake.app, host=host, port=port, log_level="warning", lifespan="on",
+                timeout_keep_alive=60)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the fake as its own process, e.g. to load-test a server without the simulator in it."""
+    args = parse_args(argv)
+    serve(from_args(args), args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ async def test_a_slow_model_delays_no_other_conversation(start_server):
         elapsed = time.monotonic() - started
     assert sorted(r["conversation_key"] for r in replies) == sorted(phones)
     # Each turn makes two model calls of 1 s (router, agent): one after another, 20 turns
-    # would take 40 s. Run concurrently they all finish within a few seconds.
-    assert elapsed < 10, f"20 turns took {elapsed:.1f} s"
+    # would take 40 s. Run concurrently they finish within a few seconds (a cold start of
+    # the knowledge base and the model clients included).
+    assert elapsed < 20, f"20 turns took {elapsed:.1f} s"
     assert stub.peak_in_flight >= 10, f"at most {stub.peak_in_flight} model calls overlapped"
     turns = await server.rows("SELECT outcome FROM turns WHERE conversation_key = ANY(%s)", phones)
     assert [t["outcome"] for t in turns] == ["replied"] * len(phones)

@@ -75,3 +75,11 @@ def test_never_calls_customer_tools_when_unverified():
     state = State(messages=[HumanMessage("where is HP-10002")], intent="order_status",
                   order_refs=["HP-10002"])
     assert _agent_call(state)["name"] == "Reply"
+
+
+def test_a_burst_of_small_talk_is_small_talk():
+    assert classify("hi there\nhi there")["kind"] == "greeting"
+    assert classify("hello\nthanks!")["kind"] == "greeting"
+    assert classify("ok\n👍")["kind"] == "noise"
+    assert classify("hi\nhow long do refunds take?") == {"kind": "query", "intent": "returns_refunds",
+                                                        "confidence": 0.75}
