@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -67,7 +66,15 @@ async def setup_lock(pool: AsyncConnectionPool) -> AsyncIterator[None]:
     base: processes started together (`--processes N`, several machines) take turns, so none
     of them races another on DDL or on a first ingest."""
     async with pool.connection() as conn:
-        await conn.execute("SELECT pg_advisory_lock(hashtext('switchboard.setup'))")
+        # Asked again and again rather than waited for in one statement: a statement waiting
+        # holds a snapshot, and the holder's CREATE INDEX CONCURRENTLY (LangGraph's checkpoint
+        # migrations) waits for every older snapshot to end: neither would ever go on.
+        while True:
+            taken = await (await conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext('switchboard.setup')) AS taken")).fetchone()
+            if taken["taken"]:
+                break
+            await asyncio.sleep(0.2)  # another process is setting up (no event to wait for)
         try:
             yield
         finally:
@@ -80,23 +87,28 @@ async def apply_schema(conn: AsyncConnection, name: str, ddl: str) -> bool:
     starts while others serve (a restarted worker) would wait behind their transactions, or
     deadlock with them, for nothing."""
     digest = hashlib.sha256(ddl.encode()).hexdigest()
-    try:
-        row = await (await conn.execute(
-            "SELECT digest FROM switchboard_schema WHERE name = %s", (name,))).fetchone()
-    except psycopg.errors.UndefinedTable:
-        row = None
-    if row and row["digest"] == digest:
+    if await _applied(conn, name) == digest:
         return False
     async with conn.transaction():  # one at a time: concurrent CREATE ... IF NOT EXISTS collide
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('switchboard.schema'))")
         await conn.execute("CREATE TABLE IF NOT EXISTS switchboard_schema (name text PRIMARY KEY,"
                            " digest text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
-        row = await (await conn.execute(
-            "SELECT digest FROM switchboard_schema WHERE name = %s", (name,))).fetchone()
-        if row and row["digest"] == digest:
+        if await _applied(conn, name) == digest:
             return False
         await conn.execute(ddl, prepare=False)
         await conn.execute(
             "INSERT INTO switchboard_schema (name, digest) VALUES (%s, %s) ON CONFLICT (name)"
             " DO UPDATE SET digest = excluded.digest, applied_at = now()", (name, digest))
     return True
+
+
+async def _applied(conn: AsyncConnection, name: str) -> str | None:
+    """The digest of the schema `name` last applied, if any (asked so that a new database
+    logs no error)."""
+    exists = await (await conn.execute(
+        "SELECT to_regclass('switchboard_schema') IS NOT NULL AS yes")).fetchone()
+    if not exists["yes"]:
+        return None
+    row = await (await conn.execute(
+        "SELECT digest FROM switchboard_schema WHERE name = %s", (name,))).fetchone()
+    return row["digest"] if row else None
