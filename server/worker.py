@@ -33,6 +33,8 @@ from server.scheduler import Lease, Scheduler, next_fences, take_fence
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
+TAKE_AT_ONCE = 8
+"""Conversations one poll takes at most (it polls again at once while more are due)."""
 GIVE_UP_AFTER = 3
 """Failed attempts at one conversation's turn before it is handed to a human instead."""
 
@@ -91,7 +93,9 @@ class TurnWorker:
         return len(tasks)
 
     async def _start_due(self) -> int:
-        free = self.concurrency - len(self.running)
+        # A few at a time: a busy process comes back for more less often than an idle one, so
+        # processes sharing a backlog share it by how much they can take on.
+        free = min(self.concurrency - len(self.running), TAKE_AT_ONCE)
         if free <= 0:
             return 0
         taken = await self.scheduler.take(self._fences, free)

@@ -91,6 +91,9 @@ _HOLD = """UPDATE outbox SET next_attempt_at = GREATEST(next_attempt_at, %s) WHE
     AND status IN ('pending', 'unconfirmed') ORDER BY id FOR UPDATE SKIP LOCKED)"""
 
 Clock = Callable[[], datetime]
+SETTLE_EVERY_S = 1.0
+"""How often overdue claims are looked for: they are due seconds apart, and passes that send
+come many times a second under load."""
 
 
 class OutboxWorker:
@@ -107,6 +110,7 @@ class OutboxWorker:
         self.backoff_base_s, self.backoff_cap_s, self.poll_s = backoff_base_s, backoff_cap_s, poll_s
         self.availability = Availability(log, "outbox sender")
         self._woken = asyncio.Event()
+        self._settled_at = -SETTLE_EVERY_S
         self._unrecorded: list[tuple[dict, str, datetime, dict[str, Any]]] = []
         """Outcomes Postgres could not take; written before anything else is sent."""
 
@@ -115,7 +119,8 @@ class OutboxWorker:
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                pause = 0.0 if await self.run_once() >= self.batch_size else self.poll_s
+                settle = time.monotonic() - self._settled_at >= SETTLE_EVERY_S
+                pause = 0.0 if await self.run_once(settle=settle) >= self.batch_size else self.poll_s
                 self.availability.ok()
             except OUTAGES as error:  # rows wait in Postgres; one log line per outage
                 pause = self.availability.failed(error)
@@ -129,10 +134,11 @@ class OutboxWorker:
         """New rows were committed in this process: look now rather than at the next poll."""
         self._woken.set()
 
-    async def run_once(self, now: datetime | None = None) -> int:
+    async def run_once(self, now: datetime | None = None, *, settle: bool = True) -> int:
         """Send what is due at `now`, one row at a time per recipient and recipients side by
         side; returns how many rows were tried. Pacing counts at `now`; claim times move on
-        from it with the clock."""
+        from it with the clock. `settle` also looks for overdue claims first (the loop does so
+        once a second, not on every pass)."""
         now = now or datetime.now(UTC)
         started = time.monotonic()
 
@@ -141,7 +147,9 @@ class OutboxWorker:
 
         await self._write_unrecorded()
         async with self.pool.connection() as conn:
-            await self._settle_overdue(conn, now)
+            if settle:
+                await self._settle_overdue(conn, now)
+                self._settled_at = time.monotonic()
             heads = await self._heads(conn, now, self.batch_size)
         claimed = await self._pace_and_claim(heads, now, clock)
         return sum(await asyncio.gather(*(self._send_in_turn(row, now, clock) for row in claimed)))
