@@ -414,13 +414,8 @@ def main() -> None:
     parser.add_argument("--settle-s", type=float, default=5.0,
                         help="wait after draining, for late duplicate sends")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--keep-logs", action="store_true")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    result = run(args)
-    print_result(result)
-    e2e.write_json(args.json, result)
+    e2e.add_run_arguments(parser)
+    e2e.report(parser.parse_args(), run, print_result)
 
 
 if __name__ == "__main__":

@@ -65,28 +65,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               "machine": e2e.machine_info(),
                               "settings": {k: v for k, v in vars(args).items() if k != "json"}}
     with e2e.Harness("concurrency", keep=args.keep_logs) as h:
-        db_url = e2e.create_run_database(h, args.database_url, f"bench_cc_{run_id}")
-        redis = e2e.PrivateRedis(h)
-        stub = e2e.start_model_stub(h, args.model_delay)
-        port = e2e.free_port()
-        fake = e2e.start_fake(h, f"http://127.0.0.1:{port}/webhooks/meta")
-        env = e2e.switchboard_env(
-            database_url=db_url, redis_url=redis.url, data_dir=h.workdir / "data", port=port,
-            model_url=f"{stub.url}/v1", graph_url=fake.url, debounce_s=args.debounce_s,
+        stack = e2e.start_stack(
+            h, database_url=args.database_url, db_name=f"bench_cc_{run_id}",
+            model_delay=args.model_delay, debounce_s=args.debounce_s, processes=args.processes,
             extra={"LOG_LEVEL": args.log_level, "WORKER__CONCURRENCY": args.worker_concurrency})
-        serve = e2e.start_serve(h, env, args.processes)
-        postmaster = e2e.postmaster_pid(db_url)
-        meter = e2e.CpuMeter({
-            "switchboard (serve, all processes)": lambda: e2e.tree_cpu(serve.pid),
-            "postgres (run database's backends)": e2e.BackendCpu(db_url),
-            "postgres (whole server, incl. other users)": lambda: e2e.tree_cpu(postmaster),
-            "redis": redis.cpu,
-            "model stub": lambda: e2e.tree_cpu(stub.pid),
-            "fake cloud api": lambda: e2e.tree_cpu(fake.pid),
-            "load generator (this process)": e2e.self_cpu,
-        })
+        serve, fake, db_url = stack.serve, stack.fake, stack.db_url
         with e2e.RssSampler(lambda: [serve.pid]) as rss:
-            result.update(asyncio.run(load(args, run_id, serve.url, fake.url, meter)))
+            result.update(asyncio.run(load(args, run_id, serve.url, fake.url, stack.meter)))
         result["server_rss"] = rss.report()
         result.update(check_database(db_url, result))
         result["logs"] = e2e.scan_logs([serve.log_path])
@@ -191,8 +176,6 @@ async def progress(done: list[e2e.Sent], in_flight, began: float, every_s: float
 
 
 def check_database(db_url: str, result: dict[str, Any]) -> dict[str, Any]:
-    turns = {f"{r['outcome']}:{r['reason']}": r["n"] for r in e2e.query(
-        db_url, "SELECT outcome, reason, count(*) AS n FROM turns GROUP BY 1, 2 ORDER BY 3 DESC")}
     per_turn = e2e.query(db_url, """
         SELECT count(*) FILTER (WHERE n > 1) AS turns_with_several_replies,
                count(*) AS turns_with_replies
@@ -201,18 +184,13 @@ def check_database(db_url: str, result: dict[str, Any]) -> dict[str, Any]:
               FROM outbox WHERE kind IN ('text', 'template') GROUP BY 1) t""")[0]
     resent = e2e.query(db_url, "SELECT count(*) AS n FROM outbox WHERE kind IN ('text', 'template')"
                                " AND (attempts > 1 OR resends > 0)")[0]["n"]
-    inbox = {r["state"]: r["n"] for r in e2e.query(
-        db_url, "SELECT state, count(*) AS n FROM inbound_messages GROUP BY 1")}
-    messages_per_turn = e2e.query(
-        db_url, "SELECT avg(messages)::float AS avg, max(messages) AS max FROM turns")[0]
     duplicates = {
         "fake_outbox_ids_more_than_once": result["fake_outbox_ids_more_than_once"],
         "turns_with_several_reply_rows": per_turn["turns_with_several_replies"],
         "replies_for_nobody_waiting": result["replies_for_nobody_waiting"],
     }
     duplicates["total"] = sum(duplicates.values())
-    return {"turn_outcomes": turns, "inbox_states": inbox, "messages_per_turn": messages_per_turn,
-            "reply_rows_sent_more_than_once": resent, "outbox": e2e.outbox_summary(db_url),
+    return {**e2e.turn_summary(db_url), "reply_rows_sent_more_than_once": resent, "outbox": e2e.outbox_summary(db_url),
             "duplicates": duplicates, "stages_s": e2e.stage_breakdown(db_url)}
 
 
@@ -259,14 +237,9 @@ def main() -> None:
     parser.add_argument("--reply-timeout", type=float, default=120.0)
     parser.add_argument("--worker-concurrency", type=int, default=None,
                         help="WORKER__CONCURRENCY (default: the product's)")
-    parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--database-url", default=e2e.DEFAULT_DATABASE_URL)
-    parser.add_argument("--keep-logs", action="store_true")
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    result = run(args)
-    print_result(result)
-    e2e.write_json(args.json, result)
+    e2e.add_run_arguments(parser)
+    e2e.report(parser.parse_args(), run, print_result)
 
 
 if __name__ == "__main__":

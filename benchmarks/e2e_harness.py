@@ -32,6 +32,7 @@ SIGKILL), private servers are stopped, run databases dropped and the directory d
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import hashlib
@@ -639,6 +640,44 @@ def switchboard_env(*, database_url: str, redis_url: str, data_dir: Path, port: 
     return env
 
 
+@dataclass
+class Stack:
+    """Switchboard serving on a run database, with a private Redis, the model stub and the fake."""
+
+    db_url: str
+    redis: PrivateRedis
+    stub: Service
+    fake: Service
+    serve: Service
+    meter: CpuMeter
+
+
+def start_stack(h: Harness, *, database_url: str, db_name: str, model_delay: float,
+                debounce_s: float, processes: int, extra: dict[str, Any]) -> Stack:
+    """A run database on `database_url`'s server, Redis, stub and fake, then `switchboard serve
+    --processes N` pointed at them, and a CPU meter over every process group."""
+    db_url = create_run_database(h, database_url, db_name)
+    redis = PrivateRedis(h)
+    stub = start_model_stub(h, model_delay)
+    port = free_port()
+    fake = start_fake(h, f"http://127.0.0.1:{port}/webhooks/meta")
+    env = switchboard_env(database_url=db_url, redis_url=redis.url, data_dir=h.workdir / "data",
+                          port=port, model_url=f"{stub.url}/v1", graph_url=fake.url,
+                          debounce_s=debounce_s, extra=extra)
+    serve = start_serve(h, env, processes)
+    postmaster = postmaster_pid(db_url)
+    meter = CpuMeter({
+        "switchboard (serve, all processes)": lambda: tree_cpu(serve.pid),
+        "postgres (run database's backends)": BackendCpu(db_url),
+        "postgres (whole server, incl. other users)": lambda: tree_cpu(postmaster),
+        "redis": redis.cpu,
+        "model stub": lambda: tree_cpu(stub.pid),
+        "fake cloud api": lambda: tree_cpu(fake.pid),
+        "load generator (this process)": self_cpu,
+    })
+    return Stack(db_url, redis, stub, fake, serve, meter)
+
+
 def python_children(pid: int) -> list[int]:
     return [p.pid for p in tree(pid)[1:] if "python" in (p.name() or "").lower()
             or any("python" in part for part in (p.cmdline() or [])[:1])]
@@ -926,6 +965,18 @@ def stage_breakdown(url: str) -> dict[str, dict[str, float]]:
             for stage in ("waiting", "turn", "sending")}
 
 
+def turn_summary(url: str) -> dict[str, Any]:
+    """How turns ended, messages per turn, and where the run's messages stand."""
+    return {
+        "turn_outcomes": {f"{r['outcome']}:{r['reason']}": r["n"] for r in query(
+            url, "SELECT outcome, reason, count(*) AS n FROM turns GROUP BY 1, 2 ORDER BY 3 DESC")},
+        "messages_per_turn": query(
+            url, "SELECT avg(messages)::float AS avg, max(messages) AS max FROM turns")[0],
+        "inbox_states": {r["state"]: r["n"] for r in query(
+            url, "SELECT state, count(*) AS n FROM inbound_messages GROUP BY 1")},
+    }
+
+
 def outbox_summary(url: str) -> dict[str, Any]:
     rows = query(url, "SELECT kind, status, count(*) AS n, sum(attempts) AS attempts,"
                       " sum(resends) AS resends FROM outbox GROUP BY 1, 2 ORDER BY 1, 2")
@@ -966,6 +1017,21 @@ def print_log_scan(scan: dict[str, Any], limit: int = 12) -> None:
     print(f"  server logs: {scan['by_level']} ({scan['distinct']} distinct messages)")
     for item in scan["top"][:limit]:
         print(f"    {item['count']:>5} x {item['example']}")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments every end-to-end benchmark takes."""
+    parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL for the server")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with logs")
+    parser.add_argument("--json", type=Path, help="write every figure to this file")
+
+
+def report(args: argparse.Namespace, run: Callable[[argparse.Namespace], dict[str, Any]],
+           show: Callable[[dict[str, Any]], None]) -> None:
+    """Run the benchmark, print its result and write it to --json."""
+    result = run(args)
+    show(result)
+    write_json(args.json, result)
 
 
 # --------------------------------------------------------------------------------------------

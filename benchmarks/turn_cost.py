@@ -217,9 +217,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=5)
     parser.add_argument("--database-url", default=None,
                         help="create the run databases on this server instead of a private one")
-    parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--keep-logs", action="store_true")
-    parser.add_argument("--json", type=Path)
+    e2e.add_run_arguments(parser)
     args = parser.parse_args()
     run_id = e2e.run_id()
     result: dict[str, Any] = {"benchmark": "turn_cost", "run": run_id, "machine": e2e.machine_info(),

@@ -72,34 +72,20 @@ TARGET_TURNS_PER_S = 150.0
 
 def run_configuration(args: argparse.Namespace, processes: int, run: str) -> dict[str, Any]:
     with e2e.Harness(f"turn-throughput-{processes}p", keep=args.keep_logs) as h:
-        db_url = e2e.create_run_database(h, args.database_url, f"bench_tp_{run}_{processes}p")
-        redis = e2e.PrivateRedis(h)
-        stub = e2e.start_model_stub(h, args.model_delay)
-        port = e2e.free_port()
-        fake = e2e.start_fake(h, f"http://127.0.0.1:{port}/webhooks/meta")
-        env = e2e.switchboard_env(
-            database_url=db_url, redis_url=redis.url, data_dir=h.workdir / "data", port=port,
-            model_url=f"{stub.url}/v1", graph_url=fake.url, debounce_s=args.debounce_s,
+        stack = e2e.start_stack(
+            h, database_url=args.database_url, db_name=f"bench_tp_{run}_{processes}p",
+            model_delay=args.model_delay, debounce_s=args.debounce_s, processes=processes,
             # The per-number send limit is Meta's upgraded tier: the default (80 messages/s)
             # would cap the measurement below the target by itself.
             extra={"LOG_LEVEL": args.log_level, "WORKER__CONCURRENCY": args.worker_concurrency,
                    "OUTBOX__NUMBER_RATE": 1000})
-        serve = e2e.start_serve(h, env, processes)
-        postmaster = e2e.postmaster_pid(db_url)
-        meter = e2e.CpuMeter({
-            "switchboard (serve, all processes)": lambda: e2e.tree_cpu(serve.pid),
-            "postgres (run database's backends)": e2e.BackendCpu(db_url),
-            "postgres (whole server, incl. other users)": lambda: e2e.tree_cpu(postmaster),
-            "redis": redis.cpu,
-            "model stub": lambda: e2e.tree_cpu(stub.pid),
-            "fake cloud api": lambda: e2e.tree_cpu(fake.pid),
-            "load generator (this process)": e2e.self_cpu,
-        })
+        serve, db_url = stack.serve, stack.db_url
         profiler = None
         if args.py_spy:
             profiler = ProfileRequest(args.py_spy / f"serve-{processes}p-{run}.txt", serve.pid,
                                       args.seconds)
-        result = asyncio.run(load(args, run, processes, serve.url, fake.url, meter, profiler))
+        result = asyncio.run(load(args, run, processes, serve.url, stack.fake.url, stack.meter,
+                                  profiler))
         if profiler:
             result["profile"] = profiler.summary()
         result["turns_committed_in_window"] = e2e.query(
@@ -107,12 +93,7 @@ def run_configuration(args: argparse.Namespace, processes: int, run: str) -> dic
                     " AND committed_at < to_timestamp(%s)",
             (result["window"]["start"], result["window"]["end"]))[0]["n"]
         result["turns_committed_per_s"] = result["turns_committed_in_window"] / args.seconds
-        result["turn_outcomes"] = {f"{r['outcome']}:{r['reason']}": r["n"] for r in e2e.query(
-            db_url, "SELECT outcome, reason, count(*) AS n FROM turns GROUP BY 1, 2 ORDER BY 3 DESC")}
-        result["messages_per_turn"] = e2e.query(
-            db_url, "SELECT avg(messages)::float AS avg, max(messages) AS max FROM turns")[0]
-        result["inbox_states"] = {r["state"]: r["n"] for r in e2e.query(
-            db_url, "SELECT state, count(*) AS n FROM inbound_messages GROUP BY 1")}
+        result.update(e2e.turn_summary(db_url))
         result["outbox"] = e2e.outbox_summary(db_url)
         result["logs"] = e2e.scan_logs([serve.log_path])
         result["log_dir"] = str(h.workdir) if args.keep_logs else None
@@ -302,13 +283,11 @@ def main() -> None:
     parser.add_argument("--reply-timeout", type=float, default=120.0)
     parser.add_argument("--worker-concurrency", type=int, default=None,
                         help="WORKER__CONCURRENCY (default: the product's)")
-    parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL for the server")
     parser.add_argument("--database-url", default=e2e.DEFAULT_DATABASE_URL,
                         help="server on which a run database is created and dropped")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with logs")
     parser.add_argument("--py-spy", type=Path, metavar="DIR",
                         help="diagnostics: profile the server processes during the window")
-    parser.add_argument("--json", type=Path)
+    e2e.add_run_arguments(parser)
     args = parser.parse_args()
     if args.conversations <= args.in_flight:
         parser.error("--conversations must be larger than --in-flight")
