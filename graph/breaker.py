@@ -2,8 +2,11 @@
 
 Closed, every call goes through. After `failures` consecutive failures it opens: calls are
 refused at once (the offline brain answers them) and the calls still in flight are abandoned,
-so nobody waits out a model that is known to hang. After `cool_off_s` one trial call is let
-through (half-open): success closes the breaker, failure opens it again.
+so nobody waits out a model that is known to hang. A call still unanswered after `slow_s`
+counts as a failure then and there (it goes on), so a model that hangs is found out by its
+first few calls within seconds, rather than when every turn's deadline has run out. After
+`cool_off_s` one trial call is let through (half-open): success closes the breaker, failure
+opens it again.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ class BreakerOpen(Exception):
 class CircuitBreaker:
     """One per model and process; every call to that model goes through `run`."""
 
-    def __init__(self, name: str, failures: int, cool_off_s: float):
-        self.name, self.failures, self.cool_off_s = name, failures, cool_off_s
+    def __init__(self, name: str, failures: int, cool_off_s: float, slow_s: float | None = None):
+        self.name, self.failures, self.cool_off_s, self.slow_s = name, failures, cool_off_s, slow_s
         self._consecutive = 0
         self._opened_at: float | None = None
         self._trial_running = False
@@ -49,8 +52,13 @@ class CircuitBreaker:
         trial = self._admit()
         task = asyncio.ensure_future(call())
         self._in_flight.add(task)
+        counted = False  # as slow, already
         try:
-            await asyncio.wait({task})  # returns early if `_open` cancels the task
+            await asyncio.wait({task}, timeout=self.slow_s)  # returns early if `_open` cancels it
+            if not task.done():
+                counted = True
+                self._failed(trial)
+                await asyncio.wait({task})
         finally:
             self._in_flight.discard(task)
             if trial:
@@ -60,7 +68,8 @@ class CircuitBreaker:
         if task.cancelled():
             raise BreakerOpen(f"{self.name} model abandoned: its breaker opened")
         if (error := task.exception()) is not None:
-            self._failed(trial)
+            if not counted:
+                self._failed(trial)
             raise error
         self._succeeded(trial)
         return task.result()

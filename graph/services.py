@@ -51,9 +51,22 @@ class Services:
     """One per configured model, for the life of the process; the offline brain has none."""
 
     def __post_init__(self) -> None:
-        guard = self.settings.model_guard
-        self.breakers = {role: CircuitBreaker(role, guard.breaker_failures, guard.breaker_cool_off_s)
-                         for role in ROLES if not isinstance(self.model(role), OfflineBrain)}
+        # One breaker per endpoint: when router and agent are the same model, a hang seen by
+        # either protects both (else the router's open breaker would send every turn on to
+        # wait out the agent's calls to the same hanging endpoint).
+        guard, by_endpoint = self.settings.model_guard, {}
+        for role in ROLES:
+            if isinstance(self.model(role), OfflineBrain):
+                continue
+            config = getattr(self.settings, role)
+            endpoint = (config.base_url, config.model) if config.model else role
+            if endpoint not in by_endpoint:
+                by_endpoint[endpoint] = CircuitBreaker(role, guard.breaker_failures,
+                                                       guard.breaker_cool_off_s,
+                                                       guard.breaker_slow_call_s)
+            else:
+                by_endpoint[endpoint].name = "router and agent"
+            self.breakers[role] = by_endpoint[endpoint]
 
     def model(self, role: Role) -> BaseChatModel:
         return self.router_model if role == "router" else self.agent_model

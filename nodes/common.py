@@ -92,7 +92,7 @@ async def call_model(primary: BaseChatModel, fallback: BaseChatModel, tools: lis
         if primary is fallback:
             raise
         reason, worth_logging = fallback_reason(error)
-        if worth_logging:
+        if worth_logging and not (breaker and breaker.state != "closed"):  # its opening was logged
             log.warning("model failed (%s); offline brain takes over", reason)
         extra["fallbacks"] = [f"turn {turn}: {reason}"]
         message = await bound(fallback, tools).ainvoke(messages)

@@ -83,6 +83,9 @@ class ModelGuardSettings(BaseSettings):
     """Total model time one turn may spend; later calls in the turn go to the offline brain."""
     breaker_failures: int = Field(default=5, ge=1)
     """Consecutive failures or timeouts of one model that open its circuit breaker."""
+    breaker_slow_call_s: float = Field(default=5.0, gt=0)
+    """A call unanswered after this long counts as a failure for the breaker (it goes on):
+    a model that hangs is found out within seconds, not when every turn's deadline is spent."""
     breaker_cool_off_s: float = Field(default=30.0, gt=0)
     """How long an open breaker sends every call to the offline brain before trying again."""
 

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from server.settings import Settings
+from tests.integration.server.conftest import text_message
 
 pytestmark = pytest.mark.integration
 
@@ -110,3 +111,31 @@ async def test_readyz_names_the_offline_brain_when_no_model_is_configured(start_
     ready = await server.http.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["models"] == {"router": "offline", "agent": "offline"}
+
+
+async def test_a_crowd_writing_to_a_hanging_model_is_answered_within_15_s(start_server, hanging_openai,
+                                                                         caplog):
+    """The issue's goal, through webhooks and the worker, at the product's default deadline
+    (10 s): 300 customers at once, every one answered or handed off within 15 s of its
+    debounce."""
+    from server.settings import ModelSettings
+
+    model = ModelSettings(model="gpt-test", base_url=hanging_openai, api_key="unused")
+    server = await start_server(debounce_s=0.5, router=model, agent=model)
+    phones = ["4474" + str(uuid.uuid4().int)[:8] for _ in range(300)]
+    for i in range(0, len(phones), 50):
+        await asyncio.gather(*(server.post_meta(text_message(p, "how long do refunds take?"))
+                               for p in phones[i:i + 50]))
+    rows = await server.wait_for(
+        "SELECT m.conversation_key, extract(epoch FROM o.created_at - m.received_at)::float AS after"
+        " FROM inbound_messages m JOIN turns t ON t.turn_key = m.turn_key"
+        " JOIN outbox o ON o.idempotency_key = t.turn_key || ':0'"
+        " WHERE m.conversation_key = ANY(%s)", phones, count=len(phones), within_s=60)
+    assert len(rows) == len(phones)
+    slowest = max(r["after"] for r in rows) - 0.5  # from the end of the debounce
+    assert slowest <= 15, f"the last customer waited {slowest:.1f} s after the debounce"
+    outcomes = await server.rows("SELECT DISTINCT outcome FROM turns WHERE conversation_key = ANY(%s)",
+                                 phones)
+    assert {o["outcome"] for o in outcomes} <= {"replied", "handoff"}
+    failures = [r for r in caplog.records if "offline brain takes over" in r.getMessage()]
+    assert len(failures) < 10, f"{len(failures)} lines for one outage"  # then the breaker's one

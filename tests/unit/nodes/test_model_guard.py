@@ -170,3 +170,42 @@ async def test_the_offline_brain_as_the_model_has_no_breaker_and_no_deadline(run
     assert "fallbacks" not in update and turn.context.model_deadline is None
     assert turn.context.services.model_states() == {"router": "offline", "agent": "offline"}
     assert turn.context.services.breakers == {}
+
+
+async def test_slow_calls_open_the_breaker_before_they_end():
+    from graph.breaker import BreakerOpen, CircuitBreaker
+
+    breaker = CircuitBreaker("agent", failures=2, cool_off_s=30, slow_s=0.05)
+
+    async def hang() -> str:
+        await asyncio.sleep(5)
+        return "too late"
+    started = time.monotonic()
+    results = await asyncio.gather(breaker.run(hang), breaker.run(hang), return_exceptions=True)
+    assert all(isinstance(r, BreakerOpen) for r in results)  # abandoned, not waited out
+    assert time.monotonic() - started < 1 and breaker.state == "open"
+
+
+async def test_a_slow_call_that_answers_is_not_a_failure_twice():
+    from graph.breaker import CircuitBreaker
+
+    breaker = CircuitBreaker("router", failures=2, cool_off_s=30, slow_s=0.02)
+
+    async def slow() -> str:
+        await asyncio.sleep(0.1)
+        return "fine"
+    assert await breaker.run(slow) == "fine"
+    assert await breaker.run(slow) == "fine"  # counted slow, then answered: the count restarts
+    assert breaker.state == "closed"
+
+
+def test_router_and_agent_on_one_endpoint_share_a_breaker():
+    from graph.services import build_services
+    from server.settings import ModelSettings, Settings
+
+    same = ModelSettings(model="m", base_url="http://models.example/v1")
+    shared = build_services(None, None, Settings(_env_file=None, router=same, agent=same))
+    assert shared.breakers["router"] is shared.breakers["agent"]
+    other = ModelSettings(model="big", base_url="http://models.example/v1")
+    apart = build_services(None, None, Settings(_env_file=None, router=same, agent=other))
+    assert apart.breakers["router"] is not apart.breakers["agent"]
