@@ -96,7 +96,7 @@ class OutboxSettings(BaseSettings):
     send_timeout_s: float = Field(default=3.0, gt=0)
     """Seconds one provider call may take; a slower one counts as outcome unknown (its status
     webhook still settles it). It also bounds how long a send whose sender died holds back
-    later replies to the same customer: this, plus a second."""
+    later replies to the same customer: this, plus one to two seconds."""
     status_wait_s: float = Field(default=15.0, gt=0)
     """How long a message whose send outcome is unknown waits for a status webhook to settle
     it before it is sent again."""
