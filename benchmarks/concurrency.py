@@ -137,10 +137,6 @@ async def load(args: argparse.Namespace, run_id: str, server_url: str, fake_url:
     measured = [s for s in done if s.sent_at >= began + args.warmup]
     acked = [s for s in done if s.status == "200"]
     lost = [s for s in acked if s.reply_at is None]
-    kinds: dict[str, list[float]] = collections.defaultdict(list)
-    for s in measured:
-        if s.latency is not None:
-            kinds[s.kind].append(s.latency)
     by_outbox = collections.Counter(r["outbox_id"] for r in records.sent if r["type"] in ("text", "template"))
     cpu = e2e.CpuMeter.delta(before, after)
     return {
@@ -151,7 +147,7 @@ async def load(args: argparse.Namespace, run_id: str, server_url: str, fake_url:
         "webhook_statuses": dict(client.statuses),
         "webhooks_retried": sum(s.attempts > 1 for s in done),
         "latency_s": e2e.summarise(s.latency for s in measured if s.latency is not None),
-        "latency_by_kind_s": {k: e2e.summarise(v) for k, v in kinds.items()},
+        "latency_by_kind_s": e2e.latency_by_kind(measured),
         "lost": len(lost), "lost_sample": [s.message_id for s in lost[:5]],
         "timed_out": sum(s.timed_out for s in done),
         "fake_sends": len(records.sent),

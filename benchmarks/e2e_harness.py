@@ -110,6 +110,15 @@ def summarise(values: Iterable[float]) -> dict[str, float]:
             "p99": percentile(ordered, 99), "max": ordered[-1], "min": ordered[0]}
 
 
+def latency_by_kind(sent: Iterable[Any]) -> dict[str, dict[str, float]]:
+    """Reply latency summarised per message kind, over messages that got a reply."""
+    kinds: dict[str, list[float]] = {}
+    for s in sent:
+        if s.latency is not None:
+            kinds.setdefault(s.kind, []).append(s.latency)
+    return {kind: summarise(values) for kind, values in kinds.items()}
+
+
 def fmt_latency(s: dict[str, float], unit: str = "s", digits: int = 2) -> str:
     if not s.get("n"):
         return "no samples"

@@ -219,17 +219,13 @@ async def load(args: argparse.Namespace, run: str, processes: int, server_url: s
     cpu = e2e.CpuMeter.delta(before, after)
     acked = [s for s in done if s.status == "200"]
     lost = [s for s in acked if s.reply_at is None]
-    kinds: dict[str, list[float]] = collections.defaultdict(list)
-    for s in in_window:
-        if s.latency is not None:
-            kinds[s.kind].append(s.latency)
     return {
         "processes": processes,
         "window": {"start": start, "end": end, "seconds": end - start},
         "turns_in_window": turns,
         "turns_per_s": turns / (end - start),
         "latency_s": e2e.summarise(s.latency for s in in_window if s.latency is not None),
-        "latency_by_kind_s": {k: e2e.summarise(v) for k, v in kinds.items()},
+        "latency_by_kind_s": e2e.latency_by_kind(in_window),
         "cpu": cpu,
         "cpu_ms_per_turn": {k: 1000 * v / turns if turns else None for k, v in cpu["cpu_s"].items()},
         "messages_sent": len(done), "acknowledged": len(acked),
