@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             env = e2e.switchboard_env(database_url=db_url, redis_url=redis.url,
                                       data_dir=h.workdir / "data", port=port, model_url=None,
                                       graph_url="", debounce_s=0.5, extra={"LOG_LEVEL": args.log_level})
-            for key in ("META__GRAPH_URL", "META__APP_SECRET", "META__ACCESS_TOKEN"):
+            for key in ("META__GRAPH_URL", "META__APP_SECRET", "META__ACCESS_TOKEN",
+                        "META__VERIFY_TOKEN"):
                 env.pop(key)  # demo mode: the simulator's own fake and secrets
             serve = e2e.start_serve(h, env, 1, worker=worker)
             acks = asyncio.run(load(args, run_id, serve.url, int(worker)))

@@ -637,6 +637,7 @@ def switchboard_env(*, database_url: str, redis_url: str, data_dir: Path, port: 
         "HOST": "127.0.0.1", "PORT": str(port), "DEBOUNCE_S": str(debounce_s),
         "META__GRAPH_URL": graph_url, "META__APP_SECRET": APP_SECRET,
         "META__ACCESS_TOKEN": ACCESS_TOKEN, "META__PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "META__VERIFY_TOKEN": "bench-verify-token",  # no published default with a real channel
         "ANONYMIZED_TELEMETRY": "False", "PYTHONUNBUFFERED": "1",
     }
     if model_url:

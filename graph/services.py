@@ -20,6 +20,7 @@ from server.settings import ModelSettings, Settings, get_settings
 if TYPE_CHECKING:
     from knowledge.base import KnowledgeBase
     from tools.shop import ShopBackend
+    from tools.verification import VerificationLedger
 
 
 class HandoffPlanner(Protocol):
@@ -47,6 +48,8 @@ class Services:
     knowledge: KnowledgeBase
     desk: HandoffPlanner | None = None
     """Plans handoffs (warm or cold, SLA, ETA) when a human desk is running; None in the CLI."""
+    verification: VerificationLedger | None = None
+    """Counts and records identity checks in Postgres; None refuses every order claim."""
     breakers: dict[Role, CircuitBreaker] = field(init=False, default_factory=dict)
     """One per configured model, for the life of the process; the offline brain has none."""
 
@@ -94,7 +97,8 @@ def chat_model(config: ModelSettings, fallback: BaseChatModel) -> BaseChatModel:
 
 def build_services(shop: ShopBackend, knowledge: KnowledgeBase, settings: Settings | None = None,
                    router_model: BaseChatModel | None = None,
-                   agent_model: BaseChatModel | None = None) -> Services:
+                   agent_model: BaseChatModel | None = None,
+                   verification: VerificationLedger | None = None) -> Services:
     """Services from settings; explicit models win over configured ones."""
     settings = settings or get_settings()
     brain = OfflineBrain()
@@ -105,6 +109,7 @@ def build_services(shop: ShopBackend, knowledge: KnowledgeBase, settings: Settin
         fallback_model=brain,
         shop=shop,
         knowledge=knowledge,
+        verification=verification,
     )
 
 
@@ -128,11 +133,15 @@ async def _open_default_services() -> Services:
     from server.database import open_pool
     from tools.seed import seed_if_empty
     from tools.shop import PostgresShop
+    from tools.verification import VerificationLedger
 
     settings = get_settings()
-    shop = PostgresShop(await open_pool(settings))
+    pool = await open_pool(settings)
+    shop, ledger = PostgresShop(pool), VerificationLedger(pool, settings)
     await seed_if_empty(shop)
-    return build_services(shop, await open_knowledge_base(settings), settings)
+    await ledger.setup()
+    return build_services(shop, await open_knowledge_base(settings), settings,
+                          verification=ledger)
 
 
 async def services_for(context: object | None) -> Services:

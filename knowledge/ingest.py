@@ -3,17 +3,28 @@
 Each chunk's content hash is stored in its metadata; a chunk whose hash is unchanged is
 neither embedded nor written again, so re-running ingest on the same input costs only the
 parsing. Chunks of a document that are no longer produced are deleted with it.
+
+A source is read and parsed whole before anything of it is written, so one that fails
+leaves nothing half-ingested; inputs refused outright (a URL to a private address, a
+`file:` or `javascript:` URL) stop the run before anything is written at all. Links stored
+with chunks are kept only when they are http(s) on an allowed host (`nodes.links`): they are
+shown to customers as Sources.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
 from knowledge.base import KnowledgeBase
-from knowledge.chunking import chunks_of
+from knowledge.chunking import Chunk, chunks_of
+from knowledge.fetch import FetchPolicy
 from knowledge.paging import get_all
-from knowledge.sources import Source, SourceError, Unsupported, expand, load
+from knowledge.sources import Source, SourceError, Unsupported, expand, parse, read, refusals
+from nodes.links import is_allowed_url
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,6 +39,10 @@ class IngestReport:
     pruned_documents: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    fetched: list[tuple[str, str]] = field(default_factory=list)
+    """(URL asked for, final URL after redirects) of each URL read."""
+    refused: bool = False
+    """The run stopped before writing anything: every reason is in errors."""
     owners: dict[str, str] = field(default_factory=dict, repr=False)
     """Which source produced each chunk id this run."""
 
@@ -37,10 +52,24 @@ def _stored_hashes(kb: KnowledgeBase, where: dict | None = None) -> dict[str, di
     return {id_: meta or {} for id_, meta in zip(found["ids"], found["metadatas"], strict=True)}
 
 
-def ingest_source(kb: KnowledgeBase, source: Source, report: IngestReport) -> None:
-    """Parse one source and bring its chunks in the collection up to date."""
-    doc = load(source)
-    chunks = chunks_of(doc)
+def vetted_links(chunks: list[Chunk], source: str, allowed_hosts: Iterable[str]) -> list[Chunk]:
+    """The chunks with every URL that is not http(s) on an allowed host dropped (one warning)."""
+    dropped = sorted({c.url for c in chunks if c.url and not is_allowed_url(c.url, allowed_hosts)})
+    shown = [url for url in dropped if not url.startswith("#")]  # "#anchor" of a URL-less file
+    if shown:
+        log.warning("%s: dropped %d link(s) that are not http(s) on an allowed host, e.g. %r",
+                    source, len(shown), shown[0][:200])
+    return [replace(c, url="") if c.url in dropped else c for c in chunks]
+
+
+def ingest_source(kb: KnowledgeBase, source: Source, report: IngestReport,
+                  policy: FetchPolicy | None = None, allowed_hosts: Iterable[str] = ()) -> None:
+    """Read and parse one source whole, then bring its chunks in the collection up to date."""
+    raw = read(source, policy or FetchPolicy())
+    doc = parse(source, raw)
+    if source.is_url:
+        report.fetched.append((source.location, raw.url))
+    chunks = vetted_links(chunks_of(doc), doc.source, allowed_hosts)
     clashes = {report.owners[c.id] for c in chunks if c.id in report.owners}
     if clashes:  # same file name in two folders: ids are <stem>#<anchor>, so one would overwrite
         raise SourceError(f"its chunk ids clash with {sorted(clashes)[0]}; rename one of them")
@@ -67,20 +96,31 @@ def prune(kb: KnowledgeBase, kept_sources: set[str], report: IngestReport) -> No
 
 
 def ingest(kb: KnowledgeBase, inputs: list[str], prune_missing: bool = False,
-           progress: Callable[[Source, int, int], None] | None = None) -> IngestReport:
+           progress: Callable[[Source, int, int], None] | None = None,
+           policy: FetchPolicy | None = None, allowed_hosts: Iterable[str] | None = None) -> IngestReport:
     """Ingest files, folders and URLs; a bad source is recorded and the rest carry on.
 
     With `prune_missing`, documents in the collection that no input produced are deleted;
     sources that failed this run are kept, so a flaky fetch cannot wipe a document.
+    `allowed_hosts` (default: the settings') are the hosts a stored link may point to.
     """
+    policy = policy or FetchPolicy()
+    if allowed_hosts is None:
+        from server.settings import get_settings
+
+        allowed_hosts = get_settings().allowed_url_hosts
+    allowed_hosts = list(allowed_hosts)
     report = IngestReport()
+    if refused := refusals(inputs, policy):
+        report.errors, report.refused = refused, True
+        return report
     sources = expand(inputs)
     seen: set[str] = set()
     for n, source in enumerate(sources, 1):
         if progress:
             progress(source, n, len(sources))
         try:
-            ingest_source(kb, source, report)
+            ingest_source(kb, source, report, policy, allowed_hosts)
             seen.add(source.location)
         except Unsupported as reason:
             report.skipped.append((source.location, str(reason)))

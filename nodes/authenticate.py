@@ -1,59 +1,68 @@
 """Authenticate: verify the customer before any tool touches their data.
 
-A WhatsApp number on file verifies at once. Otherwise the customer proves an order: its
-number plus the last 4 characters of the postcode, or the email on the order. Three misses
-lock checks for a while and offer a human.
+A WhatsApp number on file verifies at once. Otherwise the customer proves an order: one order
+number with one secret, the last 4 characters of its postcode (or all of it) or the email on
+the order (nodes/claims.py). Whether a claim may be tried and what it counts towards is the
+verification ledger's (tools/verification.py), kept in Postgres: failures lock the target
+customer and the sending number whichever conversation they come from, and many failures
+everywhere pause order checks for all. The `verification` in state only mirrors it for the
+conversation view.
+
+Replies never tell whether an order exists or whose it is: an unknown order, a wrong secret and
+a customer locked by someone else's guesses all get the same answer.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
+import logging
+from datetime import datetime
 
 from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.routes import NEEDS_IDENTITY
-from graph.services import services_for
+from graph.services import Services, services_for
 from graph.state import State, Verification, move
 from nodes import prompts
-from nodes.checks import EMAIL, order_refs
+from nodes.claims import MAX_LOOKUPS, Claim, judge, read_claim
 from nodes.common import say, turn_text
-from tools.shop import ShopBackend
+from tools.verification import Lock, Verdict
+
+log = logging.getLogger(__name__)
 
 
-def _normal(text: str) -> str:
-    return re.sub(r"[^A-Z0-9]", "", text.upper())
+def _minutes(until: datetime, now: datetime) -> int:
+    return max(1, -int(-(until - now).total_seconds() // 60))  # rounded up: never "0 minutes"
 
 
-def _secrets(text: str) -> set[str]:
-    """What the customer offered as proof: emails, and postcode-like 4-character tokens."""
-    emails = {e.lower() for e in EMAIL.findall(text)}
-    tokens = {_normal(t) for t in re.findall(r"\b[A-Za-z0-9]{4}\b", text)
-              if re.search(r"\d", t) and re.search(r"[A-Za-z]", t)}
-    tokens |= {_normal(m) for m in re.findall(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", text, re.I)}
-    return emails | tokens
+def _refused(lock: Lock, now: datetime, failures: int = 0, tripped: bool = False,
+             flags: list[str] | None = None) -> dict:
+    """The reply to a claim refused by a lock: the number's own, or the global pause."""
+    if lock.scope == "global":
+        return {"verification": Verification(status="challenged", method=None, attempts=failures,
+                                             locked_until=None), **say(prompts.VERIFY_PAUSED)}
+    update = {"verification": Verification(status="locked", method=None, attempts=failures,
+                                           locked_until=lock.until.isoformat()),
+              **say(prompts.VERIFY_LOCKED.format(minutes=_minutes(lock.until, now)))}
+    if tripped:  # the failure that locked the number brings in a human, once
+        update["flags"] = [*(flags or []), "verification_lockout"]
+    return update
 
 
-async def check_claim(shop: ShopBackend, text: str) -> str | None:
-    """The customer id an order claim proves, or None."""
-    offered = _secrets(text)
-    for ref in order_refs(text):
-        order = await shop.order_for_verification(ref)
-        if not order:
-            continue
-        postcode = _normal(order["postcode"])
-        if {order["email"].lower(), postcode[-4:], postcode} & offered:
-            return order["customer_id"]
-    return None
+async def _decide(services: Services, claim: Claim, phone: str, now: datetime,
+                  turn_key: str | None) -> Verdict:
+    """Look up the claimed orders and let the ledger decide and record the claim."""
+    orders = {ref: await services.shop.order_for_verification(ref)
+              for ref in claim.refs[:MAX_LOOKUPS]}
+    return await services.verification.settle(phone, judge(claim, orders), now=now,
+                                              turn_key=turn_key)
 
 
 async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
     services = await services_for(context)
-    settings, shop, now = services.settings, services.shop, context.clock()
-    verification = Verification(**state.verification)
-    if verification["status"] == "verified" and state.customer:
+    shop, ledger, now = services.shop, services.verification, context.clock()
+    if state.verification["status"] == "verified" and state.customer:
         return {}
 
     def verified(customer: dict, method: str) -> dict:
@@ -66,30 +75,32 @@ async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
         return verified(on_file, "phone_on_file")
     if state.intent not in NEEDS_IDENTITY:
         return {}  # a policy question needs no proof of identity
+    if ledger is None:  # no ledger, no counting: order claims are not tried at all
+        log.warning("no verification ledger configured: order claims are refused")
+        return say(prompts.VERIFY_PAUSED)
 
-    locked_until = verification["locked_until"]
-    if locked_until and datetime.fromisoformat(locked_until) > now:
-        minutes = max(1, int((datetime.fromisoformat(locked_until) - now).total_seconds() // 60))
-        return say(prompts.VERIFY_LOCKED.format(minutes=minutes))
-    if locked_until:  # lockout served: a fresh set of attempts
-        verification.update(status="unverified", attempts=0, locked_until=None)
+    # The number is the server's (the webhook sender), never the message's or a model's.
+    phone = context.phone or ""
+    claim = read_claim("\n".join(context.inbound) or turn_text(state.messages))
+    challenged = Verification(status="challenged", method=None,
+                              attempts=state.verification["attempts"], locked_until=None)
+    if not claim.complete:  # nothing to try; a claim is checked (and recorded) by the ledger
+        lock = await ledger.check_locked(None, phone, now)
+        if lock:
+            return _refused(lock, now)
+        return {"verification": challenged,
+                **say(prompts.VERIFY_ONE if claim.several else prompts.VERIFY_ASK)}
 
-    raw = "\n".join(context.inbound) or turn_text(state.messages)
-    claimed = bool(order_refs(raw)) and bool(_secrets(raw))
-    customer_id = await check_claim(shop, raw) if claimed else None
-    if customer_id:
-        customer = await shop.customer_by_id(customer_id)
+    verdict = await _decide(services, claim, phone, now, context.turn_key)
+    if verdict.outcome == "verified":
+        customer = await shop.customer_by_id(verdict.customer_id)
         return {**verified(customer, "order_claim"), **say(prompts.VERIFY_OK.format(
             name=customer["name"].split()[0]))}
-    if verification["status"] != "challenged" or not claimed:
-        verification["status"] = "challenged"
-        return {"verification": verification, **say(prompts.VERIFY_ASK)}
-
-    verification["attempts"] += 1
-    left = settings.max_verification_attempts - verification["attempts"]
-    if left > 0:
-        return {"verification": verification, **say(prompts.VERIFY_RETRY.format(left=left))}
-    verification.update(status="locked",
-                        locked_until=(now + timedelta(minutes=settings.lockout_minutes)).isoformat())
-    return {"verification": verification, "flags": [*state.flags, "verification_lockout"],
-            **say(prompts.VERIFY_LOCKED.format(minutes=settings.lockout_minutes))}
+    if verdict.outcome in ("locked", "paused"):
+        scope = "global" if verdict.outcome == "paused" else "number"
+        return _refused(Lock(scope, verdict.until), now, verdict.failures, verdict.tripped,
+                        state.flags)
+    challenged["attempts"] = verdict.failures
+    text = (prompts.VERIFY_ONE if claim.several
+            else prompts.VERIFY_RETRY.format(left=verdict.tries_left))
+    return {"verification": challenged, **say(text)}

@@ -1,28 +1,54 @@
-"""Text checks shared by the guardrail nodes: PII, abuse, prompt injection, secrets."""
+"""Text checks shared by the guardrail nodes: PII, abuse, prompt injection, secrets.
+
+Personal data and secrets are found by `nodes.pii` (one set of patterns for input and output);
+this module keeps the names the nodes call. Every check reads normalised text (`pii.skeleton`:
+NFKC, no zero-width or format characters, look-alike letters folded), so a full-width or
+Cyrillic "ignore" is still "ignore". The injection check is advisory: it adds a flag and a note
+to the prompt; what the model may do is limited by code around it, not by this check.
+"""
 
 from __future__ import annotations
 
 import re
 
+from nodes import pii
+from nodes.pii import luhn_ok  # noqa: F401 - part of this module's interface
+
 ORDER_REF = re.compile(r"\bHP-?\s?(\d{5})\b", re.I)
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-PHONE = re.compile(r"(?<![\w-])\+?\d[\d ()-]{8,16}\d\b")
-POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.I)
-STREET = re.compile(
-    r"\b\d{1,4}[a-z]?\s+(?:[A-Z][\w']+\s){1,3}"
-    r"(?:Road|Rd|Street|St|Lane|Ln|Avenue|Ave|Way|Close|Drive|Place|Square|Crescent|Court|Terrace|Gardens)\b")
-SECRET = re.compile(r"\b(?:sk|pk|rk|xox[abp])-[\w-]{10,}|\bBearer\s+[\w.-]{10,}|\bpassword\s*[:=]\s*\S+", re.I)
-URL = re.compile(r"https?://[^\s)\]>]+")
+"""A plain e-mail address, as a customer proving who they are types it."""
 
-_ABUSE = re.compile(r"\b(f+u+c+k\w*|shit\w*|bastard\w*|bitch\w*|idiot\w*|crap|wanker\w*|"
-                    r"stupid|useless|scam(?:mers?)?|morons?|dickheads?|twats?)\b", re.I)
+_ABUSE = re.compile(r"\b(f+u+c+k\w*|f[\W_]{1,3}(?:c|k)\w*|f[\W_]*u[\W_]*c[\W_]*k\w*|shit\w*|bastard\w*"
+                    r"|bitch\w*|idiot\w*|crap|wanker\w*|stupid|useless|scam(?:mers?)?|morons?"
+                    r"|dickheads?|twats?)\b", re.I)
+_RULES = (r"(?:instructions?|rules|prompts?|directions|guidelines|guardrails|restrictions|polic(?:y|ies)"
+          r"|constraints|programming|directives|training|safeguards)")
+_WHICH = (r"(?:all|any|every|your|previous|prior|above|earlier|preceding|original|initial|system|safety"
+          r"|existing|former|given|default|developer)")
+_FILLER = r"(?:the|of|these|those|my|current|old|all|any|your)"
 _INJECTION = re.compile(
-    r"ignore (?:all |any |the )?(?:previous|prior|above) (?:instructions|rules|prompts?)"
-    r"|disregard (?:your|the|all) (?:instructions|rules|system prompt)"
-    r"|(?:reveal|show|print|repeat) (?:me )?(?:your|the) (?:system )?(?:prompt|instructions)"
-    r"|you are now|act as (?:an? )?(?:admin|developer|system)|\bsystem prompt\b"
-    r"|\bjailbreak\b|\bDAN mode\b|pretend (?:to be|you are)", re.I)
+    rf"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon|discard|neglect|circumvent)"
+    rf" (?:{_FILLER} ){{0,3}}{_WHICH} (?:(?:{_WHICH}|{_FILLER}) ){{0,2}}{_RULES}\b"
+    r"|\bforget (?:everything|all)(?: that)? (?:you(?:'ve| have)? (?:been told|learned|know)|above|before)"
+    r"|\bnew (?:system )?(?:instructions?|rules|prompt|task|role|persona|directives?) ?:"
+    r"|\b(?:your|the) (?:new|real|actual|updated) (?:instructions|rules|task|role|persona|prompt) (?:is|are)\b"
+    r"|\bupdated (?:system )?instructions\b|\b(?:system|developer) (?:prompt|message|override|note)\b"
+    r"|(?:^|\n) ?(?:system|assistant|developer|admin) ?:|<\|[a-z_]{2,20}\|>|\[/?(?:inst|system)\]"
+    r"|<</?sys>>|</?(?:system|instructions?|assistant)>|#{2,} ?(?:system|instructions?)\b"
+    r"|\b(?:reveal|show|print|repeat|output|display|leak|dump|tell me|give me|write out|spell out)"
+    r" (?:me |us )?(?:your|the) (?:(?:system|initial|original|hidden|secret|full) )*(?:prompt|instructions)\b"
+    r"|\b(?:reveal|show|print|dump|leak) (?:me )?your (?:rules|configuration|guidelines)\b"
+    r"|\b(?:repeat|print|output|echo) (?:all )?(?:of )?(?:the )?(?:text|words|everything|messages?) (?:above|before)"
+    r"|\byou are now\b|\bfrom now on,? you(?: are|'re| will| must)\b|\bpretend (?:to be|you are|you're)"
+    r"|\bact as (?:an? |the |my )?(?:admin|administrator|developer|system|root|superuser|unrestricted)"
+    r"|\brole-?play as\b|\b(?:developer|dan|god|admin|debug) mode\b|\bdo anything now\b|\bjailbreak"
+    r"|\bsudo\b|\bprompt injection\b", re.M)
+_INJECTION_COMPACT = re.compile(
+    r"ignore(?:all|any|the|your)?(?:previous|prior|above|earlier)(?:instructions|rules|prompts?)"
+    r"|disregard(?:all|your|the)?(?:previous|prior|above)?(?:instructions|rules)|systemprompt"
+    r"|forget(?:all)?your(?:rules|instructions)|developermode|jailbreak")
+"""Key phrases with every non-letter removed: "i g n o r e  p-r-e-v-i-o-u-s ..."."""
+_LEET = str.maketrans("013457@$", "oieastas")
 
 
 POLICY = {
@@ -37,77 +63,38 @@ POLICY = {
 
 
 def policy_topics(text: str) -> list[str]:
-    return [name for name, pattern in POLICY.items() if pattern.search(text)]
-
-
-def luhn_ok(digits: str) -> bool:
-    total, parity = 0, len(digits) % 2
-    for i, ch in enumerate(digits):
-        d = int(ch)
-        if i % 2 == parity:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def _cards(text: str) -> str:
-    def mask(m: re.Match) -> str:
-        digits = re.sub(r"\D", "", m.group())
-        return "[card]" if 13 <= len(digits) <= 19 and luhn_ok(digits) else m.group()
-    return CARD.sub(mask, text)
+    folded = pii.skeleton(text)
+    return [name for name, pattern in POLICY.items() if pattern.search(folded)]
 
 
 def redact_pii(text: str) -> tuple[str, list[str]]:
-    """The text with card numbers, emails, phone numbers and addresses replaced, and
-    which kinds were found. Order numbers are kept: they are not personal data."""
-    found: list[str] = []
-    redacted = _cards(text)
-    if redacted != text:
-        found.append("card")
-    for kind, pattern in (("email", EMAIL), ("phone", PHONE), ("address", STREET),
-                          ("postcode", POSTCODE)):
-        redacted, n = pattern.subn(f"[{kind}]", redacted)
-        if n:
-            found.append(kind)
-    return redacted, found
+    """The text with personal data and secrets replaced by [kind] labels, and the kinds found
+    (see `pii.redact`). Order numbers are kept: they are not personal data."""
+    return pii.redact(text)
+
+
+def _views(text: str) -> tuple[str, str]:
+    """The text as the word checks read it, and the same with digit-for-letter swaps undone."""
+    folded = pii.skeleton(text)
+    return folded, folded.translate(_LEET)
 
 
 def is_abusive(text: str) -> bool:
-    return bool(_ABUSE.search(text))
+    return any(_ABUSE.search(view) for view in _views(text))
 
 
 def looks_like_injection(text: str) -> bool:
-    return bool(_INJECTION.search(text))
+    """Advisory: true for the common shapes of "ignore your instructions", including ones
+    disguised with look-alike letters, invisible characters, spacing or role tags."""
+    views = _views(text)
+    return (any(_INJECTION.search(view) for view in views)
+            or any(_INJECTION_COMPACT.search(re.sub(r"[^a-z]", "", view)) for view in views))
 
 
 def scrub_output(text: str) -> tuple[str, list[str]]:
-    """Remove what a reply must never carry: secrets and full card or account numbers."""
-    problems = []
-    cleaned = _cards(text)
-    if cleaned != text:
-        problems.append("card_number")
-    cleaned, n = SECRET.subn("[removed]", cleaned)
-    if n:
-        problems.append("secret")
-    cleaned, n = re.subn(r"\b\d{9,}\b", lambda m: "•••• " + m.group()[-4:], cleaned)
-    if n:
-        problems.append("account_number")
-    return cleaned, problems
-
-
-def strip_urls(text: str, allowed_hosts: list[str]) -> tuple[str, list[str]]:
-    """Drop URLs whose host is not allow-listed; returns the text and the dropped URLs."""
-    from urllib.parse import urlparse
-
-    dropped: list[str] = []
-
-    def keep(m: re.Match) -> str:
-        host = (urlparse(m.group()).hostname or "").lower()
-        if host in allowed_hosts:
-            return m.group()
-        dropped.append(m.group())
-        return "[link removed]"
-    return URL.sub(keep, text), dropped
+    """Remove what a reply must never carry: secrets, card and bank details, national ids and
+    full account numbers (see `pii.scrub`)."""
+    return pii.scrub(text)
 
 
 def order_refs(text: str) -> list[str]:

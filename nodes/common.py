@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+from langgraph.runtime import get_runtime
 
 from graph.state import Usage
+from nodes.links import remove_links
 from nodes.model_guard import ask_within, fallback_reason
-from server.settings import ModelSettings
+from server.settings import ModelSettings, get_settings
 
 if TYPE_CHECKING:
     from graph.breaker import CircuitBreaker
@@ -33,14 +35,28 @@ def turn_text(messages: Sequence[AnyMessage]) -> str:
     return "\n".join(reversed(texts))
 
 
-def say(*texts: str, replace: str | None = None) -> dict:
+def say(*texts: str, replace: str | None = None, allowed_hosts: Sequence[str] | None = None) -> dict:
     """State update that sends texts to the customer and records them in the transcript.
 
+    Every text the bot sends passes here, so here every link not on the allow-list is
+    removed (`nodes.links`): replies, Sources lines, handoff and canned texts alike.
     `replace` is the id of a message (the agent's Reply tool call) the first text replaces,
     so the transcript keeps the answer as plain text.
     """
+    hosts = allowed_url_hosts() if allowed_hosts is None else allowed_hosts
+    texts = tuple(remove_links(t, hosts)[0] for t in texts)
     messages = [AIMessage(content=t, id=replace if i == 0 else None) for i, t in enumerate(texts)]
     return {"outbound": list(texts), "messages": messages}
+
+
+def allowed_url_hosts() -> list[str]:
+    """The link allow-list of this run's services, else the process-wide settings'."""
+    try:
+        context = get_runtime().context
+    except RuntimeError:  # called outside a graph run (a node under test)
+        context = None
+    services = getattr(context, "services", None)
+    return (services.settings if services is not None else get_settings()).allowed_url_hosts
 
 
 def usage_of(message: BaseMessage, config: ModelSettings) -> Usage:

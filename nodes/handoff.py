@@ -12,6 +12,7 @@ from graph.services import services_for
 from graph.state import State, move
 from nodes import prompts
 from nodes.common import say, turn_text
+from nodes.pii import redact
 
 ETA = {"urgent": "within 15 minutes", "high": "within 30 minutes", "normal": "within 2 hours"}
 """Without a desk (terminal chat), the wait promised by priority."""
@@ -46,7 +47,8 @@ def _close_open_calls(state: State) -> list[ToolMessage]:
 
 def summary(state: State) -> str:
     customer = (state.customer or {}).get("name", "An unverified customer")
-    return f"{customer} ({state.intent or 'other'}): {turn_text(state.messages)[:300]}"
+    # The transcript is redacted already; redacting again covers text put there another way.
+    return redact(f"{customer} ({state.intent or 'other'}): {turn_text(state.messages)[:300]}")[0]
 
 
 async def handoff(state: State, runtime: Runtime[Context]) -> dict:

@@ -1,5 +1,8 @@
 """Output guardrail: the reply must fit the schema, cite only this turn's passages, link only
-to allowed hosts and carry no secrets. A failing reply is repaired once or replaced."""
+to allowed hosts and carry no secrets. A failing reply is repaired once or replaced.
+
+Links are judged by `nodes.links`; `say()` applies the same rule again to every text sent,
+so a link removed or missed here still cannot leave."""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from graph.context import Context
 from graph.services import services_for
 from graph.state import State
 from nodes import prompts
-from nodes.checks import scrub_output, strip_urls
+from nodes.checks import scrub_output
+from nodes.links import is_allowed_url, remove_links
 from nodes.schemas import Reply
 
 LOW_CONFIDENCE = 0.35
@@ -20,6 +24,9 @@ VIP_CONFIDENCE = 0.6
 """VIP customers get a human sooner: below this, or on a complaint or billing question."""
 REPEATED_FAILURES = 3
 """Unsure answers in a row before a human is brought in."""
+MAX_DRAFT = 4000
+"""A draft is cut to this before it is checked (the answer is cut to 900 after): a model
+talked into a megabyte of text costs no more to check than a long answer."""
 
 
 def draft_of(state: State) -> dict:
@@ -33,12 +40,21 @@ def draft_of(state: State) -> dict:
             "citations": re.findall(r"\[([\w-]+(?:#[\w-]+)?)\]", text)}
 
 
+def cited(passage: dict, allowed_hosts: list[str]) -> dict:
+    """A cited passage as the Sources line shows it: its URL only if allowed, no link in its
+    title or section (they come from documents anyone with ingest rights wrote)."""
+    url = passage.get("url") or ""
+    return {**passage, "url": url if is_allowed_url(url, allowed_hosts) else "",
+            "title": remove_links(str(passage.get("title") or ""), allowed_hosts)[0],
+            "section": remove_links(str(passage.get("section") or ""), allowed_hosts)[0]}
+
+
 def repair(draft: dict, state: State, allowed_hosts: list[str]) -> tuple[dict, list[str]]:
     """A draft fixed in one pass, and what had to be fixed."""
     problems: list[str] = []
     retrieved = {p["id"] for p in state.passages}
-    answer = str(draft.get("answer") or "").strip()
-    answer, dropped = strip_urls(answer, allowed_hosts)
+    answer = str(draft.get("answer") or "").strip()[:MAX_DRAFT]
+    answer, dropped = remove_links(answer, allowed_hosts)
     problems += ["url_not_allowed"] if dropped else []
     answer, leaked = scrub_output(answer)
     problems += leaked
@@ -75,7 +91,8 @@ async def output_guardrail(state: State, runtime: Runtime[Context]) -> dict:
         events.append(f"turn {state.turn}: replaced unusable reply ({type(error).__name__})")
         reply = Reply(intent="other", answer=prompts.SAFE_FALLBACK, handoff=True, confidence=0.0)
     update: dict = {"reply": reply.model_dump(), "guardrail_events": events,
-                    "citations": [p for c in reply.citations for p in state.passages if p["id"] == c]}
+                    "citations": [cited(p, settings.allowed_url_hosts)
+                                  for c in reply.citations for p in state.passages if p["id"] == c]}
     vip = (state.customer or {}).get("tier") == "vip"
     weak = reply.confidence < VIP_CONFIDENCE and not reply.citations
     update["unresolved_turns"] = state.unresolved_turns + 1 if weak else 0

@@ -39,6 +39,11 @@ VERIFY_ASK = ("Before I look at your account, I need to check it's you. Please s
               "email address on the order.")
 VERIFY_RETRY = "That didn't match our records ({left} tries left). Please check the order number and postcode or email."
 VERIFY_LOCKED = "For your security I've paused identity checks for {minutes} minutes."
+VERIFY_ONE = ("For your security I can check one thing at a time. Please send one order number "
+              "with one proof: either the last 4 characters of its postcode or the email "
+              "address on the order.")
+VERIFY_PAUSED = ("I can't check identities by order number right now. If you need help with "
+                 "an order, say \"agent\" and a colleague will take over this chat.")
 VERIFY_OK = "Thanks {name}, you're verified."
 HANDOFF_ACK = ("I've asked a colleague to join this chat (ticket {ticket}). They'll reply right "
                "here, {eta}. Anything you send meanwhile goes straight to them.")

@@ -13,7 +13,7 @@ def render(answer: str, citations: list[Passage]) -> str:
     """The WhatsApp text: the answer, then a short numbered list of linked sources."""
     if not citations:
         return answer
-    sources = "\n".join(f"{i}. {p['title']} › {p['section']}: {p['url']}"
+    sources = "\n".join(f"{i}. {p['title']} › {p['section']}" + (f": {p['url']}" if p.get("url") else "")
                         for i, p in enumerate(citations, 1))
     return f"{answer}\n\nSources:\n{sources}"
 

@@ -1,41 +1,63 @@
 """The FastAPI application: webhooks in, health, the agent console, the simulator; workers
-in-process by default."""
+in-process by default. What is mounted follows server/demo_mode.py, after the startup checks."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.staticfiles import StaticFiles
 
+from server import request_guards
 from server.console import routes as console
+from server.demo_mode import channels
 from server.routes import health, simulator, webhooks
 from server.runtime import open_runtime
+from server.security_headers import SecurityHeaders
 from server.settings import Settings, get_settings
+from server.startup_checks import check_startup
+
+
+async def meta_not_configured(request: Request) -> None:
+    raise HTTPException(404, "Meta channel not configured")
 
 
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None,
-               simulator_enabled: bool | None = None, **runtime_options) -> FastAPI:
-    """The app; `runtime_options` (database_url, models) are for tests and embedding."""
+               **runtime_options) -> FastAPI:
+    """The app; `runtime_options` (database_url, models) are for tests and embedding. Raises
+    StartupRefused when the settings are unsafe to serve with."""
     settings = settings or get_settings()
     run_workers = settings.serve_runs_worker if run_workers is None else run_workers
-    with_simulator = settings.meta.graph_url is None if simulator_enabled is None else simulator_enabled
+    demo = check_startup(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings, **runtime_options) as runtime:
             app.state.runtime = runtime
-            await console.startup(runtime, demo=with_simulator)
+            await console.startup(runtime, demo=demo)
             if run_workers:
                 runtime.start_workers()
             yield
 
-    app = FastAPI(title="Switchboard", lifespan=lifespan, docs_url="/docs")
+    docs = {"docs_url": "/docs", "redoc_url": "/redoc", "openapi_url": "/openapi.json"}
+    app = FastAPI(title="Switchboard", lifespan=lifespan,  # the API map is for demos only
+                  **(docs if demo.on else dict.fromkeys(docs)))
+    app.state.demo_mode = demo
+    request_guards.install(app, settings.max_body_bytes)  # malformed input: 4xx, before routers
+    if not (demo.on or channels(settings).meta):
+        # Outside demo mode the Meta secrets are still the published ones: answer before the
+        # webhook route (routes match in order), so nobody can sign a webhook with them.
+        app.add_route("/webhooks/meta", meta_not_configured, methods=["GET", "POST"],
+                      include_in_schema=False)
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(console.router)
-    if with_simulator:
+    if demo.on:
         simulator.mount(app, settings)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so every response gets them
     return app
 
 

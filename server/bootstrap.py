@@ -17,6 +17,7 @@ from server.database import open_pool, setup_lock
 from server.settings import Settings, get_settings
 from tools.seed import seed_if_empty
 from tools.shop import PostgresShop
+from tools.verification import VerificationLedger
 
 
 @dataclass
@@ -37,8 +38,11 @@ async def open_switchboard(settings: Settings | None = None, *, database_url: st
             await checkpointer.setup()
             shop = PostgresShop(pool)
             await seed_if_empty(shop)
+            ledger = VerificationLedger(pool, settings)
+            await ledger.setup()
             services = build_services(shop, await open_knowledge_base(settings), settings,
-                                      router_model=router_model, agent_model=agent_model)
+                                      router_model=router_model, agent_model=agent_model,
+                                      verification=ledger)
             conversations = Conversations(make_graph(checkpointer), services, pool)
             await conversations.setup()
         yield Switchboard(services, conversations)

@@ -24,6 +24,9 @@ CHAT_HELP = """Type as the customer. Commands for playing the human agent while 
 def _quiet() -> None:
     warnings.filterwarnings("ignore")
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
+    from server.log_redaction import install
+
+    install()  # the terminal chat logs through the same redaction as the server
 
 
 @app.command()

@@ -21,6 +21,7 @@ from graph.services import Services
 from nodes import prompts
 from nodes.await_human import HumanOutcome
 from nodes.checks import redact_pii
+from server.conversation_ids import for_log
 from server.database import apply_schema
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,8 @@ class Conversations:
         turn = self._turn(result)
         if turn.replies or turn.handoff or turn.silence:
             return turn
-        log.error("turn %s ended with no reply, handoff or reason; handing it to a human",
-                  result.get("turn_key"))
+        log.error("turn of %s ended with no reply, handoff or reason; handing it to a human",
+                  for_log(phone))  # the turn key starts with the phone number
         return await self.give_up(phone, [], None, "no_reply")
 
     async def give_up(self, phone: str, texts: list[str], turn_key: str | None, reason: str) -> Turn:
@@ -146,7 +147,7 @@ class Conversations:
 
     async def resume(self, phone: str, outcome: HumanOutcome | dict, now: str | None = None) -> Turn:
         """Hand a paused conversation back (or close it) with the human's outcome."""
-        outcome = HumanOutcome.model_validate(outcome)
+        outcome = _redacted(HumanOutcome.model_validate(outcome))
         if not await self.pending_handoff(phone):
             raise LookupError(f"conversation {thread_id(phone)} is not waiting for a human")
         async with self.pool.connection() as conn, conn.transaction():
@@ -186,3 +187,14 @@ class Conversations:
 
     async def state(self, phone: str) -> dict[str, Any]:
         return (await self.graph.aget_state(self._config(phone))).values
+
+
+def _redacted(outcome: HumanOutcome) -> HumanOutcome:
+    """The outcome with what people wrote redacted: a resume value is checkpointed as given."""
+    def clean(text: str) -> str:
+        return redact_pii(text)[0]
+    return outcome.model_copy(update={
+        "notes": clean(outcome.notes),
+        "customer_messages": [clean(t) for t in outcome.customer_messages],
+        "agent_messages": [clean(t) for t in outcome.agent_messages],
+        "exchange": [{**item, "text": clean(item.get("text", ""))} for item in outcome.exchange]})

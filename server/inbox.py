@@ -2,7 +2,9 @@
 
 A provider's retry of the same message is a no-op (unique on provider + message id). A
 message waits here until a worker takes it into a turn; its text stays raw only that long,
-and is redacted once the turn has committed.
+and is redacted once the turn has committed (a message that starts no turn, such as a reaction,
+is stored redacted). The provider's JSON is kept minimised: its envelope of ids, types and
+times, never the content (see `server.inbound_payload`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Literal
 
 from psycopg import AsyncConnection
 
-from nodes.checks import redact_pii
+from nodes.pii import redact
 from server.channels.models import InboundMessage
+from server.inbound_payload import MINIMISED, minimise
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound_messages (
@@ -27,6 +30,8 @@ CREATE TABLE IF NOT EXISTS inbound_messages (
     state text NOT NULL DEFAULT 'pending',  -- pending, in_turn, done, stale, skipped
     turn_key text, payload jsonb NOT NULL,
     UNIQUE (provider, provider_message_id));
+-- The text's length before it was cut to WhatsApp's 4,096 characters (NULL: not cut).
+ALTER TABLE inbound_messages ADD COLUMN IF NOT EXISTS truncated_from integer;
 CREATE INDEX IF NOT EXISTS inbound_pending ON inbound_messages (conversation_key, state, sent_at, id);
 CREATE INDEX IF NOT EXISTS inbound_unfinished ON inbound_messages (received_at)
     WHERE state IN ('pending', 'in_turn');
@@ -42,6 +47,14 @@ CREATE TABLE IF NOT EXISTS turns (
     replies integer NOT NULL,
     committed_at timestamptz NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS turns_conversation ON turns (conversation_key, committed_at);
+-- Rows stored before payloads were minimised keep only their top-level ids, type and time.
+UPDATE inbound_messages SET payload = coalesce((
+    SELECT jsonb_object_agg(key, value) FROM jsonb_each(payload)
+    WHERE key IN ('id', 'from', 'from_user_id', 'timestamp', 'type', 'MessageSid', 'SmsMessageSid',
+                  'SmsSid', 'AccountSid', 'WaId', 'From', 'To', 'NumMedia', 'MessageType')
+      AND jsonb_typeof(value) IN ('string', 'number')), '{}'::jsonb)
+    || jsonb_build_object('""" + MINIMISED + """', 'legacy')
+WHERE NOT payload ? '""" + MINIMISED + """';
 """
 Outcome = Literal["replied", "handoff", "silent"]
 
@@ -68,16 +81,19 @@ async def store_many(conn: AsyncConnection, messages: list[InboundMessage]) -> s
     # One JSON parameter: json.dumps runs in C, where dumping nine arrays runs in Python.
     rows = json.dumps([
         {"provider": m.provider, "provider_message_id": m.provider_message_id,
-         "conversation_key": m.customer_key, "phone": m.phone, "kind": m.kind, "body": m.text,
-         "needs_turn": m.needs_turn, "sent_at": m.sent_at.isoformat(), "payload": m.raw}
+         "conversation_key": m.customer_key, "phone": m.phone, "kind": m.kind,
+         "body": m.text if m.needs_turn else redact(m.text)[0],  # no turn will read it raw
+         "needs_turn": m.needs_turn, "sent_at": m.sent_at.isoformat(),
+         "payload": minimise(m.provider, m.raw),
+         "truncated_from": m.truncated_from}
         for m in messages], default=str)
     inserted = await (await conn.execute(
         "INSERT INTO inbound_messages (provider, provider_message_id, conversation_key, phone,"
-        " kind, body, needs_turn, sent_at, payload) SELECT provider, provider_message_id,"
-        " conversation_key, phone, kind, body, needs_turn, sent_at, payload"
-        " FROM jsonb_to_recordset(%s::jsonb) AS r(provider text, provider_message_id text,"
-        " conversation_key text, phone text, kind text, body text, needs_turn boolean,"
-        " sent_at timestamptz, payload jsonb)"
+        " kind, body, needs_turn, sent_at, payload, truncated_from) SELECT provider,"
+        " provider_message_id, conversation_key, phone, kind, body, needs_turn, sent_at, payload,"
+        " truncated_from FROM jsonb_to_recordset(%s::jsonb) AS r(provider text,"
+        " provider_message_id text, conversation_key text, phone text, kind text, body text,"
+        " needs_turn boolean, sent_at timestamptz, payload jsonb, truncated_from integer)"
         " ON CONFLICT (provider, provider_message_id) DO NOTHING"
         " RETURNING provider, provider_message_id", (rows,))).fetchall()
     return {(row["provider"], row["provider_message_id"]) for row in inserted}
@@ -104,7 +120,7 @@ async def settle(conn: AsyncConnection, messages: list[StoredMessage], state: st
         await conn.execute(
             "UPDATE inbound_messages m SET state = %s, body = r.body"
             " FROM unnest(%s::bigint[], %s::text[]) AS r(id, body) WHERE m.id = r.id",
-            (state, [m.id for m in messages], [redact_pii(m.body)[0] for m in messages]))
+            (state, [m.id for m in messages], [redact(m.body)[0] for m in messages]))
 
 
 async def record_turn(conn: AsyncConnection, *, turn_key: str, conversation_key: str,

@@ -25,6 +25,9 @@ def configure_logging() -> None:
     # psycopg warns for every connection an outage breaks and every reconnection attempt;
     # our loops report an outage once, when it starts, and once when it ends.
     logging.getLogger("psycopg").setLevel(logging.ERROR)
+    from server.log_redaction import install
+
+    install()  # every line is redacted of personal data and secrets before it is written
 
 
 PROCESSES_HELP = ("Processes to run on this machine; 0 means one per CPU core. They share"
@@ -35,6 +38,35 @@ def _process_count(requested: int) -> int:
     import os
 
     return requested if requested > 0 else (os.cpu_count() or 1)
+
+
+def load_settings():
+    """The settings; one that does not parse is one line and exit code 2 (never its value)."""
+    from pydantic import ValidationError
+
+    from server.settings import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "__".join(str(part) for part in first["loc"]).upper()
+        typer.echo(f"refusing to start: {name}: {first['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def checked(settings, *, serves_http: bool = True):
+    """The startup checks (server/startup_checks.py): a refusal is one line on stderr and exit
+    code 2, no traceback; else the effective configuration is logged and the demo mode returned."""
+    from server.startup_checks import StartupRefused, check_startup, report
+
+    try:
+        demo = check_startup(settings, serves_http=serves_http)
+    except StartupRefused as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    report(settings, demo)
+    return demo
 
 
 def _share_services(settings) -> dict[str, str]:
@@ -52,44 +84,45 @@ def serve(host: str = typer.Option(None, help="Bind address (default: HOST or 12
                                       help="Run a turn worker and the outbox sender in each"
                                            " process (default: yes)."),
           processes: int = typer.Option(1, "--processes", "-p", min=0, help=PROCESSES_HELP)):
-    """Run the webhook server (and, by default, a worker). With no Meta Graph URL configured,
-    the simulator is mounted: open /simulator and chat."""
+    """Run the webhook server (and, by default, a worker). With no channel configured, on
+    127.0.0.1, it runs in demo mode: open /simulator and chat."""
     import os
 
     import uvicorn
 
     from server.app import create_app
-    from server.settings import get_settings
 
     configure_logging()
-    settings = get_settings()
+    settings = load_settings()
     settings = settings.model_copy(update={
         "host": host or settings.host, "port": port or settings.port,
         "serve_runs_worker": settings.serve_runs_worker if worker is None else worker})
+    demo = checked(settings)
     count = _process_count(processes)
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    console.print(f"Switchboard on {base}  ·  simulator: {base}/simulator  ·  health: {base}/readyz"
+    entry = f"simulator: {base}/simulator" if demo.on else f"console: {base}/console"
+    console.print(f"Switchboard on {base}  ·  {entry}  ·  health: {base}/readyz"
                   + (f"  ·  {count} processes" if count > 1 else ""))
     if count == 1:
+        # log_config=None: uvicorn's lines go through our (redacting) handlers, not its own.
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                    log_level="warning")
+                    log_level="warning", log_config=None)
         return
     # uvicorn starts the processes (and restarts one that dies); each builds its app from the
     # environment, so the command-line choices travel there.
     os.environ.update(_share_services(settings), HOST=settings.host, PORT=str(settings.port),
                       SERVE_RUNS_WORKER=str(settings.serve_runs_worker).lower())
     uvicorn.run("server.app:serve_app", factory=True, workers=count, host=settings.host,
-                port=settings.port, log_level="warning")
+                port=settings.port, log_level="warning", log_config=None)
 
 
 def worker(processes: int = typer.Option(None, "--processes", "-p", min=0, show_default=False,
                                          help=PROCESSES_HELP + " Default: WORKER__PROCESSES or 1.")):
     """Run turn workers and outbox senders (add processes, here or on other machines, to scale
     out; they share Redis and Postgres through REDIS_URL and DATABASE_URL)."""
-    from server.settings import get_settings
-
     configure_logging()
-    settings = get_settings()
+    settings = load_settings()
+    checked(settings, serves_http=False)
     count = _process_count(settings.worker.processes if processes is None else processes)
     if count == 1:
         run_worker_process()
@@ -130,7 +163,12 @@ def simulate(phone: str = typer.Option("447700900101", help="Your WhatsApp numbe
     import httpx
 
     with httpx.Client(base_url=url, timeout=10) as http:
-        seen = len(http.get("/simulator/api/messages", params={"phone": phone}).json()["messages"])
+        first = http.get("/simulator/api/messages", params={"phone": phone})
+        if first.status_code == 404:
+            typer.echo(f"no simulator at {url}: that server is not in demo mode"
+                       " (docs/deployment.md)", err=True)
+            raise typer.Exit(2)
+        seen = len(first.json()["messages"])
         console.print(f"[dim]chatting as {phone} via {url}; Ctrl-D to leave[/]")
         while True:
             try:

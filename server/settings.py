@@ -8,11 +8,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ModelSettings(BaseSettings):
+class ModelSettings(BaseModel):
     """One OpenAI-compatible chat endpoint (OpenAI, OpenRouter, vLLM, Ollama, LiteLLM)."""
 
     model: str | None = None
@@ -31,7 +31,7 @@ class ModelSettings(BaseSettings):
     """Price of output tokens."""
 
 
-class EmbeddingSettings(BaseSettings):
+class EmbeddingSettings(BaseModel):
     """An OpenAI-compatible embeddings endpoint; unset model means offline WordLlama."""
 
     model: str | None = None
@@ -39,7 +39,7 @@ class EmbeddingSettings(BaseSettings):
     api_key: SecretStr | None = None
 
 
-class MetaSettings(BaseSettings):
+class MetaSettings(BaseModel):
     """WhatsApp Cloud API (Meta). Unset secrets mean the built-in simulator's."""
 
     app_secret: SecretStr = SecretStr("simulator-app-secret")
@@ -55,7 +55,7 @@ class MetaSettings(BaseSettings):
     api_version: str = "v23.0"
 
 
-class TwilioSettings(BaseSettings):
+class TwilioSettings(BaseModel):
     """Twilio's WhatsApp channel; unset auth token disables the Twilio webhook."""
 
     auth_token: SecretStr | None = None
@@ -66,7 +66,7 @@ class TwilioSettings(BaseSettings):
     """The webhook URL as Twilio calls it (behind proxies the request URL differs)."""
 
 
-class WorkerSettings(BaseSettings):
+class WorkerSettings(BaseModel):
     """Turn workers (WORKER__CONCURRENCY, WORKER__PROCESSES)."""
 
     concurrency: int = Field(default=256, ge=1, le=10_000)
@@ -76,7 +76,7 @@ class WorkerSettings(BaseSettings):
     """Worker processes `switchboard worker` starts on this machine (one per core uses them all)."""
 
 
-class ModelGuardSettings(BaseSettings):
+class ModelGuardSettings(BaseModel):
     """Bounds on model time (MODEL_GUARD__DEADLINE_S, ...): past them the offline brain answers."""
 
     deadline_s: float = Field(default=10.0, gt=0)
@@ -90,7 +90,7 @@ class ModelGuardSettings(BaseSettings):
     """How long an open breaker sends every call to the offline brain before trying again."""
 
 
-class OutboxSettings(BaseSettings):
+class OutboxSettings(BaseModel):
     """The outbox sender (OUTBOX__SEND_TIMEOUT_S, ...)."""
 
     send_timeout_s: float = Field(default=3.0, gt=0)
@@ -106,6 +106,50 @@ class OutboxSettings(BaseSettings):
     resends: int = Field(default=1, ge=0)
     """Resends of a message whose outcome stayed unknown; after them it goes to the desk as
     'delivery unknown'."""
+
+
+class ConsoleLoginSettings(BaseModel):
+    """Console password guessing (CONSOLE_LOGIN__LOCKOUT_FAILURES, ...): every failed login makes
+    the next attempt for that agent id, and from that address, wait twice as long; enough
+    failures on one id lock it. Kept in Postgres, so every process enforces the same limits."""
+
+    backoff_base_s: float = Field(default=1.0, gt=0)
+    """Wait after the first failure, per agent id and per client address; doubled per failure."""
+    backoff_max_s: float = Field(default=900.0, gt=0)
+    """The longest backoff one address (or id short of a lockout) is made to wait."""
+    lockout_failures: int = Field(default=10, ge=1)
+    """Failures on one agent id (existing or not) that lock it."""
+    lockout_minutes: float = Field(default=15.0, gt=0)
+    """How long a locked id refuses every login, the right password included; each failure
+    after the lockout locks it again."""
+    forget_after_hours: float = Field(default=24.0, gt=0)
+    """Failures older than this no longer count (a success clears an id's failures at once)."""
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+    """Reverse proxies in front of the server that append to X-Forwarded-For. 0: the client
+    address is the socket peer and X-Forwarded-For is ignored (anyone can write it); n: the
+    n-th address from the right of X-Forwarded-For (the one your outermost proxy saw)."""
+
+
+class VerificationSettings(BaseModel):
+    """Limits on proving identity with an order (VERIFICATION__NUMBER_FAILURES, ...), counted in
+    Postgres across all processes and conversations; the per-customer limit is
+    max_verification_attempts / lockout_minutes."""
+
+    number_failures: int = Field(default=3, ge=1)
+    """Failed checks one WhatsApp number may make within number_lockout_minutes, whoever it
+    claims to be; reaching it locks the number and brings in a human."""
+    number_lockout_minutes: int = Field(default=15, ge=1)
+    """How long a number's lockout lasts, and the window its failures are counted in."""
+    global_failures: int = Field(default=100, ge=1)
+    """Failed checks from all numbers together within global_window_minutes that pause every
+    order-claim check (customers are offered a human) for global_window_minutes: a sweep
+    over sequential order numbers from many numbers stops here."""
+    global_window_minutes: int = Field(default=10, ge=1)
+    """The global window, and how long a pause lasts."""
+    number_key: SecretStr | None = None
+    """Keys the hash that stands for the sending number in the attempts table; unset uses a
+    random key kept in Postgres (set it so that a copy of the database alone cannot tell
+    which numbers tried)."""
 
 
 class Settings(BaseSettings):
@@ -139,10 +183,13 @@ class Settings(BaseSettings):
     """Messages one customer may send per rate-limit window."""
     rate_limit_window_s: int = 60
     """Length of the rate-limit window in seconds."""
-    max_verification_attempts: int = 3
-    """Failed identity checks before the customer is locked out."""
-    lockout_minutes: int = 15
-    """How long a lockout lasts."""
+    max_verification_attempts: int = Field(default=3, ge=1)
+    """Failed identity checks against one customer, from any number in any conversation,
+    within lockout_minutes that lock that customer's checks (tools/verification.py)."""
+    lockout_minutes: int = Field(default=15, ge=1)
+    """How long a customer's lockout lasts, and the window its failures are counted in."""
+    verification: VerificationSettings = Field(default_factory=VerificationSettings)
+    """Per-number and global limits on identity checks (VERIFICATION__NUMBER_FAILURES, ...)."""
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     """How chunks and questions are embedded (EMBEDDINGS__MODEL, __BASE_URL, __API_KEY)."""
     retrieval_k: int = 4
@@ -160,6 +207,13 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str | None = None
     """Where Meta and the simulator reach this server; unset means http://host:port."""
+    demo_mode: Literal["auto", "on", "off"] = "auto"
+    """The simulator, the fake Cloud API, demo console accounts and /docs. "auto": on only with
+    no real channel configured and a loopback HOST/PUBLIC_URL; "on" also on a network (never
+    with a real channel); "off": never (server/demo_mode.py)."""
+    allow_insecure_http: bool = False
+    """Serve the console over plain HTTP to a non-loopback host anyway; rather set an https
+    PUBLIC_URL behind a TLS-terminating proxy (server/startup_checks.py)."""
     debounce_s: float = 3.0
     """A customer's messages this close together form one turn."""
     stale_message_age_s: int = 24 * 3600
@@ -189,6 +243,8 @@ class Settings(BaseSettings):
     """Slack-compatible incoming webhook for SLA warnings; unset logs them instead."""
     session_ttl_hours: int = 12
     """How long a console login lasts."""
+    console_login: ConsoleLoginSettings = Field(default_factory=ConsoleLoginSettings)
+    """Backoff and lockout of console logins (server/console/throttle.py)."""
     reengagement_template: str = "order_update_v1"
     """Approved template sent when the 24-hour window has closed."""
     template_language: str = "en"
@@ -196,8 +252,15 @@ class Settings(BaseSettings):
         "help.harborandpine.example",
         "harborandpine.example",
         "track.harborandpine.example",
+        # Public services the sample help center sends customers to.
+        "klarna.com", "ico.org.uk", "actionfraud.police.uk", "phishing.gov.uk",
     ]
-    """Hosts a reply may link to; any other URL is removed by the output guardrail."""
+    """Hosts a reply may link to, exactly (a subdomain must be listed itself). Any other link,
+    with or without a scheme, is removed from every text the bot sends (nodes/links.py), and
+    document URLs on other hosts are dropped at ingest."""
+    ingest_max_download_mb: float = Field(default=20.0, gt=0)
+    """Largest document `switchboard ingest` downloads or reads, in MB once decompressed
+    (`--max-download-mb` overrides it)."""
 
 
 @lru_cache

@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from server import inbox, outbox
 from server.availability import OUTAGES, Availability
+from server.conversation_ids import for_log
 from server.conversations import Conversations, Turn
 from server.desk.desk import Desk
 from server.idle import idle
@@ -199,10 +200,10 @@ class TurnWorker:
         except asyncio.CancelledError:
             if key not in self._lost:
                 raise  # stopping: due again at once, for whichever worker comes next
-            log.warning("lost the lease on %s mid-turn; its new owner finishes the turn", key)
+            log.warning("lost the lease on %s mid-turn; its new owner finishes the turn", for_log(key))
             retry_in = None
         except LostLease:
-            log.warning("lost the lease on %s; its new owner finishes the turn", key)
+            log.warning("lost the lease on %s; its new owner finishes the turn", for_log(key))
             retry_in = None
         except OUTAGES as error:  # logged once per outage by the loop's tracker
             retry_in = max(1.0, self.availability.failed(error))
@@ -210,9 +211,9 @@ class TurnWorker:
             failures = self._failures[key] = self._failures.get(key, 0) + 1
             retry_in = min(60.0, 2.0 ** failures)
             if failures == 1:
-                log.exception("turn for %s failed; retrying in %.0f s", key, retry_in)
+                log.exception("turn for %s failed; retrying in %.0f s", for_log(key), retry_in)
             else:
-                log.warning("turn for %s failed again (attempt %d); %s", key, failures,
+                log.warning("turn for %s failed again (attempt %d); %s", for_log(key), failures,
                             "handing it to a human" if failures >= GIVE_UP_AFTER
                             else f"retrying in {retry_in:.0f} s")
         finally:
@@ -243,8 +244,8 @@ class TurnWorker:
         turn_key, customer = batch[0].turn_key, batch[0]
         phone = customer.phone or key
         if give_up:
-            log.error("turn %s failed %d times; handing the conversation to a human", turn_key,
-                      GIVE_UP_AFTER)
+            log.error("turn of %s (fence %s) failed %d times; handing the conversation to a human",
+                      for_log(key), lease.fence, GIVE_UP_AFTER)
             turn = await self.conversations.give_up(phone, [r.body for r in batch], turn_key,
                                                     "turn_failed")
         else:
@@ -328,7 +329,7 @@ class TurnWorker:
         # Each statement stands alone: a crash between them leaves nothing a re-run cannot
         # finish (claimed messages are the crashed turn's; the read receipt is cosmetic).
         if stale:
-            log.info("dropping %d stale message(s) for %s", len(stale), lease.conversation_key)
+            log.info("dropping %d stale message(s) for %s", len(stale), for_log(lease.conversation_key))
             await inbox.settle(conn, stale, "stale")
         await inbox.settle(conn, quiet, "skipped")
         if batch:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nodes.checks import order_refs
 from tools.identity import NOT_VERIFIED, SupportRuntime, shop_services, verified_customer
 
 STATUS_TEXT = {
@@ -37,9 +38,13 @@ async def order_status(order_id: str, runtime: SupportRuntime) -> str:
     if customer is None:
         return NOT_VERIFIED
     services = await shop_services(runtime)
-    order = await services.shop.order(order_id.strip(), customer["id"])
+    refs = order_refs(order_id)
+    order = await services.shop.order(refs[0], customer["id"]) if len(refs) == 1 else None
     if order is None:
         # Same answer whether the order is someone else's or does not exist: no enumeration.
-        return (f"Refused: no order {order_id} on this customer's account. Ask them to check "
+        # The argument is the model's (so possibly the customer's) text: only a well-formed
+        # order number is repeated.
+        named = f"order {refs[0]}" if len(refs) == 1 else "order with that number"
+        return (f"Refused: no {named} on this customer's account. Ask them to check "
                 "the number; never discuss orders on other accounts.")
     return describe_order(order)

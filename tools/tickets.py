@@ -1,12 +1,22 @@
-"""Support ticket tools."""
+"""Support ticket tools.
+
+What a tool returns is what the offline brain (and often a real model) says to the customer,
+so results never echo text the customer or the model wrote: subjects, notes and ticket
+numbers that are not ours are left out, and nothing in them can carry a link or a lure.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
 
+from nodes.pii import redact
 from tools.identity import NOT_VERIFIED, SupportRuntime, shop_services, verified_customer
+
+TICKET_ID = re.compile(r"[Tt]-\d{1,9}")
+PRIORITY_TEXT = {"low": "low priority", "normal": "normal priority", "high": "high priority"}
 
 
 def _ticket_key(runtime: SupportRuntime) -> str | None:
@@ -38,10 +48,12 @@ async def create_ticket(subject: str, details: str, runtime: SupportRuntime,
     customer = verified_customer(runtime)
     if customer is None:
         return NOT_VERIFIED
+    # The model writes tickets; what it copies from the chat is stored redacted.
     ticket = await (await shop_services(runtime)).shop.create_ticket(
-        customer["id"], subject, details, priority, idempotency_key=_ticket_key(runtime))
-    return (f"I've opened ticket {ticket['id']} ({ticket['subject']}). Our team will follow "
-            "up within one working day.")
+        customer["id"], redact(subject)[0], redact(details)[0], priority,
+        idempotency_key=_ticket_key(runtime))
+    kind = PRIORITY_TEXT.get(ticket["priority"], "logged")
+    return f"I've opened ticket {ticket['id']} ({kind}). Our team will follow up within one working day."
 
 
 async def update_ticket(ticket_id: str, note: str, runtime: SupportRuntime,
@@ -56,8 +68,11 @@ async def update_ticket(ticket_id: str, note: str, runtime: SupportRuntime,
     customer = verified_customer(runtime)
     if customer is None:
         return NOT_VERIFIED
+    ticket_id = ticket_id.strip()
+    if not TICKET_ID.fullmatch(ticket_id):
+        return "Refused: that is not a ticket number (they look like T-5001)."
     ticket = await (await shop_services(runtime)).shop.update_ticket(
-        ticket_id.strip(), customer["id"], note, status)
+        ticket_id, customer["id"], redact(note)[0], status)
     if ticket is None:
-        return f"Refused: no ticket {ticket_id} on this customer's account."
+        return f"Refused: no ticket {ticket_id.upper()} on this customer's account."
     return f"Ticket {ticket['id']} updated; it is now {ticket['status']}."

@@ -6,9 +6,12 @@ nothing past this boundary needs to know which provider a message came from.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
+
+from server.request_guards import storable
 
 Provider = Literal["meta", "twilio"]
 StatusName = Literal[
@@ -16,6 +19,14 @@ StatusName = Literal[
     "failed", "undelivered", "canceled", "deleted", "warning",
 ]
 KNOWN_STATUSES: frozenset[str] = frozenset(get_args(StatusName))
+
+MAX_TEXT_CHARS = 4096
+"""WhatsApp's own limit on a text message; longer text (a forged or odd payload) is cut to it."""
+MAX_ID_CHARS = 256
+"""Provider message ids are about 30-60 characters; Postgres indexes refuse very long ones."""
+MAX_PHONE_DIGITS = 20
+"""E.164 numbers have at most 15 digits; a little room, but no megabyte "number"."""
+MAX_USER_ID_CHARS = 128
 
 SILENT_KINDS: frozenset[str] = frozenset({"reaction", "system", "revoke"})
 """Kinds that are stored but do not start an agent turn (see `InboundMessage.needs_turn`)."""
@@ -26,15 +37,10 @@ class MalformedPayload(ValueError):
 
 
 def without_nul(value: Any) -> Any:
-    """`value` with every NUL character replaced by U+FFFD. Postgres text and jsonb refuse NUL,
-    so a message that carried one could never be stored, and its retries would fail forever."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_nul(item) for item in value]
-    return value
+    """`value` with every NUL character and lone surrogate replaced by U+FFFD. Postgres text and
+    jsonb refuse them, so a message that carried one could never be stored, and its retries would
+    fail forever (see `server.request_guards.storable`)."""
+    return storable(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,18 @@ class InboundMessage:
     reaction: dict[str, Any] | None = None
     errors: tuple[dict[str, Any], ...] = ()
     business_phone_number_id: str | None = None
+    truncated_from: int | None = None
+    """The text's length before it was cut to MAX_TEXT_CHARS; None when it was not cut."""
+
+    def __post_init__(self) -> None:
+        _check_id(self.provider_message_id, "message id")
+        if not isinstance(self.customer_key, str) or not 0 < len(self.customer_key) <= 160:
+            raise MalformedPayload("the customer key is not a short string")
+        if not isinstance(self.text, str):
+            raise MalformedPayload(f"message text must be a string, not {type(self.text).__name__}")
+        if len(self.text) > MAX_TEXT_CHARS:  # frozen: set through object, as dataclasses do
+            object.__setattr__(self, "truncated_from", len(self.text))
+            object.__setattr__(self, "text", self.text[:MAX_TEXT_CHARS])
 
     @property
     def needs_turn(self) -> bool:
@@ -76,8 +94,9 @@ class InboundMessage:
         (e.g. "user changed number") or revoked (deleted) messages. Everything else does,
         including stickers, edits and unsupported types: the customer is waiting, and for an
         unsupported type the agent can at least say it cannot read that kind of message.
+        Not for blank text either (WhatsApp sends none; a payload that does has said nothing).
         """
-        return self.kind not in SILENT_KINDS
+        return self.kind not in SILENT_KINDS and not self.text.isspace() and self.text != ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +120,9 @@ class StatusUpdate:
     business_phone_number_id: str | None = None
     outbox_id: int | None = None
 
+    def __post_init__(self) -> None:
+        _check_id(self.provider_message_id, "status message id")
+
     @staticmethod
     def outbox_id_from(value: Any) -> int | None:
         """An outbox id from a callback's text; None for anything else (another sender's data)."""
@@ -111,11 +133,13 @@ class StatusUpdate:
 @dataclass(frozen=True, slots=True)
 class WebhookBatch:
     """Everything one webhook delivery carried. `ignored` describes the parts that were
-    neither messages nor statuses (other webhook fields, value-level errors, unknown statuses)."""
+    neither messages nor statuses (other webhook fields, value-level errors, unknown statuses);
+    `rejected` the malformed messages and statuses left out while the rest was kept."""
 
     messages: tuple[InboundMessage, ...] = ()
     statuses: tuple[StatusUpdate, ...] = ()
     ignored: tuple[str, ...] = field(default=())
+    rejected: tuple[str, ...] = field(default=())
 
 
 def customer_key(phone: str | None, business_scoped_user_id: str | None) -> str:
@@ -127,16 +151,80 @@ def customer_key(phone: str | None, business_scoped_user_id: str | None) -> str:
     raise MalformedPayload("a customer has neither a phone number nor a business-scoped user id")
 
 
-def unix_time(value: Any, where: str) -> datetime:
-    """A UTC datetime from unix seconds given as a string or number."""
+def unix_time(value: Any, where: str, now: datetime | None = None) -> datetime:
+    """A UTC datetime from unix seconds given as a string or number (fractions allowed).
+
+    A time after `now` (the arrival time; default the clock) becomes `now`: a sender's clock, or
+    a forged payload, must not order a message after ones that come later. A time long past is
+    kept (the stale-message rule handles it) back to year 1; earlier is malformed."""
+    seconds = None
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = None
+    if seconds is None or not math.isfinite(seconds):
+        raise MalformedPayload(f"{where}: timestamp {short(value)} is not unix seconds")
+    now = now or datetime.now(UTC)
+    if seconds >= now.timestamp():
+        return now
     try:
-        return datetime.fromtimestamp(int(value), tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError) as error:
-        raise MalformedPayload(f"{where}: timestamp {value!r} is not unix seconds") from error
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (ValueError, OverflowError, OSError) as error:
+        raise MalformedPayload(f"{where}: timestamp {short(value)} is out of range") from error
+
+
+def phone_digits(value: Any, where: str) -> str | None:
+    """A WhatsApp number as bare digits ("+44..." and " 44..." both become "44..."); None when
+    absent; MalformedPayload when it is not a phone number."""
+    if value is None or value == "":
+        return None
+    digits = str(value).strip().lstrip("+") if isinstance(value, str | int) else ""
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= MAX_PHONE_DIGITS):
+        # Never the value itself: it is personal data, and reasons are logged.
+        raise MalformedPayload(f"{where}: {kind_of(value)} is not a phone number")
+    return digits
+
+
+def user_id(value: Any, where: str) -> str | None:
+    """A business-scoped user id, or None when absent; MalformedPayload when it is not one."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_USER_ID_CHARS or not value.isprintable():
+        raise MalformedPayload(f"{where}: user id ({kind_of(value)}) is not a short string")
+    return value
+
+
+def message_id(value: Any, where: str) -> str:
+    """A provider's message id as text (a number is accepted), or MalformedPayload."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise MalformedPayload(f"{where}: id must be a string, not {type(value).__name__}")
+    return value
+
+
+def _check_id(value: Any, what: str) -> None:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_CHARS:
+        raise MalformedPayload(f"the {what} must be a string of 1 to {MAX_ID_CHARS} characters")
+
+
+def kind_of(value: Any) -> str:
+    """What `value` is, without what it says: "a str of 300 characters", "a dict"."""
+    if isinstance(value, str):
+        return f"a str of {len(value)} characters"
+    return f"a {type(value).__name__}"
+
+
+def short(value: Any, limit: int = 40) -> str:
+    """`value`'s repr cut to `limit` characters, for error messages that echo input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def error_info(code: Any, title: Any = None, message: Any = None, details: Any = None) -> dict:
     """One provider error as {"code", "title", "message", "details"}; code is an int when numeric."""
-    if isinstance(code, str) and code.strip().isdigit():
+    if isinstance(code, str) and code.strip().isascii() and code.strip().isdigit() \
+            and len(code.strip()) <= 18:
         code = int(code)
     return {"code": code, "title": title, "message": message, "details": details}

@@ -22,6 +22,8 @@ from server.channels.models import (
     StatusUpdate,
     WebhookBatch,
     error_info,
+    phone_digits,
+    short,
     without_nul,
 )
 
@@ -45,6 +47,8 @@ def parse_form(form: Mapping[str, str], *, received_at: datetime | None = None,
     if not isinstance(form, Mapping):
         raise MalformedPayload(f"form must be a mapping, not {type(form).__name__}")
     form = without_nul(dict(form))
+    if not all(isinstance(v, str) for v in form.values()):
+        raise MalformedPayload("form values must be strings")
     sid = form.get("MessageSid")
     if not sid:
         raise MalformedPayload("form is missing 'MessageSid'")
@@ -52,15 +56,18 @@ def parse_form(form: Mapping[str, str], *, received_at: datetime | None = None,
     status = (form.get("MessageStatus") or "").lower()
     if status and status not in INBOUND_STATES:
         if status not in KNOWN_STATUSES:
-            return WebhookBatch(ignored=(f"{sid}: unknown status {status!r}",))
+            return WebhookBatch(ignored=(f"{sid[:64]}: unknown status {short(status)}",))
         return WebhookBatch(statuses=(_status(form, sid, status, now, outbox_id),))
     sender = form.get("From")
     if not sender:
-        raise MalformedPayload(f"form for {sid} is missing 'From'")
+        raise MalformedPayload(f"form for {sid[:64]} is missing 'From'")
     if not sender.startswith(WHATSAPP):
         # The same Twilio number can receive SMS; this agent only speaks WhatsApp.
-        return WebhookBatch(ignored=(f"{sid}: From is not a whatsapp: address",))
-    phone = _address(form.get("WaId")) or _address(sender)
+        return WebhookBatch(ignored=(f"{sid[:64]}: From is not a whatsapp: address",))
+    phone = (phone_digits(form.get("WaId"), "WaId")
+             or phone_digits(sender.removeprefix(WHATSAPP), "From"))
+    if phone is None:
+        raise MalformedPayload(f"form for {sid[:64]} has no sender number")
     kind, text, media = _render(form)
     message = InboundMessage(
         provider="twilio", provider_message_id=sid, customer_key=phone, phone=phone,
@@ -115,8 +122,8 @@ def _referral(form: Mapping[str, str]) -> dict | None:
 
 def _media_count(form: Mapping[str, str]) -> int:
     raw = form.get("NumMedia") or "0"
-    if not raw.isdigit():
-        raise MalformedPayload(f"NumMedia {raw!r} is not a number")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3):
+        raise MalformedPayload(f"NumMedia {short(raw)} is not a number")
     return int(raw)
 
 
@@ -126,10 +133,12 @@ def _kind_from_mime(mime: str | None) -> str:
 
 
 def _address(value: str | None) -> str | None:
-    """Digits of "whatsapp:+447700900123", "+447700900123" or "447700900123"."""
-    if not value:
+    """Digits of "whatsapp:+447700900123", "+447700900123" or "447700900123"; None when absent
+    or not a number (our own number on a status or message: the message id identifies it)."""
+    try:
+        return phone_digits(value.removeprefix(WHATSAPP), "address") if value else None
+    except MalformedPayload:
         return None
-    return value.removeprefix(WHATSAPP).strip().lstrip("+") or None
 
 
 def _snake(name: str) -> str:

@@ -31,8 +31,6 @@ ROLES = ("agent", "supervisor")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SEEN_EVERY = timedelta(seconds=30)
 """How often a request refreshes desk_agents.last_seen_at (who is online)."""
-DEMO_AGENTS = (("demo", "Demo Supervisor", "demo", "supervisor", "support"),
-               ("sam", "Sam", "sam", "agent", "support"))
 
 
 # --- Passwords ------------------------------------------------------------------------------
@@ -121,25 +119,14 @@ async def authenticate(pool: AsyncConnectionPool, agent_id: str, password: str) 
     return Agent(id=row["id"], name=row["name"], role=row["role"], team=row["team"])
 
 
-async def seed_demo_agents(pool: AsyncConnectionPool) -> bool:
-    """For the local demo only: with no agents at all, create demo/demo and sam/sam."""
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute("LOCK TABLE desk_agents IN SHARE ROW EXCLUSIVE MODE")
-        if (await (await conn.execute("SELECT count(*) AS n FROM desk_agents")).fetchone())["n"]:
-            return False
-        for agent_id, name, password, role, team in DEMO_AGENTS:
-            await conn.execute(
-                "INSERT INTO desk_agents (id, name, password_hash, role, team) VALUES (%s, %s, %s, %s, %s)",
-                (agent_id, name, hash_password(password), role, team))
-    return True
-
-
 # --- Sessions -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Session:
     agent: Agent
     csrf_token: str
+    demo: bool = False
+    """A demo account (published password; server/console/demo_accounts.py): the pages say so."""
 
 
 async def start_session(pool: AsyncConnectionPool, agent: Agent, ttl_hours: int) -> tuple[str, Session]:
@@ -167,7 +154,7 @@ async def load_session(pool: AsyncConnectionPool, token: str | None) -> Session 
         return None
     async with pool.connection() as conn:
         row = await (await conn.execute(
-            "SELECT a.id, a.name, a.role, a.team, a.last_seen_at, s.csrf_token FROM desk_sessions s"
+            "SELECT a.id, a.name, a.role, a.team, a.last_seen_at, a.demo, s.csrf_token FROM desk_sessions s"
             " JOIN desk_agents a ON a.id = s.agent_id"
             " WHERE s.token_hash = %s AND s.expires_at > now() AND a.active",
             (token_hash(token),))).fetchone()
@@ -176,7 +163,7 @@ async def load_session(pool: AsyncConnectionPool, token: str | None) -> Session 
         if row["last_seen_at"] is None or datetime.now(UTC) - row["last_seen_at"] >= SEEN_EVERY:
             await conn.execute("UPDATE desk_agents SET last_seen_at = now() WHERE id = %s", (row["id"],))
     return Session(Agent(id=row["id"], name=row["name"], role=row["role"], team=row["team"]),
-                   row["csrf_token"])
+                   row["csrf_token"], demo=row["demo"])
 
 
 def is_api(request: Request) -> bool:

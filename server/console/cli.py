@@ -50,3 +50,25 @@ def add(agent_id: str = typer.Argument(..., metavar="ID", help="Login id, e.g. s
         console.print(f"[red]{error}[/]")
         raise typer.Exit(1) from None
     console.print(f"Created {role} [bold]{agent_id}[/] in team {team}.")
+
+
+@agents_app.command("unlock")
+def unlock(agent_id: str = typer.Argument(..., metavar="ID", help="The locked login id.")):
+    """Lift a login lockout or backoff of one id now (after too many wrong passwords)."""
+
+    async def run() -> bool:
+        from server.console.throttle import subject
+        from server.database import open_pool
+        from server.settings import get_settings
+
+        pool = await open_pool(get_settings())
+        try:
+            async with pool.connection() as conn:
+                done = await conn.execute("DELETE FROM console_login_throttle WHERE scope = 'account'"
+                                          " AND subject = %s", (subject("account", agent_id),))
+            return done.rowcount > 0
+        finally:
+            await pool.close()
+
+    lifted = asyncio.run(run())
+    console.print(f"Unlocked [bold]{agent_id}[/]." if lifted else f"{agent_id} was not locked.")

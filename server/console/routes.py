@@ -1,13 +1,11 @@
 """The agent console: server-rendered pages under /console, plain forms (POST-redirect-GET),
-and a Server-Sent Events stream of desk events for live updates."""
+and a Server-Sent Events stream of desk events for live updates. Conversations are addressed by
+their opaque ref (/console/c/c_...), never by phone number; a refused action answers 4xx."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import time
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,18 +15,18 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
-from server.console import auth
+from server.console import auth, demo_accounts, live, throttle
 from server.console.auth import AgentDep, CsrfSessionDep, SessionDep
+from server.demo_mode import DemoMode
 from server.deps import RuntimeDep
 from server.desk import actions
-from server.desk.desk import HUMAN_STATES, Agent, DeskError, NotAllowed
-from server.runtime import DESK_CHANNEL, Runtime
+from server.desk.desk import HUMAN_STATES, DeskError, Invalid
+from server.runtime import Runtime, public_url
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", tags=["console"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates" / "console")
 FLASH_COOKIE = "switchboard_flash"
-HEARTBEAT_S = 15.0
 STATES = ("PENDING_AGENT", "AGENT")
 PRIORITIES = ("urgent", "high", "normal", "low")
 
@@ -57,14 +55,20 @@ templates.env.filters["when"] = lambda at: at.astimezone(UTC).strftime("%Y-%m-%d
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Cookies are Secure whenever the public URL is https: behind a TLS-terminating proxy the
+    request itself arrives over plain http."""
+    runtime = getattr(request.app.state, "runtime", None)
+    return request.url.scheme == "https" or bool(
+        runtime and public_url(runtime.settings).lower().startswith("https://"))
 
 
-def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200,
+            error: str | None = None) -> Response:
     session: auth.Session | None = getattr(request.state, "console_session", None)
-    flash = unquote(request.cookies.get(FLASH_COOKIE, ""))[:500]
+    flash = error or unquote(request.cookies.get(FLASH_COOKIE, ""))[:500]
     response = templates.TemplateResponse(request, name, {
-        "agent": session.agent if session else None,
+        "agent": session.agent if session else None, "demo_account": bool(session and session.demo),
+        "demo_mode": getattr(request.app.state, "demo_mode", None),
         "csrf_token": session.csrf_token if session else "", "flash": flash, **context},
         status_code=status_code)
     if flash:
@@ -81,13 +85,6 @@ def _redirect(request: Request, to: str, flash: str | None = None) -> RedirectRe
     return response
 
 
-async def _teams(runtime: Runtime, current: str) -> list[str]:
-    async with runtime.pool.connection() as conn:
-        rows = await (await conn.execute(
-            "SELECT DISTINCT team FROM desk_agents WHERE active")).fetchall()
-    return sorted({r["team"] for r in rows} | {current, "support"})
-
-
 async def _agents(runtime: Runtime) -> list[dict[str, Any]]:
     async with runtime.pool.connection() as conn:
         return await (await conn.execute(
@@ -96,10 +93,12 @@ async def _agents(runtime: Runtime) -> list[dict[str, Any]]:
 
 # --- Login ----------------------------------------------------------------------------------
 
-def _login_page(request: Request, error: str = "", status_code: int = 200, next_url: str = "") -> Response:
+def _login_page(request: Request, error: str = "", status_code: int = 200, next_url: str = "",
+                headers: dict[str, str] | None = None) -> Response:
     token = request.cookies.get(auth.LOGIN_CSRF_COOKIE) or auth.new_token()
     response = _render(request, "login.html", {"login_csrf": token, "error": error,
                                                "next": next_url}, status_code)
+    response.headers.update(headers or {})
     response.set_cookie(auth.LOGIN_CSRF_COOKIE, token, path="/console", httponly=True,
                         samesite="lax", secure=_secure(request), max_age=3600)
     return response
@@ -123,10 +122,17 @@ async def login(request: Request, runtime: RuntimeDep, agent_id: Annotated[str, 
                 next: Annotated[str, Form()] = "") -> Response:  # noqa: A002
     if not auth.csrf_matches(request.cookies.get(auth.LOGIN_CSRF_COOKIE), csrf_token):
         raise HTTPException(403, "invalid or missing CSRF token")
-    agent = await auth.authenticate(runtime.pool, agent_id.strip(), password)
+    limits, agent_id = runtime.settings.console_login, agent_id.strip()[:200]
+    guard = throttle.LoginThrottle(runtime.pool, limits)
+    attempt = await guard.charge(agent_id, throttle.client_address(request, limits.trusted_proxy_hops))
+    if not attempt.allowed:  # the password is not even looked at
+        return _login_page(request, f"Too many failed logins: try again in {attempt.retry_after_s} s.",
+                           429, _safe_next(next), {"Retry-After": str(attempt.retry_after_s)})
+    agent = await auth.authenticate(runtime.pool, agent_id, password)
     if agent is None:
-        log.info("console login failed for id %r", agent_id[:64])  # never the password
+        await guard.failed(attempt)  # an event row and one log line, never the password
         return _login_page(request, "Wrong agent id or password.", 401, _safe_next(next))
+    await guard.succeeded(attempt)
     token, _ = await auth.start_session(runtime.pool, agent, runtime.settings.session_ttl_hours)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(auth.SESSION_COOKIE, token, path="/", httponly=True, samesite="lax",
@@ -176,139 +182,116 @@ def _since_handoff(view: dict[str, Any]) -> list[dict[str, Any]]:
     return shown
 
 
-@router.get("/c/{key}", response_class=HTMLResponse)
-async def conversation_page(request: Request, key: str, runtime: RuntimeDep, agent: AgentDep) -> Response:
+async def _conversation(request: Request, runtime: Runtime, session: auth.Session, ref: str, *,
+                        error: DeskError | None = None) -> Response:
+    """The conversation page (with a refused action's message and 4xx status, if any)."""
+    agent = session.agent
     try:
+        key = await actions.find(runtime.desk, ref)
         view = await actions.view(runtime.desk, agent, key)
-    except NotAllowed as error:
-        return _render(request, "error.html", {"message": str(error)}, 403)
-    except DeskError as error:
-        return _render(request, "error.html", {"message": str(error)}, 404)
+    except DeskError as refused:
+        return _render(request, "error.html", {"message": str(refused)}, refused.status)
     conversation = view["conversation"]
     handoff = conversation.get("handoff") or {}
     return _render(request, "conversation.html", {
-        "key": key, "view": view, "c": conversation, "handoff": handoff,
+        "ref": ref, "view": view, "c": conversation, "handoff": handoff,
         "since_handoff": _since_handoff(view),
         "citations": view["citations"] or handoff.get("citations") or [],
         "templates": sorted({runtime.settings.reengagement_template, "order_update_v1"}),
-        "teams": await _teams(runtime, conversation["team"]),
+        "teams": await actions.known_teams(runtime.desk),
         "agents": await _agents(runtime) if agent.supervisor else [],
-        "permalink": runtime.desk.permalink(key)})
+        "permalink": runtime.desk.permalink(key)},
+        error.status if error else 200, str(error) if error else None)
+
+
+@router.get("/c/{ref}", response_class=HTMLResponse)
+async def conversation_page(request: Request, ref: str, runtime: RuntimeDep, session: SessionDep) -> Response:
+    return await _conversation(request, runtime, session, ref)
 
 
 # --- Actions --------------------------------------------------------------------------------
 
-async def _act(request: Request, key: str, done: str, action) -> Response:
+Action = Callable[[str], Awaitable[Any]]
+
+
+async def _act(request: Request, runtime: Runtime, session: auth.Session, ref: str,
+               done: str | Callable[[Any], str], action: Action) -> Response:
+    """Run `action(key)`: done, back to the page (POST-redirect-GET) with `done` (or what it
+    makes of the action's result); refused, the page again with the reason and a 4xx status."""
     try:
-        await action()
+        result = await action(await actions.find(runtime.desk, ref))
     except DeskError as error:
-        return _redirect(request, f"/console/c/{quote(key, safe='')}", str(error))
-    return _redirect(request, f"/console/c/{quote(key, safe='')}", done)
+        return await _conversation(request, runtime, session, ref, error=error)
+    return _redirect(request, f"/console/c/{quote(ref, safe='')}",
+                     done(result) if callable(done) else done)
 
 
-@router.post("/c/{key}/claim")
-async def claim(request: Request, key: str, runtime: RuntimeDep, session: CsrfSessionDep) -> Response:
-    return await _act(request, key, "Claimed: the conversation is yours.",
-                      lambda: actions.claim(runtime.desk, session.agent, key))
+@router.post("/c/{ref}/claim")
+async def claim(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep) -> Response:
+    return await _act(request, runtime, session, ref, "Claimed: the conversation is yours.",
+                      lambda key: actions.claim(runtime.desk, session.agent, key))
 
 
-@router.post("/c/{key}/assign")
-async def assign(request: Request, key: str, runtime: RuntimeDep, session: CsrfSessionDep,
+@router.post("/c/{ref}/takeover")
+async def take_over(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep) -> Response:
+    """Take a conversation from the teammate working on it: explicit, and in the event log."""
+    return await _act(request, runtime, session, ref, lambda previous: f"Taken over from {previous}.",
+                      lambda key: actions.take_over(runtime.desk, session.agent, key))
+
+
+@router.post("/c/{ref}/assign")
+async def assign(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
                  agent_id: Annotated[str, Form()] = "") -> Response:
-    return await _act(request, key, f"Assigned to {agent_id}.",
-                      lambda: actions.assign(runtime.desk, session.agent, key, agent_id))
+    return await _act(request, runtime, session, ref, f"Assigned to {agent_id}.",
+                      lambda key: actions.assign(runtime.desk, session.agent, key, agent_id))
 
 
-@router.post("/c/{key}/transfer")
-async def transfer(request: Request, key: str, runtime: RuntimeDep, session: CsrfSessionDep,
+@router.post("/c/{ref}/transfer")
+async def transfer(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
                    team: Annotated[str, Form()] = "") -> Response:
-    async def run() -> None:
+    async def run(key: str) -> None:
         if not team.strip():
-            raise DeskError("pick a team")
+            raise Invalid("pick a team")
         await actions.transfer(runtime.desk, session.agent, key, team.strip())
-    return await _act(request, key, f"Transferred to {team}.", run)
+    return await _act(request, runtime, session, ref, f"Transferred to {team.strip()}.", run)
 
 
-@router.post("/c/{key}/note")
-async def note(request: Request, key: str, runtime: RuntimeDep, session: CsrfSessionDep,
+@router.post("/c/{ref}/note")
+async def note(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
                text: Annotated[str, Form()] = "") -> Response:
-    return await _act(request, key, "Note added.",
-                      lambda: actions.note(runtime.desk, session.agent, key, text))
+    return await _act(request, runtime, session, ref, "Note added.",
+                      lambda key: actions.note(runtime.desk, session.agent, key, text))
 
 
-@router.post("/c/{key}/reply")
-async def reply(request: Request, key: str, runtime: RuntimeDep, session: CsrfSessionDep,
+@router.post("/c/{ref}/reply")
+async def reply(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
                 text: Annotated[str, Form()] = "", template: Annotated[str, Form()] = "") -> Response:
-    return await _act(request, key, "Sent.", lambda: actions.reply(
+    return await _act(request, runtime, session, ref, "Sent.", lambda key: actions.reply(
         runtime.desk, session.agent, key, text=text.strip() or None, template=template.strip() or None))
 
 
-@router.post("/c/{key}/resolve")
-async def resolve(request: Request, key: str, runtime: RuntimeDep, session: CsrfSessionDep,
+@router.post("/c/{ref}/resolve")
+async def resolve(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
                   csat: Annotated[str, Form()] = "") -> Response:
-    return await _act(request, key, "Resolved." + (" CSAT prompt sent." if csat else ""),
-                      lambda: actions.resolve(runtime.desk, session.agent, key, csat=bool(csat)))
+    return await _act(request, runtime, session, ref, "Resolved." + (" CSAT prompt sent." if csat else ""),
+                      lambda key: actions.resolve(runtime.desk, session.agent, key, csat=bool(csat)))
 
 
-@router.post("/c/{key}/return")
-async def return_to_bot(request: Request, key: str, runtime: RuntimeDep, session: CsrfSessionDep,
+@router.post("/c/{ref}/return")
+async def return_to_bot(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
                         notes: Annotated[str, Form()] = "") -> Response:
-    return await _act(request, key, "Returned to the bot.",
-                      lambda: actions.return_to_bot(runtime.desk, session.agent, key, notes.strip()))
+    return await _act(request, runtime, session, ref, "Returned to the bot.",
+                      lambda key: actions.return_to_bot(runtime.desk, session.agent, key, notes.strip()))
 
 
 # --- Live updates ---------------------------------------------------------------------------
 
-async def _visible_key(runtime: Runtime, agent: Agent, key: str) -> bool:
-    if agent.supervisor:
-        return True
-    async with runtime.pool.connection() as conn:
-        row = await (await conn.execute(
-            "SELECT team FROM desk_conversations WHERE key = %s", (key,))).fetchone()
-    return bool(row and row["team"] == agent.team)
-
-
-async def desk_events(request: Request, runtime: Runtime, agent: Agent) -> AsyncIterator[str]:
-    pubsub = runtime.redis.pubsub()
-    await pubsub.subscribe(DESK_CHANNEL)
-    try:
-        yield "retry: 3000\n: connected\n\n"
-        last = time.monotonic()
-        while not runtime.stop.is_set():
-            if await request.is_disconnected():
-                break
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message and message.get("type") == "message":
-                try:
-                    event = json.loads(message["data"])
-                except (TypeError, ValueError):
-                    continue
-                key = str(event.get("key", ""))
-                if key and await _visible_key(runtime, agent, key):
-                    data = json.dumps({"key": key, "kind": event.get("kind")})
-                    yield f"event: desk\ndata: {data}\n\n"
-                    last = time.monotonic()
-            if time.monotonic() - last >= HEARTBEAT_S:
-                yield ": heartbeat\n\n"
-                last = time.monotonic()
-    except asyncio.CancelledError:
-        raise
-    finally:
-        try:
-            await pubsub.unsubscribe(DESK_CHANNEL)
-            await pubsub.aclose()
-        except Exception:  # noqa: BLE001 - the connection may already be gone
-            log.debug("closing the desk subscription failed", exc_info=True)
-
-
 @router.get("/events")
 async def events(request: Request, runtime: RuntimeDep, session: SessionDep) -> StreamingResponse:
-    return StreamingResponse(desk_events(request, runtime, session.agent), media_type="text/event-stream",
+    return StreamingResponse(live.desk_events(request, runtime, session.agent), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-async def startup(runtime: Runtime, *, demo: bool) -> None:
-    """At server start: with the simulator (local demo) and no agents, seed demo accounts."""
-    if demo and await auth.seed_demo_agents(runtime.pool):
-        print("Agent console demo accounts created: demo/demo (supervisor) and sam/sam (agent, team"
-              " support). Local demo only: log in at /console.", flush=True)
+async def startup(runtime: Runtime, *, demo: DemoMode) -> None:
+    """At server start: demo accounts exist in demo mode only (created, or disabled)."""
+    await demo_accounts.apply_demo_mode(runtime.pool, demo.on, demo.why)

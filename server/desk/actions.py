@@ -1,5 +1,8 @@
-"""What an agent does in the console: read the queue and transcripts, claim, assign, transfer,
-reply, note, resolve, and hand back to the bot. Every change is an event with who and why."""
+"""What an agent does in the console: read the queue and transcripts, claim, take over, assign,
+transfer, reply, note, resolve, and hand back to the bot. Every change is an event with who and
+why. A conversation another agent is working on changes hands only explicitly: a supervisor
+assigns it, or an agent takes it over (recorded as taken_over, from whom to whom); any other
+change to it is refused."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from server import outbox
+from server import conversation_ids, outbox
 from server.desk.desk import (
     CSAT_PROMPT,
     CUSTOMER_WINDOW,
@@ -17,18 +20,49 @@ from server.desk.desk import (
     Agent,
     Desk,
     DeskError,
+    Invalid,
     NotAllowed,
+    NotFound,
 )
 
 PRIORITY_ORDER = "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END"
+DEFAULT_TEAM = "support"
+"""The team a new handoff goes to (desk_conversations.team's default)."""
 
 
 def _visible(agent: Agent, row: dict[str, Any] | None) -> dict[str, Any]:
     if row is None:
-        raise DeskError("no such conversation")
+        raise NotFound("no such conversation")
     if not agent.supervisor and row["team"] != agent.team:
         raise NotAllowed("this conversation belongs to another team")
     return row
+
+
+def _not_someone_elses(agent: Agent, row: dict[str, Any]) -> None:
+    """Refuse to change a conversation another agent is working on (take it over first)."""
+    owner = row["assigned_agent"]
+    if row["state"] == "AGENT" and owner is not None and owner != agent.id:
+        raise DeskError(f"{owner} is working on this conversation: use Take over to take it"
+                        " from them (they and the event log will see it)")
+
+
+async def find(desk: Desk, ref: str) -> str:
+    """The conversation key behind a URL's opaque ref; anything else (a phone number) is
+    not looked up at all."""
+    if conversation_ids.is_ref(ref):
+        async with desk.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT key FROM desk_conversations WHERE ref = %s", (ref,))).fetchone()
+        if row:
+            return row["key"]
+    raise NotFound("no such conversation")
+
+
+async def known_teams(desk: Desk) -> list[str]:
+    """Teams a conversation may go to: those of active agents, the default and the fallback."""
+    async with desk.pool.connection() as conn:
+        rows = await (await conn.execute("SELECT DISTINCT team FROM desk_agents WHERE active")).fetchall()
+    return sorted({r["team"] for r in rows} | {DEFAULT_TEAM, desk.policy.fallback_team})
 
 
 async def queue(desk: Desk, agent: Agent, *, state: str | None = None, priority: str | None = None,
@@ -37,7 +71,7 @@ async def queue(desk: Desk, agent: Agent, *, state: str | None = None, priority:
     states = [state] if state else list(HUMAN_STATES)
     async with desk.pool.connection() as conn:
         return await (await conn.execute(
-            "SELECT key, phone, state, assigned_agent, team, customer_name, tier, topic, priority,"
+            "SELECT key, ref, phone, state, assigned_agent, team, customer_name, tier, topic, priority,"
             " reason, summary, reference, mode, first_response_due_at, first_response_at,"
             " pending_since, last_customer_at, updated_at FROM desk_conversations"
             " WHERE state = ANY(%s) AND (%s OR team = %s) AND (%s::text IS NULL OR priority = %s)"
@@ -87,26 +121,50 @@ def window_open(row: dict[str, Any], now: datetime | None = None) -> bool:
 
 
 async def _move(desk: Desk, agent: Agent, key: str, *, to_state: str, assigned: str | None,
-                 reason: str, expect: tuple[str, ...], team: str | None = None) -> dict[str, Any]:
+                 reason: str, expect: tuple[str, ...], team: str | None = None,
+                 reassign: bool = False) -> dict[str, Any]:
+    """Change state, assignee and team under the row lock; `reassign` (a supervisor's assign)
+    may take the conversation from the agent working on it, nothing else may."""
     async with desk.pool.connection() as conn, conn.transaction():
         row = _visible(agent, await desk.lock(conn, key))
         if row["state"] not in expect:
             raise DeskError(f"the conversation is {row['state']}, not {' or '.join(expect)}")
+        if not reassign:
+            _not_someone_elses(agent, row)
         await conn.execute(
             "UPDATE desk_conversations SET state = %s, assigned_agent = %s, team = coalesce(%s, team),"
             " pending_since = CASE WHEN %s = 'PENDING_AGENT' THEN now() ELSE pending_since END,"
             " updated_at = now() WHERE key = %s", (to_state, assigned, team, to_state, key))
         await desk.event(conn, key, f"agent:{agent.id}", "transition", from_state=row["state"],
                          to_state=to_state, reason=reason,
-                         payload={"assigned_agent": assigned, "team": team or row["team"]})
+                         payload={"assigned_agent": assigned, "team": team or row["team"],
+                                  "previous_agent": row["assigned_agent"]})
     if row["state"] not in HUMAN_STATES:  # taken over from the bot: a worker pauses the graph
         await desk.wake(key)
     return row
 
 
 async def claim(desk: Desk, agent: Agent, key: str) -> None:
+    """Take a waiting (or bot) conversation; one another agent is working on is refused."""
     await _move(desk, agent, key, to_state="AGENT", assigned=agent.id, reason="claimed",
                 expect=("PENDING_AGENT", "BOT", "AGENT"))
+
+
+async def take_over(desk: Desk, agent: Agent, key: str) -> str:
+    """Take a conversation from the teammate working on it, on the record; returns their id."""
+    async with desk.pool.connection() as conn, conn.transaction():
+        row = _visible(agent, await desk.lock(conn, key))
+        previous = row["assigned_agent"]
+        if row["state"] != "AGENT" or previous is None:
+            raise DeskError("nobody is working on this conversation: claim it instead")
+        if previous == agent.id:
+            raise DeskError("this conversation is already yours")
+        await conn.execute("UPDATE desk_conversations SET assigned_agent = %s, updated_at = now()"
+                           " WHERE key = %s", (agent.id, key))
+        await desk.event(conn, key, f"agent:{agent.id}", "taken_over", from_state="AGENT",
+                         to_state="AGENT", reason=f"taken over from {previous}",
+                         payload={"from_agent": previous, "to_agent": agent.id})
+    return previous
 
 
 async def assign(desk: Desk, supervisor: Agent, key: str, agent_id: str) -> None:
@@ -116,20 +174,22 @@ async def assign(desk: Desk, supervisor: Agent, key: str, agent_id: str) -> None
         target = await (await conn.execute(
             "SELECT team FROM desk_agents WHERE id = %s AND active", (agent_id,))).fetchone()
     if target is None:
-        raise DeskError(f"no active agent {agent_id}")
+        raise Invalid(f"no active agent {agent_id[:60]!r}")
     await _move(desk, supervisor, key, to_state="AGENT", assigned=agent_id, team=target["team"],
-                reason=f"assigned by {supervisor.id}", expect=HUMAN_STATES)
+                reason=f"assigned by {supervisor.id}", expect=HUMAN_STATES, reassign=True)
 
 
 async def transfer(desk: Desk, agent: Agent, key: str, team: str) -> None:
-    """Send the conversation to another team's queue, unassigned."""
+    """Send the conversation to another team's queue, unassigned; only to a team that exists."""
+    if team not in await known_teams(desk):
+        raise Invalid(f"there is no team {team[:60]!r}: pick one from the list")
     await _move(desk, agent, key, to_state="PENDING_AGENT", assigned=None, team=team,
                 reason=f"transferred to {team}", expect=HUMAN_STATES)
 
 
 async def note(desk: Desk, agent: Agent, key: str, text: str) -> None:
     if not text.strip():
-        raise DeskError("a note needs text")
+        raise Invalid("a note needs text")
     async with desk.pool.connection() as conn:
         _visible(agent, await desk.row(conn, key))
         await desk.event(conn, key, f"agent:{agent.id}", "note", payload={"text": text.strip()})
@@ -142,10 +202,11 @@ async def reply(desk: Desk, agent: Agent, key: str, *, text: str | None = None,
     async with desk.pool.connection() as conn, conn.transaction():
         row = _visible(agent, await desk.lock(conn, key))
         open_window = window_open(row, now)
+        _not_someone_elses(agent, row)
         if text and not open_window:
             raise DeskError("the 24-hour window has closed: only an approved template can be sent")
         if not text and not template:
-            raise DeskError("write a message or pick a template")
+            raise Invalid("write a message or pick a template")
         taken_over = row["state"] not in HUMAN_STATES
         if taken_over or row["assigned_agent"] != agent.id:
             await conn.execute("UPDATE desk_conversations SET state = 'AGENT', assigned_agent = %s,"
@@ -164,7 +225,7 @@ async def reply(desk: Desk, agent: Agent, key: str, *, text: str | None = None,
             now=now, window_template={**desk.window_template, **({"name": template} if template else {})})
         await conn.execute("UPDATE desk_conversations SET first_response_at = coalesce(first_response_at, %s)"
                            " WHERE key = %s", (now, key))
-    await desk.publish({"key": key, "kind": "agent_message"})
+    await desk.publish({"ref": conversation_ids.ref(key), "kind": "agent_message"})
     if taken_over:
         await desk.wake(key)
 
@@ -187,6 +248,7 @@ async def _hand_back(desk: Desk, agent: Agent, key: str, *, action: str, notes: 
         row = _visible(agent, await desk.row(conn, key))
     if row["state"] not in HUMAN_STATES:
         raise DeskError(f"the conversation is {row['state']}")
+    _not_someone_elses(agent, row)
     exchange = await _exchange_since_handoff(desk, key)
     try:
         await desk.conversations.resume(row["phone"] or key, {

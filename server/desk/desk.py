@@ -19,6 +19,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from nodes.checks import redact_pii
+from server import conversation_ids
 from server.conversations import Conversations
 from server.database import apply_schema
 from server.desk.schema import SCHEMA
@@ -31,11 +32,25 @@ CSAT_PROMPT = "Thanks for chatting with us! How did we do? Reply with a number f
 
 
 class DeskError(Exception):
-    """An action that cannot be done: the message says why, for the agent to read."""
+    """An action that cannot be done now: the message says why, for the agent to read."""
+
+    status = 409
 
 
 class NotAllowed(DeskError):
     """The agent may not see or change this conversation."""
+
+    status = 403
+
+
+class NotFound(DeskError):
+    status = 404
+
+
+class Invalid(DeskError):
+    """The request itself is wrong (an unknown team, an empty note)."""
+
+    status = 400
 
 
 @dataclass(frozen=True)
@@ -71,10 +86,12 @@ class Desk:
 
     async def setup(self) -> None:
         async with self.pool.connection() as conn:
+            await conversation_ids.setup(conn)  # before the schema: its trigger computes refs
             await apply_schema(conn, "desk", SCHEMA)
 
     def permalink(self, key: str) -> str:
-        return f"{self.public_url}/console/c/{key}"
+        """The console page of a conversation: by its opaque ref, never the phone number."""
+        return f"{self.public_url}/console/c/{conversation_ids.ref(key)}"
 
     # --- The bot's side: called by the graph and by the worker's commit -------------------
 
@@ -176,4 +193,4 @@ class Desk:
             "INSERT INTO desk_events (conversation_key, actor, kind, from_state, to_state, reason,"
             " payload) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (key, actor, kind, from_state, to_state, reason, json.dumps(payload or {}, default=str)))
-        await self.publish({"key": key, "kind": kind})
+        await self.publish({"ref": conversation_ids.ref(key), "kind": kind})

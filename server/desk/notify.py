@@ -12,17 +12,20 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
-from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
+
+from nodes.pii import redact
+from server import conversation_ids
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Alert:
-    """A conversation about to breach its first-response target with nobody on it."""
+    """A conversation about to breach its first-response target with nobody on it. `key` is
+    internal: the alert and the log name the conversation by its opaque ref."""
 
     key: str
     customer: str | None
@@ -87,13 +90,15 @@ class SlackNotifier:
         return self._url is not None
 
     def permalink(self, key: str) -> str:
-        return f"{self.public_url}/console/c/{quote(key, safe=':')}"
+        """The console page, by the conversation's opaque ref: Slack never sees the phone."""
+        return f"{self.public_url}/console/c/{conversation_ids.ref(key)}"
 
     def payload(self, alert: Alert) -> dict:
         """Slack incoming-webhook JSON: a plain-text fallback and a section with the details."""
         minutes = max(0, math.ceil(alert.minutes_to_breach))
-        customer = _escape((alert.customer or "Unknown customer")[:200])
-        reason = _escape((alert.reason or "not given")[:500])
+        # Slack is outside the system: personal data in a name or reason stays behind.
+        customer = _escape(redact(alert.customer or "Unknown customer")[0][:200])
+        reason = _escape(redact(alert.reason or "not given")[0][:500])
         link = self.permalink(alert.key)
         headline = (f"SLA warning: {alert.priority} conversation with {customer} breaches its "
                     f"first-response target in {minutes} min, unassigned ({_escape(alert.team)})")
@@ -117,18 +122,18 @@ class SlackNotifier:
     async def send(self, alert: Alert) -> bool:
         if self._url is None:
             log.info("SLA warning for %s (%s, %.0f min to breach); no webhook configured",
-                     alert.key, alert.priority, alert.minutes_to_breach)
+                     conversation_ids.for_log(alert.key), alert.priority, alert.minutes_to_breach)
             return True
         url = self._url.get_secret_value()
         try:
             response = await self._client().post(url, json=self.payload(alert),
                                                   timeout=self.timeout_s)
         except Exception as exc:  # any failure: logged, reported, retried by the watcher
-            log.warning("SLA webhook post for %s failed: %s", alert.key,
+            log.warning("SLA webhook post for %s failed: %s", conversation_ids.for_log(alert.key),
                         type(exc).__name__ + _detail(str(exc), url))
             return False
         if response.status_code >= 300:
-            log.warning("SLA webhook post for %s refused: HTTP %s %s", alert.key,
+            log.warning("SLA webhook post for %s refused: HTTP %s %s", conversation_ids.for_log(alert.key),
                         response.status_code, _redacted(response.text[:200], url))
             return False
         return True

@@ -30,6 +30,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from server.conversation_ids import for_log
 from server.desk.notify import Alert, Notifier
 from server.desk.sla import SlaPolicy, bump
 
@@ -266,7 +267,7 @@ class SlaWatcher:
             async with self.pool.connection() as conn, conn.transaction():
                 return int(await action(conn, key, *args))
         except Exception:
-            log.exception("SLA watcher: %s failed for conversation %s", action.__name__, key)
+            log.exception("SLA watcher: %s failed for conversation %s", action.__name__, for_log(key))
             return 0
 
     @staticmethod

@@ -3,6 +3,9 @@
 Messages typed on /simulator travel the real path: the fake Cloud API posts a signed webhook
 to /webhooks/meta, a worker runs the turn, the outbox sends the reply to the fake Cloud API,
 and the fake reports sent, delivered and read statuses back through the webhook.
+
+It trusts whatever number it is told and shows any conversation without a login: it exists in
+demo mode only (server/demo_mode.py), and `mount` refuses anything else.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from server.demo_mode import demo_mode
 from server.deps import RuntimeDep
 from server.runtime import public_url
 from server.settings import Settings
@@ -64,7 +68,9 @@ async def messages(phone: str, runtime: RuntimeDep) -> dict:
 
 
 def mount(app: FastAPI, settings: Settings) -> FakeCloudApi:
-    """Mount the fake Cloud API at /fake-graph and the simulator routes."""
+    """Mount the fake Cloud API at /fake-graph and the simulator routes (demo mode only)."""
+    if not (demo := demo_mode(settings)).on:
+        raise RuntimeError(f"the simulator exists in demo mode only; demo mode is {demo}")
     fake = FakeCloudApi(settings.meta.app_secret.get_secret_value(),
                         f"{public_url(settings)}/webhooks/meta",
                         settings.meta.phone_number_id,

@@ -8,11 +8,16 @@ The two POST endpoints are plain Starlette endpoints on the FastAPI router: they
 signed body and nothing else, so FastAPI's validation, dependency solving and response
 serialisation would have nothing to do but cost time; without them a worker acknowledges about
 a third more webhooks (docs/benchmarks.md, "Webhook acknowledgement").
+
+Malformed input gets a 4xx and stores nothing: a body of the wrong media type 415, too large
+413, not strict JSON or not a form (repeated or too many fields) 400, a delivery with nothing
+usable in it 400. A Meta delivery with some malformed messages among good ones stores the good
+ones and answers 200 with `rejected` counting the others, which are logged (see channels.meta).
 """
 
 from __future__ import annotations
 
-import json
+import logging
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -22,15 +27,25 @@ from server.channels import meta, twilio
 from server.channels.models import MalformedPayload, WebhookBatch
 from server.deps import RuntimeDep, get_runtime
 from server.intake import StorageUnavailable
+from server.request_guards import BadJson
 from server.runtime import Runtime
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+MAX_FORM_FIELDS = 256
+"""Twilio's forms have a few dozen fields; parsing (and signing) a million would be a DoS."""
+
+
+def require_media_type(request: Request, expected: str) -> None:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != expected:
+        raise HTTPException(415, f"content type must be {expected}")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body (signatures cover the exact bytes), refusing more than `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    declared = request.headers.get("content-length") or ""
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise HTTPException(413, "body too large")
     body = bytearray()
     async for chunk in request.stream():
@@ -43,10 +58,19 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def accept(runtime: Runtime, batch: WebhookBatch) -> dict:
     """Store messages and statuses (in one statement or transaction with concurrent webhooks),
     then schedule the conversations; 503 when Postgres cannot take them."""
+    for message in batch.messages:
+        if message.truncated_from:
+            log.info("%s message %s cut from %d to %d characters", message.provider,
+                     message.provider_message_id, message.truncated_from, len(message.text))
+    if batch.rejected:  # the reasons name fields and types, never message content
+        log.warning("webhook: kept %d messages and %d statuses, rejected %d: %s",
+                    len(batch.messages), len(batch.statuses), len(batch.rejected),
+                    "; ".join(batch.rejected[:5]))
     try:
-        return (await runtime.intake.accept(batch)).as_dict()
+        accepted = (await runtime.intake.accept(batch)).as_dict()
     except StorageUnavailable as error:
         raise HTTPException(503, str(error)) from error
+    return {**accepted, "rejected": len(batch.rejected)} if batch.rejected else accepted
 
 
 @router.get("/meta", response_class=PlainTextResponse)
@@ -61,6 +85,7 @@ async def meta_subscribe(request: Request, runtime: RuntimeDep) -> str:
 
 async def meta_webhook(request: Request) -> JSONResponse:
     runtime = await get_runtime(request)
+    require_media_type(request, "application/json")
     body = await read_body(request, runtime.settings.max_body_bytes)
     signature = request.headers.get("x-hub-signature-256")
     if not signature:
@@ -69,8 +94,8 @@ async def meta_webhook(request: Request) -> JSONResponse:
         raise HTTPException(403, "invalid signature")
     try:
         batch = meta.parse_webhook(meta.load_json(body))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise HTTPException(400, "body is not JSON") from error
+    except BadJson as error:
+        raise HTTPException(400, str(error)) from error
     except MalformedPayload as error:
         raise HTTPException(400, f"malformed webhook: {error}") from error
     return JSONResponse(await accept(runtime, batch))
@@ -89,11 +114,9 @@ async def twilio_webhook(request: Request) -> Response:
     settings = runtime.settings.twilio
     if settings.auth_token is None:
         raise HTTPException(404, "Twilio channel not configured")
+    require_media_type(request, "application/x-www-form-urlencoded")
     body = await read_body(request, runtime.settings.max_body_bytes)
-    try:
-        form = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body)))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise HTTPException(400, "body is not a form") from error
+    form = parse_form(body)
     url = twilio_signed_url(settings.public_url, request)
     signature = request.headers.get("x-twilio-signature")
     if not signature:
@@ -108,6 +131,19 @@ async def twilio_webhook(request: Request) -> Response:
     await accept(runtime, batch)
     # An empty TwiML response: replies go out through the outbox, not in this response.
     return Response("<Response/>", media_type="application/xml")
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """A Twilio form body as a dict; 400 for anything but a UTF-8 form of distinct fields."""
+    try:
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body),
+                          max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise HTTPException(400, "body is not a form") from error
+    form = dict(pairs)
+    if len(form) != len(pairs):  # which value would count? the signature covers them all
+        raise HTTPException(400, "form repeats a field")
+    return form
 
 
 # Plain routes do not take the router's prefix by themselves.

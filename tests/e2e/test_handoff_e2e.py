@@ -72,6 +72,7 @@ async def test_customer_agent_and_bot_handoff_round_trip(start_server):
             rows = await server.wait_for("SELECT 1 FROM desk_conversations WHERE key = %s"
                                          " AND state = 'PENDING_AGENT'", phone, within_s=30)
             assert rows, "no handoff on the desk"
+            ref = (await server.rows("SELECT ref FROM desk_conversations WHERE key = %s", phone))[0]["ref"]
 
             step = "2-queue-shows-it-with-an-sla-timer"
             await agent.goto(f"{server.url}/console")
@@ -79,7 +80,7 @@ async def test_customer_agent_and_bot_handoff_round_trip(start_server):
             await agent.get_by_label("Agent id").fill("demo")
             await agent.get_by_label("Password").fill("demo")
             await agent.get_by_role("button", name="Log in").click()
-            row = agent.locator(f'tr[data-key="{phone}"]')
+            row = agent.locator(f'tr[data-ref="{ref}"]')
             await expect(row).to_be_visible()
             timer = row.locator(".sla[data-due]")
             await expect(timer).to_have_text(re.compile(r"\d+s (left|ago)$"))
@@ -90,18 +91,18 @@ async def test_customer_agent_and_bot_handoff_round_trip(start_server):
 
             step = "3-agent-claims-and-replies"
             await row.get_by_role("link").click()
-            await expect(agent).to_have_url(f"{server.url}/console/c/{phone}")
+            await expect(agent).to_have_url(f"{server.url}/console/c/{ref}")  # no phone in URLs
             await agent.locator("#claim").click()
-            await expect(agent.locator(".flash")).to_contain_text("Claimed")
+            await expect(agent.locator(".flash[role=status]")).to_contain_text("Claimed")
             await agent.get_by_label("Message (sent through the outbox)").fill(HUMAN_REPLY)
             await agent.get_by_role("button", name="Send").click()
-            await expect(agent.locator(".flash")).to_contain_text("Sent.")
+            await expect(agent.locator(".flash[role=status]")).to_contain_text("Sent.")
             await expect(customer.locator(".msg.business", has_text=HUMAN_REPLY)).to_be_visible()
 
             step = "4-agent-returns-it-to-the-bot"
             await agent.get_by_label("Notes for the bot").fill("Refund done by a human.")
             await agent.locator("#return").click()
-            await expect(agent.locator(".flash")).to_contain_text("Returned to the bot.")
+            await expect(agent.locator(".flash[role=status]")).to_contain_text("Returned to the bot.")
             state = await server.rows("SELECT state FROM desk_conversations WHERE key = %s", phone)
             assert state[0]["state"] == "BOT"
 

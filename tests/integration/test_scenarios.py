@@ -67,24 +67,29 @@ async def test_verification_by_email(open_app, phone):
 
 
 async def test_three_failed_verifications_lock_out_and_bring_in_a_human(open_app, phone):
+    from tests.verification_helpers import fresh_clock
+
     app = await open_app(forget=[phone])
     conversations = app.conversations
-    await conversations.handle(phone, "where's my order", now="2026-11-22T10:00:00+00:00")
+    clock = await fresh_clock(conversations.pool)  # the ledger counts failures over time
+
+    def at(minutes: int) -> str:
+        return clock(minutes).isoformat()
+    await conversations.handle(phone, "where's my order", now=at(0))
     for attempt in (1, 2):
-        turn = await conversations.handle(phone, "HP-10007 9ZZZ", now="2026-11-22T10:01:00+00:00")
+        turn = await conversations.handle(phone, "HP-10007 9ZZZ", now=at(1))
         assert turn.replies == [prompts.VERIFY_RETRY.format(left=3 - attempt)]
-    turn = await conversations.handle(phone, "HP-10007 8YYY", now="2026-11-22T10:02:00+00:00")
+    turn = await conversations.handle(phone, "HP-10007 8YYY", now=at(2))
     assert turn.state["verification"]["status"] == "locked"
     assert turn.replies[0] == prompts.VERIFY_LOCKED.format(minutes=15)
     assert turn.handoff["reason"] == "verification_lockout"  # a person takes over
-    await conversations.resume(phone, {"action": "return_to_bot", "agent": "alice"},
-                               now="2026-11-22T10:05:00+00:00")
+    await conversations.resume(phone, {"action": "return_to_bot", "agent": "alice"}, now=at(5))
     # Back with the bot, even the right answer is refused while the lockout lasts...
-    turn = await conversations.handle(phone, "HP-10007 41JS", now="2026-11-22T10:10:00+00:00")
+    turn = await conversations.handle(phone, "HP-10007 41JS", now=at(10))
     assert turn.state["verification"]["status"] == "locked"
     assert turn.state.get("customer") is None
     # ...and accepted once the 15 minutes have passed.
-    turn = await conversations.handle(phone, "HP-10007 41JS", now="2026-11-22T10:18:00+00:00")
+    turn = await conversations.handle(phone, "HP-10007 41JS", now=at(18))
     assert turn.state["verification"]["status"] == "verified"
 
 

@@ -9,6 +9,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from knowledge.base import EmbeddingModelMismatch, open_collection
+from knowledge.fetch import FetchPolicy
 from knowledge.ingest import ingest
 
 pytestmark = pytest.mark.integration
@@ -80,14 +81,32 @@ def test_urls_are_fetched_and_cited_by_url(kb, corpus):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        report = ingest(kb, [f"{base}/store-hours.html", f"{base}/returns-leaflet.pdf",
-                             f"{base}/nowhere.html"])
+        urls = [f"{base}/store-hours.html", f"{base}/returns-leaflet.pdf", f"{base}/nowhere.html"]
+        report = ingest(kb, urls, policy=FetchPolicy(allow_private=True),
+                        allowed_hosts=["help.example.test"])
     finally:
         server.shutdown()
     assert report.files == 2 and report.errors == [(f"{base}/nowhere.html", "HTTP 404")]
+    assert report.fetched == [(u, u) for u in urls[:2]]
     meta = kb.collection.get(ids=["store-hours#weekday-hours"])["metadatas"][0]
-    assert meta["url"] == f"{base}/store-hours.html#weekday-hours"
     assert meta["source"] == f"{base}/store-hours.html"
+    assert meta["url"] == ""  # 127.0.0.1 is no host a customer may be sent to
+
+
+def test_document_links_are_kept_only_on_allowed_hosts(kb, corpus, caplog):
+    ids = ["care-guide#oak-furniture", "faq#do-you-sell-gift-vouchers", "warranty-notes"]
+    ingest(kb, [str(corpus)], allowed_hosts=["help.example.test"])
+    got = kb.collection.get(ids=ids, include=["metadatas"])
+    assert dict(zip(got["ids"], [m["url"] for m in got["metadatas"]], strict=True)) == {
+        "care-guide#oak-furniture": "https://help.example.test/care-guide#oak-furniture",
+        "faq#do-you-sell-gift-vouchers": "https://help.example.test/gift-vouchers",
+        "warranty-notes": ""}  # a file without a URL of its own gets none (no file:// link)
+    assert not [r for r in caplog.records if r.name == "knowledge.ingest"]  # nothing dropped
+    ingest(kb, [str(corpus)], allowed_hosts=["help.harborandpine.example"])
+    got = kb.collection.get(ids=ids, include=["metadatas"])
+    assert [m["url"] for m in got["metadatas"]] == ["", "", ""]
+    warnings = [r for r in caplog.records if r.name == "knowledge.ingest"]
+    assert len(warnings) == 3 and all(r.levelname == "WARNING" for r in warnings)  # one per document
 
 
 def test_a_collection_refuses_a_different_embedding_model(kb, kb_settings, corpus):

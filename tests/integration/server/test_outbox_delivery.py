@@ -148,7 +148,8 @@ async def test_delivery_unknown_and_failed_reach_the_console(start_server):
 
     console = await console_for(server, role="supervisor")
     try:
-        page = (await console.http.get(f"/console/c/{phone}")).text
+        ref = (await server.rows("SELECT ref FROM desk_conversations WHERE key = %s", phone))[0]["ref"]
+        page = (await console.http.get(f"/console/c/{ref}")).text
     finally:
         await console.aclose()
     text = " ".join(re.sub(r"<[^>]+>", " ", page).split())  # what the agent reads

@@ -143,3 +143,18 @@ async def test_health_endpoints(start_server):
     down = await server.http.get("/readyz")
     assert down.status_code == 503 and down.json()["postgres"].startswith("error")
     assert down.json()["redis"] == "ok"
+
+
+async def test_a_rejected_message_is_logged_by_reason_never_by_content(start_server, caplog):
+    server = await start_server(run_workers=False)
+    phone = new_phone()
+    payload = text_message(phone, "my card is 4111 1111 1111 1111")
+    messages = payload["entry"][0]["changes"][0]["value"]["messages"]
+    messages.append(dict(messages[0], id="wamid.x", timestamp="my card is 4111", type=["text"]))
+    with caplog.at_level("WARNING", logger="server.routes.webhooks"):
+        response = await server.post_meta(payload)
+    assert response.status_code == 200 and response.json() == {
+        "stored": 1, "duplicates": 0, "statuses": 0, "rejected": 1}
+    logged = [r.getMessage() for r in caplog.records if r.name == "server.routes.webhooks"]
+    assert len(logged) == 1 and "rejected 1" in logged[0] and "type must be a string" in logged[0]
+    assert "4111" not in logged[0]

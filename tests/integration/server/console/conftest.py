@@ -21,6 +21,12 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+def new_address() -> str:
+    """A client address of its own (TEST-NET-2), so login backoffs of tests do not meet."""
+    value = uuid.uuid4().int
+    return f"198.51.{value % 256}.{(value >> 8) % 254 + 1}"
+
+
 async def add_agent(server: RunningServer, role: str = "agent", team: str = "support",
                     password: str = "pw-for-tests") -> str:
     agent_id = unique(role)
@@ -31,9 +37,11 @@ async def add_agent(server: RunningServer, role: str = "agent", team: str = "sup
 class Console:
     """A browser-like HTTP client of one logged-in agent."""
 
-    def __init__(self, server: RunningServer, agent_id: str):
+    def __init__(self, server: RunningServer, agent_id: str, address: str | None = None):
+        """`address`: sent as X-Forwarded-For (counts only with console_login.trusted_proxy_hops)."""
         self.server, self.agent_id = server, agent_id
-        self.http = httpx.AsyncClient(base_url=server.url, timeout=30)
+        self.http = httpx.AsyncClient(base_url=server.url, timeout=30,
+                                      headers={"x-forwarded-for": address} if address else None)
         self.csrf = ""
 
     async def login(self, password: str = "pw-for-tests") -> httpx.Response:
@@ -44,10 +52,13 @@ class Console:
             self.csrf = CSRF.search((await self.http.get("/console")).text)[1]
         return response
 
-    async def act(self, key: str, action: str, **form: str) -> httpx.Response:
-        """POST an action form, follow the redirect; returns the conversation page."""
-        response = await self.http.post(f"/console/c/{key}/{action}", data={"csrf_token": self.csrf, **form})
-        assert response.status_code == 303, response.text
+    async def act(self, ref: str, action: str, **form: str) -> httpx.Response:
+        """POST an action form to /console/c/{ref}/{action}; done, follow the redirect. Returns
+        the conversation page (a refused action's page comes back at once, with its 4xx)."""
+        response = await self.http.post(f"/console/c/{ref}/{action}", data={"csrf_token": self.csrf, **form})
+        if response.status_code != 303:
+            assert 400 <= response.status_code < 500, response.text
+            return response
         return await self.http.get(response.headers["location"])
 
     async def aclose(self) -> None:
@@ -58,6 +69,13 @@ async def console_for(server: RunningServer, role: str = "agent", team: str = "s
     console = Console(server, await add_agent(server, role, team))
     assert (await console.login()).status_code == 303
     return console
+
+
+async def ref_for(server: RunningServer, key: str) -> str:
+    """The conversation's opaque id, as the console's URLs use it."""
+    rows = await server.rows("SELECT ref FROM desk_conversations WHERE key = %s", key)
+    assert rows and rows[0]["ref"], f"no desk row with a ref for {key}"
+    return rows[0]["ref"]
 
 
 async def handed_off(server: RunningServer, phone: str | None = None) -> str:

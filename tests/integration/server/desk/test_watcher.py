@@ -20,6 +20,8 @@ import httpx
 import pytest
 from psycopg.types.json import Jsonb
 
+from server import conversation_ids
+from server.conversation_ids import ref
 from server.database import open_pool
 from server.desk import sla
 from server.desk.notify import Alert, SlackNotifier
@@ -72,7 +74,7 @@ class Slack:
         """The payloads accepted (status 200), optionally only those about one conversation."""
         with self.lock:
             posts = [p["json"] for p in self.posts if p["status"] == 200]
-        return [p for p in posts if key is None or p["text"].endswith(f"/console/c/{key}")]
+        return [p for p in posts if key is None or p["text"].endswith(f"/console/c/{ref(key)}")]
 
     def close(self):
         self.server.shutdown()
@@ -83,6 +85,7 @@ class Slack:
 async def pool(settings, database_url):
     pool = await open_pool(settings, database_url, max_size=8)
     async with pool.connection() as conn:
+        await conversation_ids.setup(conn)  # alerts link by ref: the secret comes first
         await conn.execute(SCHEMA, prepare=False)
     yield pool
     await pool.close()
@@ -202,7 +205,7 @@ async def test_warns_once_about_an_unclaimed_conversation_near_breach(desk: Desk
     for expected in ("*Customer*\nRavi &lt;Patel&gt;", "*Priority*\nhigh",
                      "*Reason*\nchargeback_query", "*Minutes to breach*\n4"):
         assert expected in fields
-    assert f"<{PUBLIC_URL}/console/c/{near}|Open in the console>" in section["text"]["text"]
+    assert f"<{PUBLIC_URL}/console/c/{ref(near)}|Open in the console>" in section["text"]["text"]
 
     [event] = await desk.events(near, "sla_warning")
     assert event["actor"] == "system" and event["at"] == NOW
@@ -265,7 +268,7 @@ async def test_without_a_webhook_warnings_are_logged_and_recorded(desk: Desk, ca
     notifier = SlackNotifier(None)
     assert not notifier.enabled
     assert await desk.watcher(notifier).run_once(NOW) == counts(sla_warning=1)
-    assert f"SLA warning for {key}" in caplog.text
+    assert f"SLA warning for {ref(key)}" in caplog.text and key not in caplog.text
     assert len(await desk.events(key, "sla_warning")) == 1
     assert desk.slack.posts == []
 
@@ -481,7 +484,8 @@ async def test_slack_notifier_posts_incoming_webhook_json(slack: Slack):
     [post] = slack.posts
     assert set(post["json"]) == {"text", "blocks"}
     assert post["json"] == notifier.payload(alert)
-    assert f"{PUBLIC_URL}/console/c/bsuid:US.abc" in post["json"]["text"]
+    assert f"{PUBLIC_URL}/console/c/{ref('bsuid:US.abc')}" in post["json"]["text"]
+    assert "bsuid" not in json.dumps(post["json"])  # the key itself never reaches Slack
     assert "*Minutes to breach*\n3" in [f["text"] for f in post["json"]["blocks"][0]["fields"]]
     assert slack.secret not in repr(notifier)
 

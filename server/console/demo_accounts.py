@@ -1,0 +1,86 @@
+"""The console's demo accounts: demo/demo (supervisor) and sam/sam (agent), whose passwords
+are published in the README. They exist only in demo mode (server/demo_mode.py): created on a
+first start in demo mode, marked `desk_agents.demo` (the console shows a badge), and disabled
+whenever a server starts outside demo mode, so they can never log in to a real deployment."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from psycopg_pool import AsyncConnectionPool
+
+from server.console.auth import hash_password, verify_password
+
+log = logging.getLogger(__name__)
+
+DEMO_AGENTS = (("demo", "Demo Supervisor", "demo", "supervisor", "support"),
+               ("sam", "Sam", "sam", "agent", "support"))
+"""(id, name, published password, role, team)."""
+
+
+async def seed_demo_agents(pool: AsyncConnectionPool) -> bool:
+    """With no agents at all, create the demo accounts; True when created."""
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute("LOCK TABLE desk_agents IN SHARE ROW EXCLUSIVE MODE")
+        if (await (await conn.execute("SELECT count(*) AS n FROM desk_agents")).fetchone())["n"]:
+            return False
+        for agent_id, name, password, role, team in DEMO_AGENTS:
+            await conn.execute(
+                "INSERT INTO desk_agents (id, name, password_hash, role, team, demo)"
+                " VALUES (%s, %s, %s, %s, %s, true)",
+                (agent_id, name, hash_password(password), role, team))
+    return True
+
+
+async def enable_demo_agents(pool: AsyncConnectionPool) -> list[str]:
+    """Demo mode again (after a start outside it): the demo accounts may log in again."""
+    async with pool.connection() as conn:
+        rows = await (await conn.execute(
+            "UPDATE desk_agents SET active = true WHERE demo AND NOT active RETURNING id")).fetchall()
+    return sorted(r["id"] for r in rows)
+
+
+async def mark_published_password_accounts(pool: AsyncConnectionPool) -> list[str]:
+    """Mark the accounts with a demo id that still take the published password, though not
+    marked (created before the mark existed, or by hand): they are demo accounts all the same."""
+    passwords = {agent_id: password for agent_id, _, password, _, _ in DEMO_AGENTS}
+    async with pool.connection() as conn:
+        rows = await (await conn.execute(
+            "SELECT id, password_hash FROM desk_agents WHERE id = ANY(%s) AND NOT demo AND active",
+            (list(passwords),))).fetchall()
+    found = []
+    for row in rows:  # scrypt is slow on purpose: off the event loop
+        if await asyncio.to_thread(verify_password, passwords[row["id"]], row["password_hash"]):
+            found.append(row["id"])
+    if found:
+        async with pool.connection() as conn:
+            await conn.execute("UPDATE desk_agents SET demo = true WHERE id = ANY(%s)", (found,))
+    return found
+
+
+async def disable_demo_agents(pool: AsyncConnectionPool) -> list[str]:
+    """Outside demo mode: no demo account can log in, and their sessions end now."""
+    await mark_published_password_accounts(pool)
+    async with pool.connection() as conn, conn.transaction():
+        rows = await (await conn.execute(
+            "UPDATE desk_agents SET active = false WHERE demo AND active RETURNING id")).fetchall()
+        ids = [r["id"] for r in rows]
+        if ids:
+            await conn.execute("DELETE FROM desk_sessions WHERE agent_id = ANY(%s)", (ids,))
+    return sorted(ids)
+
+
+async def apply_demo_mode(pool: AsyncConnectionPool, demo_on: bool, why: str) -> None:
+    """At server start: create or re-enable the demo accounts in demo mode, else disable them."""
+    if not demo_on:
+        if disabled := await disable_demo_agents(pool):
+            log.warning("demo mode is off (%s): disabled the demo console accounts %s",
+                        why, ", ".join(disabled))
+        return
+    await mark_published_password_accounts(pool)  # so the console badges them
+    if await seed_demo_agents(pool):
+        print("Agent console demo accounts created: demo/demo (supervisor) and sam/sam (agent, team"
+              " support). Demo mode only: log in at /console.", flush=True)
+    elif enabled := await enable_demo_agents(pool):
+        log.info("demo mode: re-enabled the demo console accounts %s", ", ".join(enabled))
