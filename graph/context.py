@@ -27,6 +27,9 @@ class Context:
     """The turn's time (ISO 8601, UTC); unset means the wall clock. Tests pin it."""
     should_yield: Callable[[], Awaitable[bool]] | None = None
     """Asked before every agent step: True once a human has taken the conversation over."""
+    csat_score: int | None = None
+    """Set by the server when this turn is only a CSAT rating, already stored
+    (`server.desk.csat`): the bot thanks the customer and answers nothing."""
     services: Services | None = None
     """Models, shop and knowledge base; unset means the process-wide defaults."""
     model_deadline: float | None = field(default=None, init=False, repr=False)

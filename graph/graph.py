@@ -16,6 +16,7 @@ from graph.state import InputState, State
 from nodes.agent import agent
 from nodes.authenticate import authenticate
 from nodes.await_human import await_human
+from nodes.csat_thanks import csat_thanks
 from nodes.handoff import handoff
 from nodes.input_guardrail import input_guardrail
 from nodes.output_guardrail import output_guardrail
@@ -36,10 +37,12 @@ builder.add_node(output_guardrail)
 builder.add_node(handoff)
 builder.add_node(await_human)
 builder.add_node(respond)
+builder.add_node(csat_thanks)
 
 # Every turn starts by redacting and checking what the customer sent.
 builder.add_edge(START, "input_guardrail")
-# Silent while a human owns the conversation or the customer is rate-limited.
+# Silent while a human owns the conversation or the customer is rate-limited; a CSAT rating
+# (stored by the server) is only thanked.
 builder.add_conditional_edges("input_guardrail", routes.after_input_guardrail)
 # Small talk is answered canned; "human" goes straight to handoff; account questions verify first.
 builder.add_conditional_edges("router", routes.after_router)
@@ -56,6 +59,7 @@ builder.add_conditional_edges("output_guardrail", routes.after_output_guardrail)
 builder.add_edge("handoff", "await_human")
 builder.add_edge("await_human", END)
 builder.add_edge("respond", END)
+builder.add_edge("csat_thanks", END)
 
 
 def make_graph(checkpointer: Checkpointer = None):

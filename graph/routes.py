@@ -16,9 +16,11 @@ class UnroutableState(RuntimeError):
     """The state matches no route: a bug, never a customer's doing."""
 
 
-def after_input_guardrail(state: State) -> Literal["router", "__end__"]:
-    if state.silence or "rate_limited" in state.flags:
-        return END  # a human owns it, nothing to read, or rate-limited (told once)
+def after_input_guardrail(state: State) -> Literal["router", "csat_thanks", "__end__"]:
+    if state.silence or "rate_limited" in state.flags or "media_only" in state.flags:
+        return END  # a human owns it, nothing to read, rate-limited (told once), or only media
+    if "csat_rating" in state.flags:
+        return "csat_thanks"  # a rating the server stored is not a question
     if not state.messages or state.messages[-1].type != "human":
         raise UnroutableState("the input guardrail let a turn through without a customer message")
     return "router"

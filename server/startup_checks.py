@@ -1,10 +1,12 @@
-"""Production settings are checked before anything starts, and the effective configuration is
-reported with every secret masked.
+"""Production settings are checked before anything starts, the stores they name must answer,
+and the effective configuration is reported with every secret masked.
 
 `check_startup` is the one check: `switchboard serve`, `switchboard worker` and `create_app`
 (so an embedding too) call it. It refuses a real channel that still uses a published value,
 a demo forced next to a real channel, and a console served over plain HTTP beyond this
-machine; the CLI turns `StartupRefused` into its one line and exit code 2.
+machine; the CLI turns `StartupRefused` into its one line and exit code 2. `check_services`
+(the CLI's, before anything is served) refuses a PostgreSQL, Redis or Chroma server that does
+not answer within seconds, the same way.
 """
 
 from __future__ import annotations
@@ -39,6 +41,15 @@ class StartupRefused(RuntimeError):
         super().__init__("refusing to start: " + "; ".join(reasons))
 
 
+class ServiceUnreachable(StartupRefused):
+    """A store the settings name does not answer, or an embedded one could not start."""
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = reasons
+        RuntimeError.__init__(self, "cannot start: " + "; ".join(reasons)
+                              + " (`switchboard doctor` checks every dependency)")
+
+
 def _blank(secret) -> bool:
     return secret is None or not secret.get_secret_value().strip()
 
@@ -64,6 +75,9 @@ def channel_problems(settings: Settings) -> list[str]:
     if configured.twilio and _blank(settings.twilio.auth_token):
         problems.append(f"TWILIO__AUTH_TOKEN is unset or empty while Twilio is configured"
                         f" ({configured.named()}); its webhooks could not be verified")
+    twilio_api = settings.twilio.api_base_url
+    if configured.twilio and urlsplit(twilio_api).scheme != "https" and not is_loopback(url_host(twilio_api)):
+        problems.append("TWILIO__API_BASE_URL must be https: the auth token travels with every send")
     return problems
 
 
@@ -90,6 +104,23 @@ def check_startup(settings: Settings, *, serves_http: bool = True) -> DemoMode:
     return demo_mode(settings)
 
 
+def check_services(settings: Settings) -> None:
+    """PostgreSQL and Redis (started here when embedded) and a Chroma server answer within
+    seconds; else ServiceUnreachable naming each one that does not. Runs its own event loop:
+    for the command line, before the server starts."""
+    import asyncio
+
+    from server.doctor import FAILED, store_rows
+
+    # The configured ones first: a mistyped URL is refused before anything embedded starts.
+    for which in ({"embedded": False}, {"configured": False}):
+        rows = asyncio.run(store_rows(settings, embedded_chroma=False, **which))
+        failed = [f"{r.dependency}{f' at {r.where}' if r.where else ''}: {r.detail}"
+                  for r in rows if r.status == FAILED]
+        if failed:
+            raise ServiceUnreachable(failed)
+
+
 # --- The effective configuration ------------------------------------------------------------
 
 def _where(url: str | None, default: str) -> str:
@@ -101,6 +132,9 @@ def _where(url: str | None, default: str) -> str:
         return f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "set")
     except ValueError:
         return "set"
+
+
+host_and_port = _where
 
 
 def _postgres(settings: Settings) -> str:
@@ -143,11 +177,16 @@ def describe(settings: Settings, demo: DemoMode) -> list[str]:
                "EMBEDDINGS__API_KEY": _secret(settings.embeddings.api_key),
                "SLACK_WEBHOOK_URL": _secret(settings.slack_webhook_url)}
     embeddings = settings.embeddings.model or "offline WordLlama"
+    brain = ("models (below), with the offline brain standing in when one fails"
+             if settings.router.model or settings.agent.model
+             else "the offline brain (no model configured: rules and the help center)")
     return [
         f"channels: {', '.join(live) or 'none (no webhook will be accepted)'}",
         f"demo mode: {demo}",
+        f"brain: {brain}",
         f"models: router {_model(settings.router)}; agent {_model(settings.agent)};"
-        f" embeddings {embeddings}",
+        f" embeddings {embeddings}; transcription"
+        f" {_model(settings.transcribe) if settings.transcribe.model else 'off'}",
         f"stores: postgres {_postgres(settings)}; redis"
         f" {_where(settings.redis_url.get_secret_value() if settings.redis_url else None, 'embedded')};"
         f" chroma {_where(settings.chroma_url, 'embedded')}",

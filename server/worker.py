@@ -19,17 +19,18 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from psycopg_pool import AsyncConnectionPool
 
-from server import inbox, outbox
+from server import inbox, late_messages, outbox
 from server.availability import OUTAGES, Availability
 from server.conversation_ids import for_log
 from server.conversations import Conversations, Turn
 from server.desk.desk import Desk
 from server.idle import idle
 from server.inbox import StoredMessage
+from server.media import jobs as media_jobs
 from server.scheduler import Lease, Scheduler, next_fences, take_fence
 from server.settings import Settings
 
@@ -223,11 +224,24 @@ class TurnWorker:
                     await self.scheduler.mark_due(key, time.time() + retry_in)
                 await self.scheduler.finish(lease)
 
+    async def _awaiting_voice(self, conn, key: str) -> bool:
+        """A voice note of this conversation is still being transcribed: its turn waits for the
+        words (at most MEDIA__TRANSCRIPT_WAIT_S; the fetcher makes it due when done). Asked
+        before the messages are read, so the turn reads the transcript, not the placeholder."""
+        wait_s = self.settings.media.transcript_wait_s
+        if not (self.settings.transcribe.model and wait_s) or not await media_jobs.awaiting_transcript(
+                conn, key, wait_s):
+            return False
+        await self.scheduler.mark_due(key, time.time() + 0.5)
+        return True
+
     async def process(self, lease: Lease, give_up: bool = False) -> None:
         key = lease.conversation_key
         if self.desk:
             await self._pause_if_taken_over(key)
         async with self.pool.connection() as conn:
+            if await self._awaiting_voice(conn, key):
+                return
             rows = await inbox.unfinished(conn, key)
             crashed = [r for r in rows if r.state == "in_turn"]
             if crashed:  # a worker died mid-turn: finish exactly that turn first
@@ -242,12 +256,16 @@ class TurnWorker:
                 if not batch:
                     return
         turn_key, customer = batch[0].turn_key, batch[0]
-        phone = customer.phone or key
+        phone, now = customer.phone or key, datetime.now(UTC)
         if give_up:
             log.error("turn of %s (fence %s) failed %d times; handing the conversation to a human",
                       for_log(key), lease.fence, GIVE_UP_AFTER)
             turn = await self.conversations.give_up(phone, [r.body for r in batch], turn_key,
                                                     "turn_failed")
+        elif late_messages.is_late(batch, now, self.settings.stale_message_age_s):
+            log.info("%d late message(s) for %s: handing them to a human", len(batch), for_log(key))
+            turn = await late_messages.hand_over(self.conversations, self.desk, phone=phone,
+                                                 batch=batch, turn_key=turn_key, now=now)
         else:
             should_yield = (lambda: self.desk.human_owns(key)) if self.desk else None
             turn = await self.conversations.handle(phone, *[r.body for r in batch],
@@ -268,7 +286,7 @@ class TurnWorker:
                     conn, conversation_key=key, recipient=phone, provider=customer.provider,
                     # One WhatsApp message per turn, however many texts the graph produced.
                     texts=["\n\n".join(turn.replies)], idempotency_key=turn_key,
-                    last_customer_at=max(r.sent_at for r in batch), now=datetime.now(UTC),
+                    last_customer_at=late_messages.window_from(turn, batch), now=datetime.now(UTC),
                     window_template={"name": self.settings.reengagement_template,
                                      "language": self.settings.template_language})
             await inbox.record_turn(conn, turn_key=turn_key, conversation_key=key,
@@ -297,12 +315,17 @@ class TurnWorker:
                 await self.desk.open_handoff(conn, key=key, phone=phone, provider=batch[0].provider,
                                              payload=turn.handoff, now=now)
             await self.desk.note_customer(conn, key, [r.body for r in batch], now)
+            if late_messages.is_late_turn(turn):  # one handoff, one apology
+                await late_messages.record(conn, self.desk, key=key, before=row, batch=batch,
+                                           turn=turn, now=now, opened=not human)
+                return bool(turn.replies) and not human
             return bool(turn.replies)  # a turn the bot gave up on tells the customer
         if human:
             await self.desk.event(conn, key, "bot", "discarded_bot_reply",
                                   payload={"replies": turn.replies, "turn_key": batch[0].turn_key})
             return False
-        if row and row["state"] in ("CLOSED", "DORMANT"):
+        reopens = not turn.rating  # a rating answers the resolve; it does not reopen
+        if row and row["state"] in ("CLOSED", "DORMANT") and reopens:
             await self.desk.event(conn, key, "customer", "transition", from_state=row["state"],
                                   to_state="BOT", reason="customer wrote again")
         if turn.handoff:
@@ -312,24 +335,26 @@ class TurnWorker:
             await conn.execute(
                 "INSERT INTO desk_conversations (key, phone, provider, last_customer_at) VALUES"
                 " (%s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET last_customer_at ="
-                " excluded.last_customer_at, updated_at = now(), state = CASE WHEN"
+                " excluded.last_customer_at, updated_at = now(), state = CASE WHEN %s AND"
                 " desk_conversations.state IN ('CLOSED', 'DORMANT') THEN 'BOT' ELSE"
                 " desk_conversations.state END", (key, phone, batch[0].provider,
-                                                 max(r.sent_at for r in batch)))
+                                                 max(r.sent_at for r in batch), reopens))
         return True
 
     async def _start_turn(self, conn, rows: list[StoredMessage], lease: Lease,
                           now: datetime) -> list[StoredMessage]:
-        """Settle what needs no turn, then claim the rest under a new turn key."""
-        oldest = now - timedelta(seconds=self.settings.stale_message_age_s)
-        stale = [r for r in rows if r.sent_at < oldest]
+        """Settle what needs no turn, then claim the rest under a new turn key (late messages
+        too: they go to a human, see server/late_messages.py)."""
+        oldest = late_messages.oldest_allowed(now, self.settings.stale_message_age_s)
+        stale = [r for r in rows if r.sent_at < oldest and not r.needs_turn]
         quiet = [r for r in rows if r.sent_at >= oldest and not r.needs_turn]
-        batch = [r for r in rows if r.sent_at >= oldest and r.needs_turn]
+        batch = [r for r in rows if r.needs_turn]
         turn_key = f"{lease.conversation_key}:{lease.fence}"
         # Each statement stands alone: a crash between them leaves nothing a re-run cannot
         # finish (claimed messages are the crashed turn's; the read receipt is cosmetic).
         if stale:
-            log.info("dropping %d stale message(s) for %s", len(stale), for_log(lease.conversation_key))
+            log.info("recording %d stale message(s) that need no reply for %s", len(stale),
+                     for_log(lease.conversation_key))
             await inbox.settle(conn, stale, "stale")
         await inbox.settle(conn, quiet, "skipped")
         if batch:

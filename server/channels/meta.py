@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from nodes import media_text
 from server.channels.models import (
     KNOWN_STATUSES,
     InboundMessage,
@@ -200,8 +201,8 @@ def _render(raw: dict, *, nested: bool = False) -> tuple[str, str, dict | None]:
                  "mime_type": _text(body.get("mime_type")), "sha256": _text(body.get("sha256")),
                  "filename": _text(body.get("filename")), "voice": body.get("voice") is True}
         kind = "voice" if media["voice"] else kind
-        placeholder = f"[document: {media['filename']}]" if media["filename"] else f"[{kind}]"
-        return kind, _text(body.get("caption")) or placeholder, media
+        return kind, media_text.placeholder(kind, caption=_text(body.get("caption")),
+                                            filename=media["filename"]), media
     if kind == "location":
         place = ", ".join(p for p in (_text(body.get("name")), _text(body.get("address"))) if p)
         where = f"({_number(body.get('latitude'))}, {_number(body.get('longitude'))})"

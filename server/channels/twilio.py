@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from twilio.request_validator import RequestValidator
 
+from nodes import media_text
 from server.channels.models import (
     KNOWN_STATUSES,
     InboundMessage,
@@ -30,6 +31,21 @@ from server.channels.models import (
 WHATSAPP = "whatsapp:"
 INBOUND_STATES = frozenset({"received", "receiving"})
 MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker"})
+ERROR_TITLES = {
+    30003: "Unreachable destination handset",
+    30005: "Unknown destination handset",
+    30006: "Landline or unreachable carrier",
+    30007: "Message filtered",
+    30008: "Unknown error",
+    63003: "Channel could not find the To address",
+    63016: "Failed to send freeform message because you are outside the allowed window",
+    63018: "Rate limit exceeded for the WhatsApp channel",
+    63024: "Invalid message recipient",
+    63032: "Cannot send to this user because of a WhatsApp limitation",
+    63049: "Meta chose not to deliver this WhatsApp marketing message",
+    63112: "The WhatsApp Business Account was disabled by Meta",
+}
+"""Titles of Twilio's WhatsApp delivery errors, for agents, when a callback has no ErrorMessage."""
 
 
 def verify_signature(auth_token: str, url: str, form: Mapping[str, str],
@@ -96,7 +112,7 @@ def _render(form: Mapping[str, str]) -> tuple[str, str, dict | None]:
         kind = message_type if message_type in MEDIA_KINDS else _kind_from_mime(mime)
         media = {"id": url.rstrip("/").rsplit("/", 1)[-1] if url else None, "url": url,
                  "mime_type": mime, "sha256": None, "filename": None, "voice": None}
-        return kind, body or f"[{kind}]", media
+        return kind, media_text.placeholder(kind, caption=body), media
     if body or message_type in ("", "text"):
         return "text", body, None
     return "unsupported", f"[unsupported message type: {message_type}]", None
@@ -105,7 +121,11 @@ def _render(form: Mapping[str, str]) -> tuple[str, str, dict | None]:
 def _status(form: Mapping[str, str], sid: str, status: str, now: datetime,
             outbox_id: str | None) -> StatusUpdate:
     code = form.get("ErrorCode")
-    errors = (error_info(code, None, form.get("ErrorMessage") or None),) if code else ()
+    errors = ()
+    if code and code != "0":  # some callbacks carry ErrorCode=0: no error
+        info = error_info(code, None, form.get("ErrorMessage") or None)
+        info["title"] = ERROR_TITLES.get(info["code"]) if isinstance(info["code"], int) else None
+        errors = (info,)
     return StatusUpdate(
         provider="twilio", provider_message_id=sid, status=status,  # type: ignore[arg-type]
         recipient=_address(form.get("To")), at=now, raw=dict(form), errors=errors,

@@ -16,10 +16,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 
 from server.console import auth, demo_accounts, live, throttle
+from server.console import media as console_media
 from server.console.auth import AgentDep, CsrfSessionDep, SessionDep
 from server.demo_mode import DemoMode
 from server.deps import RuntimeDep
-from server.desk import actions
+from server.desk import actions, csat
 from server.desk.desk import HUMAN_STATES, DeskError, Invalid
 from server.runtime import Runtime, public_url
 
@@ -159,8 +160,12 @@ async def queue_page(request: Request, runtime: RuntimeDep, agent: AgentDep, sta
     priority = priority if priority in PRIORITIES else ""
     rows = await actions.queue(runtime.desk, agent, state=state or None, priority=priority or None,
                                mine=bool(mine))
+    async with runtime.pool.connection() as conn:  # a supervisor sees every team's agents
+        ratings = await csat.agent_averages(conn, None if agent.supervisor else agent.team)
     return _render(request, "queue.html", {
         "rows": rows, "filters": {"state": state, "priority": priority, "mine": bool(mine)},
+        "csat_agents": ratings, "csat_days": csat.AVERAGE_OVER.days,
+        "delivery_problems": await runtime.desk.delivery_problems(agent),
         "states": STATES, "priorities": PRIORITIES, "now": datetime.now(UTC)})
 
 
@@ -193,13 +198,16 @@ async def _conversation(request: Request, runtime: Runtime, session: auth.Sessio
         return _render(request, "error.html", {"message": str(refused)}, refused.status)
     conversation = view["conversation"]
     handoff = conversation.get("handoff") or {}
+    async with runtime.pool.connection() as conn:
+        ratings = await csat.for_conversation(conn, key)
     return _render(request, "conversation.html", {
         "ref": ref, "view": view, "c": conversation, "handoff": handoff,
-        "since_handoff": _since_handoff(view),
+        "since_handoff": _since_handoff(view), "csat": ratings,
         "citations": view["citations"] or handoff.get("citations") or [],
         "templates": sorted({runtime.settings.reengagement_template, "order_update_v1"}),
         "teams": await actions.known_teams(runtime.desk),
         "agents": await _agents(runtime) if agent.supervisor else [],
+        "media": await console_media.for_page(runtime, agent, key),
         "permalink": runtime.desk.permalink(key)},
         error.status if error else 200, str(error) if error else None)
 

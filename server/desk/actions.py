@@ -13,6 +13,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from server import conversation_ids, outbox
+from server.desk import csat as csat_record
 from server.desk.desk import (
     CSAT_PROMPT,
     CUSTOMER_WINDOW,
@@ -67,16 +68,19 @@ async def known_teams(desk: Desk) -> list[str]:
 
 async def queue(desk: Desk, agent: Agent, *, state: str | None = None, priority: str | None = None,
                 mine: bool = False) -> list[dict[str, Any]]:
-    """Human-owned conversations, most urgent first: SLA due time, then priority."""
+    """Human-owned conversations, most urgent first: callbacks promised to customers handed off
+    after hours (until answered; the earliest, so the overdue, first), then SLA due time, then
+    priority."""
     states = [state] if state else list(HUMAN_STATES)
     async with desk.pool.connection() as conn:
         return await (await conn.execute(
             "SELECT key, ref, phone, state, assigned_agent, team, customer_name, tier, topic, priority,"
             " reason, summary, reference, mode, first_response_due_at, first_response_at,"
-            " pending_since, last_customer_at, updated_at FROM desk_conversations"
+            " callback_at, pending_since, last_customer_at, updated_at FROM desk_conversations"
             " WHERE state = ANY(%s) AND (%s OR team = %s) AND (%s::text IS NULL OR priority = %s)"
-            " AND (NOT %s OR assigned_agent = %s)"
-            f" ORDER BY first_response_due_at NULLS LAST, {PRIORITY_ORDER}, updated_at",
+            " AND (NOT %s OR assigned_agent = %s) ORDER BY"
+            " CASE WHEN first_response_at IS NULL THEN callback_at END NULLS LAST,"
+            f" first_response_due_at NULLS LAST, {PRIORITY_ORDER}, updated_at",
             (states, agent.supervisor, agent.team, priority, priority, mine, agent.id))).fetchall()
 
 
@@ -106,6 +110,8 @@ def transcript(messages: list) -> list[dict[str, Any]]:
         elif isinstance(message, AIMessage):
             if message.name and message.name.startswith("agent_"):
                 shown.append({"from": "agent", "agent": message.name[6:], "text": message.text})
+            elif message.name == "handback":  # nodes.await_human's mark: never sent
+                shown.append({"from": "handback", "text": message.text})
             elif message.tool_calls:
                 calls = ", ".join(f"{c['name']}({c['args']})" for c in message.tool_calls if c["name"] != "Reply")
                 if calls:
@@ -280,3 +286,4 @@ async def resolve(desk: Desk, agent: Agent, key: str, *, csat: bool = False) -> 
                     last_customer_at=row["last_customer_at"], now=now,
                     window_template=desk.window_template)
                 await desk.event(conn, key, f"agent:{agent.id}", "csat", payload={"asked": True})
+                await csat_record.ask(conn, key, agent.id, now)  # the reply is rated against them

@@ -104,13 +104,17 @@ class Desk:
         return row["n"]
 
     async def plan(self, *, tier: str, topic: str, reason: str, now: datetime) -> dict[str, Any]:
-        """How a handoff will go: warm with an agent online in business hours, else cold."""
+        """How a handoff will go: warm with an agent online in business hours, else cold. The
+        SLA clock counts open time only, so after hours it starts at the next opening, and the
+        promised time is then a callback (see SlaPolicy.callback_at)."""
         first_due, resolution_due = self.policy.due(tier, topic, now)
         warm = self.policy.is_open(now) and await self.agents_online(now=now) > 0
+        callback = self.policy.callback_at(now, first_due)
         return {"mode": "warm" if warm else "cold",
                 "priority": self.policy.priority(tier, topic, reason),
                 "first_response_due_at": first_due.isoformat(),
                 "resolution_due_at": resolution_due.isoformat(),
+                "callback_at": callback.isoformat() if callback else None,
                 "eta": self.policy.eta_text(first_due, now)}
 
     async def wake(self, key: str) -> None:
@@ -140,16 +144,17 @@ class Desk:
         await conn.execute(
             "INSERT INTO desk_conversations (key, phone, provider, state, customer_name, tier, topic,"
             " priority, reason, summary, handoff, reference, mode, first_response_due_at,"
-            " resolution_due_at, pending_since, last_customer_at, opened_at, updated_at)"
+            " resolution_due_at, callback_at, pending_since, last_customer_at, opened_at, updated_at)"
             " VALUES (%(key)s, %(phone)s, %(provider)s, 'PENDING_AGENT', %(name)s, %(tier)s, %(topic)s,"
             " %(priority)s, %(reason)s, %(summary)s, %(handoff)s, %(reference)s, %(mode)s,"
-            " %(first)s, %(resolution)s, %(now)s, %(now)s, %(now)s, %(now)s)"
+            " %(first)s, %(resolution)s, %(callback)s, %(now)s, %(now)s, %(now)s, %(now)s)"
             " ON CONFLICT (key) DO UPDATE SET state = 'PENDING_AGENT', assigned_agent = NULL,"
             " customer_name = excluded.customer_name, tier = excluded.tier, topic = excluded.topic,"
             " priority = excluded.priority, reason = excluded.reason, summary = excluded.summary,"
             " handoff = excluded.handoff, reference = excluded.reference, mode = excluded.mode,"
             " first_response_due_at = excluded.first_response_due_at, first_response_at = NULL,"
-            " resolution_due_at = excluded.resolution_due_at, pending_since = excluded.pending_since,"
+            " resolution_due_at = excluded.resolution_due_at, callback_at = excluded.callback_at,"
+            " pending_since = excluded.pending_since,"
             " last_customer_at = excluded.last_customer_at, updated_at = excluded.updated_at",
             {"key": key, "phone": phone, "provider": provider, "name": customer.get("name"),
              "tier": customer.get("tier") or "retail", "topic": payload.get("intent"),
@@ -157,7 +162,8 @@ class Desk:
              "summary": payload.get("summary"), "handoff": json.dumps(payload, default=str),
              "reference": payload.get("reference"), "mode": payload.get("mode"),
              "first": payload.get("first_response_due_at"),
-             "resolution": payload.get("resolution_due_at"), "now": now})
+             "resolution": payload.get("resolution_due_at"),
+             "callback": payload.get("callback_at"), "now": now})
         await self.event(conn, key, "bot", "transition", to_state="PENDING_AGENT",
                          reason=payload.get("reason"), payload={"reference": payload.get("reference")})
 
@@ -185,6 +191,24 @@ class Desk:
             conn, key, "system", "delivery_unknown" if outcome == "unknown" else "delivery_failed",
             reason=reason, payload={"outbox_id": outbox_id, "message_kind": message_kind,
                                     "status": outcome, "preview": (preview or "")[:200] or None})
+
+    async def delivery_problems(self, agent: Agent, *, within: timedelta = timedelta(hours=24),
+                                limit: int = 50) -> list[dict[str, Any]]:
+        """Conversations the agent may see with a message that failed or whose delivery is
+        unknown within `within`, newest first, with the latest problem's reason: the queue
+        lists them whoever owns the conversation (a bot reply that never arrived needs a human)."""
+        since = datetime.now(UTC) - within
+        async with self.pool.connection() as conn:
+            return await (await conn.execute(
+                "SELECT * FROM (SELECT DISTINCT ON (c.key) c.key, c.ref, c.phone, c.customer_name,"
+                " c.state, o.status, o.kind, o.updated_at AS at, e.reason FROM outbox o"
+                " JOIN desk_conversations c ON c.key = o.conversation_key"
+                " LEFT JOIN LATERAL (SELECT reason FROM desk_events WHERE conversation_key = c.key"
+                "  AND kind IN ('delivery_failed', 'delivery_unknown') ORDER BY id DESC LIMIT 1) e ON true"
+                " WHERE o.status IN ('failed', 'dead', 'unknown') AND o.kind <> 'read_receipt'"
+                " AND o.updated_at >= %s AND (%s OR c.team = %s)"
+                " ORDER BY c.key, o.updated_at DESC) p ORDER BY at DESC LIMIT %s",
+                (since, agent.supervisor, agent.team, limit))).fetchall()
 
     async def event(self, conn: AsyncConnection, key: str, actor: str, kind: str, *,
                     from_state: str | None = None, to_state: str | None = None,

@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS desk_conversations (
     last_customer_at timestamptz, callback_time text,
     opened_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS desk_queue ON desk_conversations (state, first_response_due_at);
+-- the reply time promised to a customer handed off while the desk was closed, or just before it
+-- closed (server/desk/sla.py callback_at): the console lists these first until answered
+ALTER TABLE desk_conversations ADD COLUMN IF NOT EXISTS callback_at timestamptz;
 -- the opaque id URLs, alerts and logs use (server/conversation_ids.py), set on every insert
 ALTER TABLE desk_conversations ADD COLUMN IF NOT EXISTS ref text;
 CREATE UNIQUE INDEX IF NOT EXISTS desk_conversations_ref ON desk_conversations (ref);

@@ -5,8 +5,11 @@ Each run, for every conversation on the desk (optionally only some teams):
   claimed_no_reply) or a missed resolution (cause unresolved), once per due time;
 - reassigned: an AGENT conversation whose agent went offline (not seen for
   agent_offline_after, or deactivated) goes back to the queue;
-- rerouted: a PENDING_AGENT conversation waiting longer than reroute_after moves to the
-  policy's fallback team one priority step higher;
+- rerouted: a PENDING_AGENT conversation waiting longer than reroute_after of its team's open
+  time moves to the policy's fallback team one priority step higher, but only while that team
+  is open and has active members: a conversation is never sent to a queue nobody reads. A
+  handoff made after hours therefore stays in its own team's queue overnight (with its callback
+  time, listed first when the desk opens), and its wait counts from the opening;
 - sla_warning: an unclaimed conversation within warn_before of breaching its first-response
   target is announced to the notifier (Slack), once per due time.
 
@@ -176,17 +179,38 @@ class SlaWatcher:
     # --- rerouted --------------------------------------------------------------------------
 
     async def _reroutes(self, now: datetime) -> int:
+        if not await self._routable(self.policy.fallback_team, now):
+            return 0  # everything stays in its own team's queue
+        # Waiting counts open time only (in each team's hours): a conversation is due to move
+        # when it has waited since before its team's cutoff.
         return await self._act_on_each(f"""
             SELECT c.key FROM desk_conversations c
-            WHERE c.state = 'PENDING_AGENT' AND c.pending_since < %(pending_before)s
-              AND c.team <> %(fallback)s AND {_TEAMS}
+            WHERE c.state = 'PENDING_AGENT' AND c.team <> %(fallback)s AND {_TEAMS}
+              AND c.pending_since < coalesce((SELECT x.cutoff FROM unnest(%(cutoff_teams)s::text[],
+                  %(cutoffs)s::timestamptz[]) AS x(team, cutoff) WHERE x.team = c.team), %(cutoff)s)
             ORDER BY c.pending_since LIMIT %(batch)s""", now, self._reroute)
+
+    def _reroute_cutoff(self, now: datetime, team: str | None) -> datetime:
+        """Conversations of `team` pending since before this have waited longer than
+        reroute_after of the team's open time."""
+        return self.policy.business_time_before(now, self.reroute_after, team)
+
+    async def _routable(self, team: str, now: datetime) -> bool:
+        """May conversations be moved to `team` now: it is open and has active members."""
+        if not self.policy.is_open(now, team):
+            return False
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM desk_agents WHERE team = %s AND active) AS staffed",
+                (team,))).fetchone()
+        return row["staffed"]
 
     async def _reroute(self, conn: AsyncConnection, key: str, now: datetime) -> bool:
         c = await self._lock(conn, key)
         fallback = self.policy.fallback_team
         if (c is None or c["state"] != "PENDING_AGENT" or c["team"] == fallback
-                or c["pending_since"] is None or c["pending_since"] >= now - self.reroute_after):
+                or c["pending_since"] is None
+                or c["pending_since"] >= self._reroute_cutoff(now, c["team"])):
             return False
         priority = bump(c["priority"])
         moved = await conn.execute(
@@ -200,7 +224,9 @@ class SlaWatcher:
             "from_team": c["team"], "to_team": fallback, "from_priority": c["priority"],
             "to_priority": priority, "previous_agent": c["assigned_agent"],
             "pending_since": c["pending_since"].isoformat(),
-            "waited_s": round((now - c["pending_since"]).total_seconds())})
+            "waited_s": round((now - c["pending_since"]).total_seconds()),
+            "waited_open_s": round(self.policy.business_time_between(
+                c["pending_since"], now, c["team"]).total_seconds())})
         return True
 
     # --- sla_warning -----------------------------------------------------------------------
@@ -247,7 +273,9 @@ class SlaWatcher:
         params = {"now": now, "teams": self.teams, "batch": self.batch,
                   "waiting": list(WAITING_STATES), "unresolved": list(UNRESOLVED_STATES),
                   "seen_after": now - self.agent_offline_after,
-                  "pending_before": now - self.reroute_after,
+                  "cutoff": self._reroute_cutoff(now, None),
+                  "cutoff_teams": list(self.policy.team_hours),
+                  "cutoffs": [self._reroute_cutoff(now, t) for t in self.policy.team_hours],
                   "fallback": self.policy.fallback_team, "warn_until": now + self.warn_before}
         async with self.pool.connection() as conn:
             return await (await conn.execute(sql, params)).fetchall()

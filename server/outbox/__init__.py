@@ -12,13 +12,19 @@ its outbox id (Meta's biz_opaque_callback_data, the Twilio status callback URL),
 statuses echo, so a message that did go is settled rather than sent twice. If no status comes
 within `OutboxSettings.status_wait_s` it is sent again, up to `resends` times, and then the desk
 shows agents that its delivery is unknown: a lost reply is made visible, a double send is rare.
+
+Nothing waits forever: a message whose provider has no sender (providers.senders_from decides
+which exist), or that the provider refuses for good, is failed with the reason, and the desk
+shows it to agents, as it does failures reported by status webhooks (problems.py).
 """
 
 from server.outbox.pacing import Bucket, Pacer
+from server.outbox.providers import senders_from
 from server.outbox.queue import (
     CUSTOMER_WINDOW,
     SCHEMA,
     STATUSES,
+    TEXT_LIMITS,
     WHATSAPP_TEXT_LIMIT,
     apply_status,
     enqueue_read_receipt,
@@ -27,21 +33,24 @@ from server.outbox.queue import (
     split_for_whatsapp,
 )
 from server.outbox.senders import (
+    PERMANENT_CODES,
     RECORDED_CODES,
     RETRYABLE_CODES,
     CloudApiSender,
+    NotSendable,
     Sender,
     SendError,
     SendOutcomeUnknown,
     SendUnreachable,
-    TwilioSender,
     is_retryable,
 )
+from server.outbox.twilio_sender import TwilioSender
 from server.outbox.worker import OutboxWorker
 
 __all__ = [
-    "CUSTOMER_WINDOW", "RECORDED_CODES", "RETRYABLE_CODES", "SCHEMA", "STATUSES",
-    "WHATSAPP_TEXT_LIMIT", "Bucket", "CloudApiSender", "OutboxWorker", "Pacer", "SendError",
-    "SendOutcomeUnknown", "SendUnreachable", "Sender", "TwilioSender", "apply_status",
-    "enqueue_read_receipt", "enqueue_reply", "is_retryable", "setup", "split_for_whatsapp",
+    "CUSTOMER_WINDOW", "PERMANENT_CODES", "RECORDED_CODES", "RETRYABLE_CODES", "SCHEMA", "STATUSES",
+    "TEXT_LIMITS", "WHATSAPP_TEXT_LIMIT", "Bucket", "CloudApiSender", "NotSendable", "OutboxWorker",
+    "Pacer", "SendError", "SendOutcomeUnknown", "SendUnreachable", "Sender", "TwilioSender",
+    "apply_status", "enqueue_read_receipt", "enqueue_reply", "is_retryable", "senders_from", "setup",
+    "split_for_whatsapp",
 ]

@@ -14,6 +14,13 @@ from psycopg_pool import AsyncConnectionPool
 from server.database import apply_schema
 
 WHATSAPP_TEXT_LIMIT = 4096
+TEXT_LIMITS = {"meta": WHATSAPP_TEXT_LIMIT, "twilio": 1600}
+"""Longest text part per provider: Twilio refuses a Body over 1,600 characters (error 21617)."""
+READ_RECEIPT_PROVIDERS = frozenset({"meta"})
+"""Providers that can mark a message read and show "typing": Twilio's Messages API cannot."""
+ROW_COLUMNS = ("id, conversation_key, provider, recipient, kind, body, template, reply_to_message_id,"
+               " attempts, resends")
+"""What the worker reads of a row to send it or to tell the desk about it."""
 CUSTOMER_WINDOW = timedelta(hours=24)
 STATUSES = ("pending", "sending", "unconfirmed", "sent", "delivered", "read", "failed", "dead",
             "skipped", "unknown")
@@ -61,6 +68,12 @@ CREATE INDEX IF NOT EXISTS outbox_due_or_unconfirmed
 CREATE INDEX IF NOT EXISTS outbox_open_by_recipient
     ON outbox (provider, recipient, id) WHERE status IN ('pending', 'sending', 'unconfirmed');
 CREATE INDEX IF NOT EXISTS outbox_claims ON outbox (claimed_until) WHERE status = 'sending';
+-- A 'failed' status webhook sets tell_desk; the worker tells the desk and clears it.
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS tell_desk boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS outbox_tell_desk ON outbox (id) WHERE tell_desk;
+-- Recent delivery problems, counted on /readyz and listed in the console.
+CREATE INDEX IF NOT EXISTS outbox_problems ON outbox (updated_at)
+    WHERE status IN ('failed', 'dead', 'unknown') AND kind <> 'read_receipt';
 """
 
 
@@ -118,7 +131,8 @@ async def enqueue_reply(conn: AsyncConnection, *, conversation_key: str, recipie
     if now - last_customer_at > CUSTOMER_WINDOW:
         rows = [("template", None, json.dumps(dict(window_template)))]
     else:
-        rows = [("text", part, None) for text in texts for part in split_for_whatsapp(text)]
+        limit = TEXT_LIMITS.get(provider, WHATSAPP_TEXT_LIMIT)
+        rows = [("text", part, None) for text in texts for part in split_for_whatsapp(text, limit)]
     ids = []
     for i, (kind, body, template) in enumerate(rows):
         cursor = await conn.execute(_INSERT, (
@@ -131,7 +145,10 @@ async def enqueue_reply(conn: AsyncConnection, *, conversation_key: str, recipie
 
 async def enqueue_read_receipt(conn: AsyncConnection, *, provider: str, recipient: str,
                                inbound_message_id: str, conversation_key: str) -> int | None:
-    """Queue "read + typing" for an inbound message, at most once per message."""
+    """Queue "read + typing" for an inbound message, at most once per message; nothing for a
+    provider that has neither (None)."""
+    if provider not in READ_RECEIPT_PROVIDERS:
+        return None
     now = datetime.now(UTC)
     cursor = await conn.execute(_INSERT, (
         f"read:{provider}:{inbound_message_id}", conversation_key, recipient, provider,
@@ -150,7 +167,10 @@ _MOVES_FROM = {
     "read": ("sending", "unconfirmed", "unknown", "pending", "dead", "sent", "delivered"),
     "failed": ("sending", "unconfirmed", "unknown", "sent"),
 }
-_PROVIDER_STATUS = {"undelivered": "failed"}  # Twilio's word for a failed delivery
+# Twilio's words: 'undelivered' is a failed delivery; 'accepted', 'queued' and 'sending' say
+# Twilio has the message, which is what 'sent' means here (Meta's 'sent' comes later in its
+# path), so they too settle a send whose response was lost.
+_PROVIDER_STATUS = {"undelivered": "failed", "accepted": "sent", "queued": "sent", "sending": "sent"}
 
 # The row is found by the provider's message id, or else by the outbox id the send carried
 # (Meta's biz_opaque_callback_data, Twilio's status callback URL), which then records the
@@ -158,7 +178,9 @@ _PROVIDER_STATUS = {"undelivered": "failed"}  # Twilio's word for a failed deliv
 _APPLY = """
 UPDATE outbox SET status = %(status)s, last_error = COALESCE(%(errors)s::jsonb, last_error),
     provider_message_id = COALESCE(provider_message_id, %(message_id)s),
-    updated_at = COALESCE(%(at)s, now())
+    updated_at = COALESCE(%(at)s, now()),
+    sent_at = CASE WHEN %(status)s::text = 'failed' THEN sent_at ELSE COALESCE(sent_at, %(at)s, now()) END,
+    tell_desk = (%(status)s::text = 'failed' AND kind <> 'read_receipt')
 WHERE status = ANY(%(from)s) AND (provider_message_id = %(message_id)s
     OR (id = %(outbox_id)s AND provider_message_id IS NULL
         AND (%(provider)s::text IS NULL OR provider = %(provider)s)
@@ -173,7 +195,8 @@ def _get(update: Any, name: str) -> Any:
 async def apply_status(conn: AsyncConnection, update: Any) -> bool:
     """Apply a delivery status (a mapping or an object with provider_message_id, status,
     errors, at, and optionally outbox_id and provider). True when it moved a row forward;
-    unknown ids and stale or unknown statuses (e.g. Twilio's 'queued') change nothing."""
+    unknown ids and stale or unknown statuses change nothing. A row it fails is marked for
+    the worker to tell the desk (the webhook's transaction has no desk)."""
     status = _PROVIDER_STATUS.get(_get(update, "status"), _get(update, "status"))
     message_id, outbox_id = _get(update, "provider_message_id"), _get(update, "outbox_id")
     errors, at = _get(update, "errors"), _get(update, "at")

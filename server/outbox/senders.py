@@ -1,25 +1,38 @@
-"""Senders to WhatsApp (Meta's Cloud API, Twilio) and the errors they raise."""
+"""The sender protocol, the errors senders raise and which of them are worth a retry, and
+Meta's Cloud API sender (Twilio's is in twilio_sender.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
 
 class SendError(Exception):
-    """The provider refused a send; `code` is its error code (Meta: 131056...), if any."""
+    """The provider refused a send; `code` is its error code (Meta: 131056..., Twilio: 21211...),
+    if any. `provider` says whose codes they are (see `is_retryable`)."""
 
-    def __init__(self, code: int | None, http_status: int | None, message: str):
+    def __init__(self, code: int | None, http_status: int | None, message: str, *,
+                 provider: str = "meta"):
         super().__init__(f"{code or http_status}: {message}")
         self.code, self.http_status, self.message = code, http_status, message
+        self.provider = provider
 
     def as_record(self) -> dict[str, Any]:
         return {"code": self.code, "http_status": self.http_status, "message": self.message,
                 "kind": type(self).__name__}
+
+
+class NotSendable(SendError):
+    """We cannot send this message at all (no sender for its provider, no Twilio Content SID for
+    its template): it is failed at once, with this reason, and shown to agents."""
+
+    def __init__(self, message: str, *, provider: str = "meta"):
+        super().__init__(None, None, message, provider=provider)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class SendUnreachable(SendError):
@@ -39,15 +52,18 @@ class Sender(Protocol):
     async def send_template(self, recipient: str, name: str, language: str,
                             params: list[dict] | None, *, outbox_id: int | None = None) -> str: ...
     async def mark_read_and_typing(self, inbound_message_id: str) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 def _tracker(outbox_id: int | None) -> str | None:
     return None if outbox_id is None else str(outbox_id)
 
 
-def _transport_error(error: httpx.TransportError) -> SendError:
+def transport_error(error: httpx.TransportError, provider: str = "meta") -> SendError:
+    """Unreachable when no connection was made (safe to retry), else outcome unknown."""
     unreachable = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    return (SendUnreachable if unreachable else SendOutcomeUnknown)(None, None, type(error).__name__)
+    return (SendUnreachable if unreachable else SendOutcomeUnknown)(
+        None, None, type(error).__name__, provider=provider)
 
 
 class CloudApiSender:
@@ -89,7 +105,7 @@ class CloudApiSender:
                 code = None
             raise SendError(code, status, error.message) from error
         except httpx.TransportError as error:
-            raise _transport_error(error) from error
+            raise transport_error(error) from error
 
     # pywa's `tracker` is Meta's biz_opaque_callback_data, which Meta echoes in the statuses.
     async def send_text(self, recipient: str, body: str, reply_to: str | None = None, *,
@@ -114,87 +130,37 @@ class CloudApiSender:
         await self.session.aclose()
 
 
-class TwilioSender:
-    """Twilio's WhatsApp channel through the twilio SDK (sync, so run in a thread).
-
-    `base_url` replaces https://api.twilio.com via a custom http client, for a fake or proxy.
-    `status_callback_url` is our Twilio webhook as Twilio calls it: each message asks for its
-    statuses there with `outbox_id=N` added to the query. Twilio has no read receipts or typing
-    indicator in this API: mark_read_and_typing raises NotImplementedError and the worker
-    records the row as 'skipped'."""
-
-    def __init__(self, *, account_sid: str, auth_token: str, from_number: str,
-                 base_url: str | None = None, status_callback_url: str | None = None,
-                 timeout_s: float = 15.0):
-        from twilio.http.http_client import TwilioHttpClient
-        from twilio.rest import Client
-
-        class RebasedHttpClient(TwilioHttpClient):
-            def request(self, method, url, *args, **kwargs):  # type: ignore[override]
-                if base_url:
-                    url = url.replace("https://api.twilio.com", base_url.rstrip("/"), 1)
-                return super().request(method, url, *args, **kwargs)
-
-        self.from_number, self.status_callback_url = from_number, status_callback_url
-        self.client = Client(account_sid, auth_token, http_client=RebasedHttpClient(timeout=timeout_s))
-
-    @staticmethod
-    def _address(recipient: str) -> str:
-        return recipient if recipient.startswith("whatsapp:") else f"whatsapp:+{recipient.lstrip('+')}"
-
-    def _status_callback(self, outbox_id: int | None) -> dict[str, str]:
-        if not self.status_callback_url or outbox_id is None:
-            return {}
-        url = urlsplit(self.status_callback_url)
-        query = "&".join(q for q in (url.query, urlencode({"outbox_id": outbox_id})) if q)
-        return {"status_callback": urlunsplit(url._replace(query=query))}
-
-    async def _create(self, **fields: Any) -> str:
-        from requests.exceptions import ConnectionError as RequestsConnectionError
-        from requests.exceptions import ConnectTimeout, Timeout
-        from twilio.base.exceptions import TwilioRestException
-        from urllib3.exceptions import NewConnectionError
-
-        try:
-            message = await asyncio.to_thread(self.client.messages.create, from_=self.from_number,
-                                              **fields)
-        except TwilioRestException as error:
-            raise SendError(error.code, error.status, error.msg) from error
-        except ConnectTimeout as error:
-            raise SendUnreachable(None, None, "connect timeout") from error
-        except (RequestsConnectionError, Timeout) as error:
-            # A refused connection never reached Twilio; anything later may have.
-            reason = getattr(error.args[0] if error.args else None, "reason", None)
-            unreachable = isinstance(reason, NewConnectionError)
-            raise (SendUnreachable if unreachable else SendOutcomeUnknown)(
-                None, None, type(error).__name__) from error
-        return message.sid
-
-    async def send_text(self, recipient: str, body: str, reply_to: str | None = None, *,
-                        outbox_id: int | None = None) -> str:
-        return await self._create(to=self._address(recipient), body=body,
-                                  **self._status_callback(outbox_id))
-
-    async def send_template(self, recipient: str, name: str, language: str,
-                            params: list[dict] | dict | None = None, *,
-                            outbox_id: int | None = None) -> str:
-        # On Twilio an approved template is a Content SID; its variables are a JSON object.
-        variables = json.dumps(params) if params else None
-        return await self._create(to=self._address(recipient), content_sid=name,
-                                  **({"content_variables": variables} if variables else {}),
-                                  **self._status_callback(outbox_id))
-
-    async def mark_read_and_typing(self, inbound_message_id: str) -> None:
-        raise NotImplementedError("Twilio's Messages API has no read receipt or typing indicator")
-
-
-RETRYABLE_CODES = frozenset({131000, 130429, 131056})
-"""Meta: something went wrong, throughput exceeded, pair rate limit hit."""
-RECORDED_CODES = frozenset({131047, 131050})
-"""Meta: outside the 24-hour window, user stopped marketing messages. Retrying cannot help."""
+RETRYABLE_CODES: dict[str, frozenset[int]] = {
+    # Meta: unknown/temporary API error, too many calls, rate limit issues, throughput exceeded,
+    # something went wrong, service unavailable, pair rate limit hit, server temporarily unavailable.
+    "meta": frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131056, 133004}),
+    # Twilio: send rate exceeded, too many requests, internal error, service unavailable,
+    # too many queued messages on the sender.
+    "twilio": frozenset({14107, 20429, 20500, 20503, 21611}),
+}
+"""Codes worth trying again (with backoff) whatever the HTTP status."""
+PERMANENT_CODES: dict[str, frozenset[int]] = {
+    # Meta: invalid parameter, token expired, permissions, policy block, parameters missing or
+    # invalid, recipient cannot be sent to, undeliverable, account locked or unpaid, outside the
+    # window, opted out of marketing, unsupported type, template missing, paused or disabled.
+    "meta": frozenset({10, 100, 190, 200, 368, 131008, 131009, 131021, 131026, 131031, 131042,
+                       131047, 131050, 131051, 131052, 131053, 132000, 132001, 132005, 132007,
+                       132012, 132015, 132016, 133010}),
+    # Twilio: authentication, not found, invalid To, region not enabled, unsubscribed, not a
+    # mobile number, invalid ContentSid / ContentVariables, no channel for From, outside window.
+    "twilio": frozenset({20003, 20404, 21211, 21408, 21610, 21614, 21655, 21656, 63007, 63016}),
+}
+"""Codes that no retry can help, even when they come with a 5xx."""
+RECORDED_CODES = frozenset({131047, 131050, 63016})
+"""Outside the 24-hour window, user stopped marketing messages: expected, logged as info."""
 
 
 def is_retryable(error: SendError) -> bool:
+    """Whether a send refused with `error` may succeed later: a connection never made, 429,
+    5xx or a transient provider code, unless the code is known to be permanent. Everything
+    else (any other 4xx, a message we cannot send at all) is failed at once."""
+    if isinstance(error, NotSendable) or error.code in PERMANENT_CODES.get(error.provider, ()):
+        return False
     status = error.http_status or 0
     return (isinstance(error, SendUnreachable) or status == 429 or status >= 500
-            or error.code in RETRYABLE_CODES)
+            or error.code in RETRYABLE_CODES.get(error.provider, ()))

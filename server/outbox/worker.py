@@ -31,9 +31,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.availability import OUTAGES, Availability
 from server.idle import idle
+from server.outbox import problems
 from server.outbox.pacing import Bucket, Pacer
+from server.outbox.queue import ROW_COLUMNS as _COLUMNS
 from server.outbox.senders import (
     RECORDED_CODES,
+    NotSendable,
     Sender,
     SendError,
     SendOutcomeUnknown,
@@ -46,8 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("server.outbox")  # one logger for the whole package, as before the split
 
-_COLUMNS = ("id, conversation_key, provider, recipient, kind, body, template, reply_to_message_id,"
-            " attempts, resends")
 # Rows of o's recipient that hold o back: one in flight, or an earlier one still to be sent
 # (pending, even in backoff, or unconfirmed and due to be sent again).
 _HELD_BACK = """EXISTS (SELECT 1 FROM outbox e WHERE e.provider = o.provider
@@ -222,7 +223,8 @@ class OutboxWorker:
     async def _settle_overdue(self, conn: AsyncConnection, now: datetime) -> None:
         """Claims past their deadline become unconfirmed (read receipts: unknown, quietly);
         unconfirmed rows that no status settled and that may not be sent again become unknown
-        and go to the desk."""
+        and go to the desk, as do rows of a provider with no sender (failed) and rows a status
+        webhook failed."""
         async with conn.transaction():
             expired = await (await conn.execute(_EXPIRE, {
                 **self._query_args(now), "wait": self.settings.status_wait_s, "error": json.dumps(
@@ -235,6 +237,12 @@ class OutboxWorker:
                             row["id"], row["resends"] + 1)
                 await self._tell_desk(conn, row, "unknown", f"no delivery status after"
                                       f" {row['resends'] + 1} send(s): the customer may not have it")
+            for row in await problems.take_unsendable(conn, list(self.senders), now):
+                log.warning("outbox row %s %s: no sender for %s", row["id"], row["status"],
+                            row["provider"])
+                await self._tell_desk(conn, row, row["status"], problems.unsendable_reason(row))
+            for row in await problems.take_failed_by_status(conn):
+                await self._tell_desk(conn, row, "failed", problems.status_reason(row))
 
     async def _tell_desk(self, conn: AsyncConnection, row: Mapping[str, Any], outcome: str,
                          why: str) -> None:
@@ -314,8 +322,9 @@ class OutboxWorker:
             return False
         log_level = logging.INFO if error.code in RECORDED_CODES else logging.WARNING
         log.log(log_level, "outbox row %s %s: %s", row["id"], status, error)
-        why = f"the provider refused it: {error}" if status == "failed" else (
-            f"gave up after {attempts} attempts: {error}")
+        why = (f"not sent: {error}" if isinstance(error, NotSendable) else
+               f"the provider refused it: {error}" if status == "failed" else
+               f"gave up after {attempts} attempts: {error}")
         await self._record(row, status, now, error=error.as_record(), desk_reason=why)
         return True
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from server.deps import RuntimeDep
+from server.outbox import problems
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +24,10 @@ async def healthz() -> dict:
 @router.get("/readyz")
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Postgres, Redis and Chroma all answer; 503 naming the ones that do not. `models` shows
-    each model's circuit breaker; an open one does not make it 503: the offline brain serves."""
+    each model's circuit breaker; an open one does not make it 503: the offline brain serves.
+    `outbox` reports messages failed or of unknown delivery in the last 24 hours and the open
+    backlog (count, age of the oldest): a backlog is the providers' or the senders' trouble,
+    which another replica would share, so it is reported, never a reason to be taken out."""
     async def postgres() -> None:
         async with runtime.pool.connection(timeout=2) as conn:
             await conn.execute("SELECT 1")
@@ -33,12 +39,18 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
         knowledge = runtime.switchboard.services.knowledge
         await asyncio.to_thread(knowledge.collection.count)
 
+    async def outbox() -> dict[str, Any]:
+        async with runtime.pool.connection(timeout=2) as conn:
+            return await problems.backlog(conn, datetime.now(UTC))
+
     checks = {"postgres": postgres, "redis": redis, "chroma": chroma}
-    results = await asyncio.gather(*(asyncio.wait_for(c(), 3) for c in checks.values()),
-                                   return_exceptions=True)
+    *results, backlog = await asyncio.gather(
+        *(asyncio.wait_for(c(), 3) for c in (*checks.values(), outbox)), return_exceptions=True)
     status = {name: "ok" if r is None else f"error: {type(r).__name__}"
               for name, r in zip(checks, results, strict=True)}
     ready = all(v == "ok" for v in status.values())
     models = runtime.switchboard.services.model_states()
-    return JSONResponse({"ready": ready, **status, "models": models},
+    if isinstance(backlog, BaseException):
+        backlog = f"error: {type(backlog).__name__}"
+    return JSONResponse({"ready": ready, **status, "models": models, "outbox": backlog},
                         status_code=200 if ready else 503)

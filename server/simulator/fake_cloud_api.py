@@ -10,7 +10,8 @@
 - `fail_next` injects Meta's errors: synchronously (an error response, as for 131056) or
   through a 'failed' status webhook (as Meta reports 131047 and 131050); `delay_next` makes
   sends answer late, as when a caller's timeout fires before Meta's answer.
-- `send_customer_message` plays the customer: a signed inbound text webhook.
+- `send_customer_message` plays the customer: a signed inbound text webhook;
+  `send_customer_media` sends a file, served by the media endpoints (fake_media.py).
 
 Mount `create_fake_cloud_api(...)` in an app, run a `FakeCloudApi` in a background thread
 (`with FakeCloudApi(...) as fake:`), or run it as its own process
@@ -38,6 +39,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from server.simulator.fake_media import FakeMedia, media_message
 
 TEXT_LIMIT = 4096
 ERROR_TITLES = {
@@ -132,6 +135,8 @@ class FakeCloudApi:
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         """The loop that serves the fake and owns the client: every webhook is posted there."""
+        self.media = FakeMedia(access_token, meta_error)
+        """Files customers send: GET /{version}/{media_id} and its download URL (fake_media.py)."""
         self.app = self._build_app()
 
     # --- Test controls --------------------------------------------------------------------
@@ -270,6 +275,20 @@ class FakeCloudApi:
                           "type": "text", "text": {"body": text}}]}))
         return message_id
 
+    async def send_customer_media(self, wa_id: str, kind: str, data: bytes, mime_type: str, *,
+                                  caption: str | None = None, filename: str | None = None,
+                                  voice: bool = False, name: str = "Customer") -> str:
+        """The customer sends a file (kind: image, audio, video, document, sticker; a voice
+        note is audio with `voice`): the file is served at its media id, then a signed webhook
+        names it. Returns the message id."""
+        message_id, media_id = new_wamid(), self.media.add(data, mime_type)
+        await self._post_or_raise(self.envelope({
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": message_id, "timestamp": str(int(time.time())),
+                          **media_message(kind, media_id, data, mime_type, caption=caption,
+                                          filename=filename, voice=voice)}]}))
+        return message_id
+
     async def _post_or_raise(self, payload: dict[str, Any]) -> None:
         if not self.webhook_url:
             raise RuntimeError("FakeCloudApi has no webhook_url to deliver to")
@@ -313,6 +332,7 @@ class FakeCloudApi:
                       lifespan=self._lifespan)
         app.state.fake = self
         app.add_api_route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"])
+        self.media.mount(app)
         return app
 
     def _notify(self, event: str, record: dict[str, Any]) -> None:

@@ -45,3 +45,14 @@ def test_chat_plays_the_human_during_a_handoff(database_url, data_dir, phone):
     assert "I've asked a colleague" in result.stdout
     assert "paused for a human" in result.stdout
     assert "returned to the bot" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["seed"], ["chat"], ["agents", "unlock", "sam"]])
+def test_an_unreachable_database_is_one_line_for_every_command(command, tmp_path):
+    """Not only serve and worker: any command that meets a dead database says so in one line."""
+    result = _run(command, "postgresql://switchboard:hunter2@127.0.0.1:9/nowhere", tmp_path, "/quit\n")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("cannot start: PostgreSQL at 127.0.0.1:9")
+    assert "hunter2" not in result.stderr

@@ -194,6 +194,8 @@ REFUSED = {  # settings -> the setting the one line must name
         auth_token=None, account_sid="AC0123", from_number=None, public_url=None)},
         "TWILIO__AUTH_TOKEN"),
     "demo-forced-next-to-twilio": ({"demo_mode": "on", "twilio": TWILIO}, "DEMO_MODE"),
+    "twilio-api-over-plain-http": ({"twilio": TWILIO.model_copy(update={
+        "api_base_url": "http://api.twilio.example"})}, "TWILIO__API_BASE_URL"),
     "all-interfaces-over-http": ({"host": "0.0.0.0"}, "HOST 0.0.0.0"),
     "public-ip-over-http": ({"host": "203.0.113.7"}, "HOST 203.0.113.7"),
     "ipv6-any-over-http": ({"host": "::"}, "HOST ::"),

@@ -545,7 +545,7 @@ async def test_customer_message_webhook_is_signed_in_meta_shape(fake, receiver):
     assert message["from"] == wa_id and message["type"] == "text"
 
 
-async def test_twilio_sender_posts_through_the_sdk(pool, recipient):
+async def test_twilio_sender_posts_the_messages_form(pool, recipient):
     posts: list[dict] = []
     twilio_api = FastAPI()
 

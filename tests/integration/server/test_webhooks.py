@@ -105,16 +105,6 @@ async def test_twilio_signature_is_checked(start_server):
     assert [r["body"] for r in rows] == [form["Body"]]
 
 
-async def test_stale_messages_are_recorded_not_answered(start_server):
-    server = await start_server(stale_message_age_s=3600)
-    phone = new_phone()
-    await server.post_meta(text_message(phone, "hello from last week", timestamp=time.time() - 7 * 86400))
-    rows = await server.wait_for("SELECT state FROM inbound_messages WHERE conversation_key = %s"
-                                 " AND state = 'stale'", phone)
-    assert rows == [{"state": "stale"}]
-    assert await server.rows(REPLIES, phone) == []
-
-
 async def test_a_message_with_nul_characters_is_stored_and_answered(start_server):
     # Postgres refuses NUL in text: unhandled, it would fail every retry and lose the message.
     server = await start_server()
@@ -136,13 +126,16 @@ async def test_health_endpoints(start_server):
     server = await start_server(run_workers=False)
     assert (await server.http.get("/healthz")).json() == {"status": "ok"}
     ready = await server.http.get("/readyz")
-    assert ready.status_code == 200 and ready.json() == {
+    body = ready.json()
+    outbox = body.pop("outbox")  # its counts: test_readyz_outbox.py
+    assert ready.status_code == 200 and body == {
         "ready": True, "postgres": "ok", "redis": "ok", "chroma": "ok",
         "models": {"router": "offline", "agent": "offline"}}
+    assert set(outbox) == {"failed_24h", "unknown_24h", "pending", "oldest_pending_s"}
     await server.runtime.pool.close()
     down = await server.http.get("/readyz")
     assert down.status_code == 503 and down.json()["postgres"].startswith("error")
-    assert down.json()["redis"] == "ok"
+    assert down.json()["redis"] == "ok" and down.json()["outbox"].startswith("error")
 
 
 async def test_a_rejected_message_is_logged_by_reason_never_by_content(start_server, caplog):

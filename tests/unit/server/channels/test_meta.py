@@ -15,7 +15,7 @@ BSUID = "GB.13491208655302741918"
 # fixture: (kind, text, customer_key, sent_at, needs_turn)
 MESSAGES = {
     "text": ("text", "Hi, my order #10482 hasn't arrived yet", PRIYA, "09:33:21", True),
-    "image": ("image", "The corner of the table arrived cracked", PRIYA, "09:34:20", True),
+    "image": ("image", "[image] The corner of the table arrived cracked", PRIYA, "09:34:20", True),
     "audio": ("audio", "[audio]", PRIYA, "09:35:20", True),
     "voice": ("voice", "[voice]", PRIYA, "09:36:20", True),
     "video": ("video", "[video]", PRIYA, "09:37:20", True),

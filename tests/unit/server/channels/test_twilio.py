@@ -13,7 +13,7 @@ RECEIVED = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 # fixture: (kind, text)
 MESSAGES = {
     "text.form": ("text", "Hi, where is my order #10482?"),
-    "media.form": ("image", "Here is the damaged corner"),
+    "media.form": ("image", "[image] Here is the damaged corner"),
     "location.form": ("location", "[location] Tower Bridge Showroom, 2 Tower Bridge Rd,"
                       " London SE1 2UP (51.5033635, -0.0753775)"),
     "button_reply.form": ("button", "Reschedule delivery"),
@@ -66,6 +66,23 @@ def test_status_fixtures(name):
 def test_failed_status_keeps_the_error_message():
     (error,) = parse(load_fixture("twilio/status_failed.form")).statuses[0].errors
     assert error["code"] == 63016 and "outside the allowed window" in error["message"]
+    assert error["title"] == twilio.ERROR_TITLES[63016]  # for agents when ErrorMessage is absent
+
+
+@pytest.mark.parametrize(("status", "code", "title"), [
+    ("undelivered", "63024", "Invalid message recipient"), ("failed", "99999", None),
+    ("failed", "not-a-code", None)])
+def test_error_codes_of_failed_callbacks(status, code, title):
+    form = {**load_fixture("twilio/status_failed.form"), "MessageStatus": status, "ErrorCode": code}
+    del form["ErrorMessage"]
+    (error,) = parse(form).statuses[0].errors
+    assert (error["code"], error["title"], error["message"]) == (
+        int(code) if code.isdigit() else code, title, None)
+
+
+def test_error_code_zero_is_no_error():
+    form = {**load_fixture("twilio/status_delivered.form"), "ErrorCode": "0"}
+    assert parse(form).statuses[0].errors == ()
 
 
 def test_without_received_at_the_time_is_now_in_utc():

@@ -1,0 +1,116 @@
+"""Late messages: a customer message that reaches us long after it was sent is answered by a
+human, never by the bot as if it were fresh (its answer could be stale by now).
+
+After an outage Meta retries a webhook for up to 7 days. A turn whose messages include one
+sent more than STALE_MESSAGE_AGE_S before the turn started is handed to the human queue with
+all of its messages (fresh ones may follow from the late ones), reason "late_message" and how
+late. The graph is paused as for any handoff, the messages are held for the human (redacted)
+and shown in the console, and the customer is told once per handoff that a colleague will
+reply: free text while their last message is inside WhatsApp's 24-hour window, else the
+approved window template (the outbox applies that rule to the time this module reports).
+More late messages while a human owns the conversation join it silently: one handoff, one
+apology. Messages that need no turn (reactions, read-only kinds) are only recorded, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from nodes import prompts
+from nodes.pii import redact
+from server.conversations import Conversations, Turn
+from server.inbox import StoredMessage
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+
+    from server.desk.desk import Desk
+
+REASON = "late_message"
+MARK = "late"
+"""The key of the lateness facts in a late turn's handoff payload (only this module sets it)."""
+PREVIEW_CHARS = 300
+
+
+def oldest_allowed(now: datetime, max_age_s: float) -> datetime:
+    """A message sent before this is late when it reaches a turn."""
+    return now - timedelta(seconds=max_age_s)
+
+
+def is_late(batch: Sequence[StoredMessage], now: datetime, max_age_s: float) -> bool:
+    """Does this turn's batch hold a message sent too long ago to be answered by the bot?
+    (Decided again from the messages' own times when a crashed turn is run again: a batch that
+    was late stays late.)"""
+    return any(m.sent_at < oldest_allowed(now, max_age_s) for m in batch)
+
+
+def is_late_turn(turn: Turn) -> bool:
+    return isinstance((turn.handoff or {}).get(MARK), dict)
+
+
+def how_late(delay: timedelta) -> str:
+    """'26 hours', '3 days': how long a message took to reach us, in words (rounded down)."""
+    hours = int(delay.total_seconds() // 3600)
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{hours // 24} days"
+
+
+async def hand_over(conversations: Conversations, desk: Desk | None, *, phone: str,
+                    batch: Sequence[StoredMessage], turn_key: str, now: datetime) -> Turn:
+    """The turn for a late batch: the graph paused for a human (idempotent, so a crashed turn
+    can run this again), the texts held for them, and the handoff payload with the SLA plan."""
+    paused = await conversations.give_up(phone, [m.body for m in batch], turn_key, REASON)
+    oldest = min(m.sent_at for m in batch)
+    delay = now - oldest
+    graph_payload = paused.handoff or {}
+    customer = graph_payload.get("customer") or {}
+    payload: dict[str, Any] = {
+        **graph_payload, "reason": REASON, "mode": "cold", "eta": "as soon as they can",
+        "reference": "L-" + hashlib.sha1(turn_key.encode()).hexdigest()[:6].upper(),
+        "summary": _summary(batch, delay),
+        MARK: {"messages": len(batch), "sent_at": oldest.isoformat(),
+               "late_by_s": int(delay.total_seconds())}}
+    if desk is not None:  # SLA due times, priority (late_message is high) and the promise
+        payload.update(await desk.plan(tier=customer.get("tier") or "retail",
+                                       topic=graph_payload.get("intent") or "other",
+                                       reason=REASON, now=now))
+    reply = prompts.LATE_APOLOGY.format(eta=payload["eta"], ticket=payload["reference"])
+    return Turn(replies=[reply], handoff=payload, held=True)
+
+
+async def record(conn: AsyncConnection, desk: Desk, *, key: str, before: dict[str, Any] | None,
+                 batch: Sequence[StoredMessage], turn: Turn, now: datetime, opened: bool) -> None:
+    """In the worker's commit, under the desk row's lock: note the late arrival for the agents
+    and keep the desk row's last_customer_at the customer's real last message (the 24-hour
+    window runs from when they wrote, not from when their message reached us)."""
+    facts = turn.handoff[MARK]
+    newest = max(m.sent_at for m in batch)
+    previous = before["last_customer_at"] if before else None
+    last = max(newest, previous) if previous else newest
+    facts["customer_last_at"] = last
+    await conn.execute("UPDATE desk_conversations SET last_customer_at = %s WHERE key = %s",
+                       (last, key))
+    await desk.event(conn, key, "system", REASON, reason=(
+        f"{facts['messages']} message(s) reached us late, the oldest sent "
+        f"{how_late(timedelta(seconds=facts['late_by_s']))} earlier"),
+        payload={**{k: v for k, v in facts.items() if k != "customer_last_at"},
+                 "opened_handoff": opened})
+
+
+def window_from(turn: Turn, batch: Sequence[StoredMessage]) -> datetime:
+    """When the customer last wrote, for the outbox's 24-hour window rule."""
+    newest = max(m.sent_at for m in batch)
+    if is_late_turn(turn):
+        return turn.handoff[MARK].get("customer_last_at") or newest
+    return newest
+
+
+def _summary(batch: Sequence[StoredMessage], delay: timedelta) -> str:
+    preview = redact(" / ".join(m.body for m in batch))[0][:PREVIEW_CHARS]
+    count = f"{len(batch)} messages" if len(batch) > 1 else "A message"
+    return (f"{count} reached us late (the oldest sent {how_late(delay)} earlier): the bot did"
+            f" not answer. The customer wrote: {preview}")
