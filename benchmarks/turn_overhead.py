@@ -87,6 +87,7 @@ from nodes.common import call_model  # noqa: E402
 from nodes.schemas import Reply, RouteDecision  # noqa: E402
 from server.conversations import Conversations  # noqa: E402
 from server.database import open_pool  # noqa: E402
+from server.migrations import migrate_pool  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from tests.fakes import ScriptedChatModel, reply, route  # noqa: E402
 from tools import TOOLS  # noqa: E402
@@ -423,6 +424,7 @@ async def benchmark(args: argparse.Namespace, data_dir: Path, url: str, embedded
     await async_pool.open(wait=True, timeout=30)
     try:
         shop = PostgresShop(pool)
+        await migrate_pool(pool)
         await seed_demo_store(shop)
         started = time.perf_counter()
         kb: KnowledgeBase = await open_knowledge_base(settings)
@@ -527,8 +529,9 @@ async def benchmark(args: argparse.Namespace, data_dir: Path, url: str, embedded
 
         # Components alone.
         q_embedding = kb.embed([QUESTION])
-        system = SystemMessage(prompts.AGENT_PROMPT.format(
-            intent="returns_refunds", verified="no", customer="unknown", order_refs="none", notes="",
+        system = SystemMessage(prompts.fill(
+            prompts.AGENT_PROMPT, settings.business, intent="returns_refunds", verified="no",
+            customer="unknown", order_refs="none", notes="",
             passages="\n".join(prompts.PASSAGE.format(**p) for p in real_passages)))
         c_router, c_agent = slim_scripted_models()
         n_comp = max(50, min(args.turns, 200))
@@ -558,7 +561,8 @@ async def benchmark(args: argparse.Namespace, data_dir: Path, url: str, embedded
                 lambda: shop.customer_by_phone(PHONE), n_comp),
             "router call_model (scripted)": await time_calls(
                 lambda: call_model(c_router, brain, [RouteDecision],
-                                   [SystemMessage(prompts.ROUTER_PROMPT), HumanMessage(QUESTION)],
+                                   [SystemMessage(prompts.fill(prompts.ROUTER_PROMPT, settings.business)),
+                                    HumanMessage(QUESTION)],
                                    settings.router, 1, tool_choice="RouteDecision"), n_comp),
             "agent call_model (scripted)": await time_calls(
                 lambda: call_model(c_agent, brain, [*TOOLS, Reply], [system, HumanMessage(QUESTION)],

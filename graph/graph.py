@@ -7,6 +7,7 @@ input_guardrail -> router -> [authenticate] -> retrieve -> agent <-> tools
 from __future__ import annotations
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.types import Checkpointer
 
@@ -62,7 +63,9 @@ builder.add_edge("respond", END)
 builder.add_edge("csat_thanks", END)
 
 
-def make_graph(checkpointer: Checkpointer = None):
+def make_graph(
+    checkpointer: Checkpointer = None,
+) -> CompiledStateGraph[State, Context, InputState, State]:
     """The compiled graph on a checkpointer (the server's Postgres saver, or Studio's own)."""
     return builder.compile(checkpointer=checkpointer, name="Switchboard")
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from langgraph.graph import END
-
 from graph.state import State
 
 NEEDS_IDENTITY = {"order_status", "billing", "complaint"}
@@ -17,8 +15,9 @@ class UnroutableState(RuntimeError):
 
 
 def after_input_guardrail(state: State) -> Literal["router", "csat_thanks", "__end__"]:
+    """Where a checked message goes: the router, the CSAT thanks, or nowhere (nothing to answer)."""
     if state.silence or "rate_limited" in state.flags or "media_only" in state.flags:
-        return END  # a human owns it, nothing to read, rate-limited (told once), or only media
+        return "__end__"  # END. A human owns it, nothing to read, rate-limited (told once), or only media
     if "csat_rating" in state.flags:
         return "csat_thanks"  # a rating the server stored is not a question
     if not state.messages or state.messages[-1].type != "human":
@@ -27,6 +26,7 @@ def after_input_guardrail(state: State) -> Literal["router", "csat_thanks", "__e
 
 
 def after_router(state: State) -> Literal["respond", "handoff", "authenticate", "retrieve"]:
+    """Where a routed turn goes: small talk straight to respond, a human, identity, or retrieval."""
     if not state.needs_agent:
         return "respond"
     if state.intent == "human_request" or any(f.startswith("policy:") for f in state.flags):
@@ -39,6 +39,8 @@ def after_router(state: State) -> Literal["respond", "handoff", "authenticate", 
 
 
 def after_authenticate(state: State) -> Literal["retrieve", "respond", "handoff"]:
+    """After identity: retrieval when the intent may go on, respond to ask again, or a human on
+    lockout."""
     status = state.verification["status"]
     if "verification_lockout" in state.flags:
         return "handoff"
@@ -50,8 +52,10 @@ def after_authenticate(state: State) -> Literal["retrieve", "respond", "handoff"
 
 
 def after_agent(state: State) -> Literal["tools", "output_guardrail", "handoff", "__end__"]:
+    """After an agent step: run its tool calls, check its reply, hand off, or stop when a human
+    took over."""
     if state.silence:
-        return END  # a human took over mid-turn: stop without a reply
+        return "__end__"  # END: a human took over mid-turn: stop without a reply
     if state.handoff_reason:
         return "handoff"
     last = state.messages[-1]
@@ -63,4 +67,5 @@ def after_agent(state: State) -> Literal["tools", "output_guardrail", "handoff",
 
 
 def after_output_guardrail(state: State) -> Literal["handoff", "respond"]:
+    """A checked reply is sent unless the guardrail asked for a human."""
     return "handoff" if state.handoff_reason else "respond"

@@ -12,8 +12,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
 
 from graph.breaker import CircuitBreaker
+from graph.state import HandoffPlan
 from nodes.brain import OfflineBrain
 from server.settings import ModelSettings, Settings, get_settings
 
@@ -24,7 +26,9 @@ if TYPE_CHECKING:
 
 
 class HandoffPlanner(Protocol):
-    async def plan(self, *, tier: str, topic: str, reason: str, now: datetime) -> dict: ...
+    """What the handoff node needs from the desk: the SLA plan and a link for agents."""
+
+    async def plan(self, *, tier: str, topic: str, reason: str, now: datetime) -> HandoffPlan: ...
 
     def permalink(self, key: str) -> str: ...
 
@@ -89,7 +93,7 @@ def chat_model(config: ModelSettings, fallback: BaseChatModel) -> BaseChatModel:
     return ChatOpenAI(
         model=config.model,
         base_url=config.base_url,
-        api_key=config.api_key or "unset",  # local endpoints (Ollama, vLLM) take any key
+        api_key=config.api_key or SecretStr("unset"),  # local endpoints (Ollama, vLLM) take any key
         timeout=config.timeout_s,
         max_retries=config.max_retries,
     )
@@ -130,7 +134,8 @@ async def default_services() -> Services:
 
 async def _open_default_services() -> Services:
     from knowledge.base import open_knowledge_base
-    from server.database import open_pool
+    from server.database import open_pool, setup_lock
+    from server.migrations import migrate_pool
     from tools.seed import seed_if_empty
     from tools.shop import PostgresShop
     from tools.verification import VerificationLedger
@@ -138,8 +143,9 @@ async def _open_default_services() -> Services:
     settings = get_settings()
     pool = await open_pool(settings)
     shop, ledger = PostgresShop(pool), VerificationLedger(pool, settings)
-    await seed_if_empty(shop)
-    await ledger.setup()
+    async with setup_lock(pool):
+        await migrate_pool(pool)
+        await seed_if_empty(shop)
     return build_services(shop, await open_knowledge_base(settings), settings,
                           verification=ledger)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph import add_messages
@@ -64,6 +64,45 @@ class Reply(TypedDict):
     confidence: float
 
 
+class HandoffPlan(TypedDict):
+    """How a handoff will go, as the desk plans it from the SLA matrix and who is online."""
+
+    mode: Literal["warm", "cold"]
+    priority: str
+    first_response_due_at: str
+    resolution_due_at: str
+    callback_at: str | None
+    eta: str
+
+
+class Handoff(TypedDict):
+    """The pending handoff: what the human sees in the queue and the interrupt's payload.
+
+    nodes/handoff.py builds it, the server's take-over and late-message paths build smaller
+    ones, and the desk (server/desk/desk.py open_handoff) stores it with the conversation.
+    """
+
+    reference: str
+    reason: str
+    priority: str
+    summary: str
+    intent: Intent | None
+    customer: Customer | None
+    order_refs: list[str]
+    confidence: NotRequired[float]
+    verification: NotRequired[str]
+    citations: NotRequired[list[str]]
+    requested_at: NotRequired[str]
+    mode: NotRequired[Literal["warm", "cold"]]
+    eta: NotRequired[str]
+    first_response_due_at: NotRequired[str]
+    resolution_due_at: NotRequired[str]
+    callback_at: NotRequired[str | None]
+    transcript_url: NotRequired[str]
+    late: NotRequired[dict[str, Any]]
+    """Set only for a batch that reached us late (server/late_messages.py)."""
+
+
 class Transition(TypedDict):
     """One move of the conversation state machine: who, when and why."""
 
@@ -90,9 +129,12 @@ def merge_passages(current: list[Passage], new: list[Passage]) -> list[Passage]:
 
 def add_usage(total: Usage | None, delta: Usage | None) -> Usage:
     """Reducer: sum usage counters."""
-    keys = ("model_calls", "tokens_in", "tokens_out", "cost_usd")
-    total, delta = total or {}, delta or {}
-    return {k: total.get(k, 0) + delta.get(k, 0) for k in keys}  # type: ignore[return-value]
+    a = total or Usage(model_calls=0, tokens_in=0, tokens_out=0, cost_usd=0.0)
+    b = delta or Usage(model_calls=0, tokens_in=0, tokens_out=0, cost_usd=0.0)
+    return Usage(model_calls=a.get("model_calls", 0) + b.get("model_calls", 0),
+                 tokens_in=a.get("tokens_in", 0) + b.get("tokens_in", 0),
+                 tokens_out=a.get("tokens_out", 0) + b.get("tokens_out", 0),
+                 cost_usd=a.get("cost_usd", 0.0) + b.get("cost_usd", 0.0))
 
 
 @dataclass(kw_only=True)
@@ -147,7 +189,7 @@ class State(InputState):
     """The checked answer of this turn."""
     outbound: Annotated[list[str], operator.add] = field(default_factory=list)
     """Texts to send to the customer for this turn; the server delivers them once."""
-    handoff: dict | None = None
+    handoff: Handoff | None = None
     """The pending handoff: what the human sees in the queue (the interrupt payload)."""
     silence: Silence | None = None
     """Why this turn deliberately says nothing (a human owns the conversation or took it
@@ -188,7 +230,14 @@ _MOVES: dict[tuple[Status, StatusEvent], Status] = {
 }
 
 
-def move(status: Status, event: StatusEvent, at: str) -> dict:
+class StatusUpdate(TypedDict, total=False):
+    """The state update of one state-machine move (empty when nothing changes)."""
+
+    status: Status
+    transitions: list[Transition]
+
+
+def move(status: Status, event: StatusEvent, at: str) -> StatusUpdate:
     """State update for one state-machine event; empty when the event changes nothing.
 
     Any state goes to human on a handoff and to dormant when the 24-hour window lapses.

@@ -54,7 +54,7 @@ def embedded_ipv4(ip: IPv6Address) -> IPv4Address | None:
 def refusal(ip: IPAddress, allow_private: bool = False) -> str | None:
     """Why a connection to `ip` is refused, or None when it may go ahead."""
     if isinstance(ip, IPv6Address):
-        ip = ip_address(str(ip).split("%")[0])  # a scope id does not change where it goes
+        ip = IPv6Address(str(ip).split("%")[0])  # a scope id does not change where it goes
         inner = embedded_ipv4(ip)
         if inner is not None:
             return refusal(inner, allow_private)

@@ -134,8 +134,11 @@ def open_collection(settings: Settings, client: chromadb.ClientAPI | None = None
             client.delete_collection(name)
         else:  # check our record before Chroma's vaguer embedding-function conflict error
             _check_model(client.get_collection(name), embed.model_id)
+    # Chroma types this parameter as EmbeddingFunction[Embeddable] (invariant), which no
+    # text-only function is; its own default functions carry the same ignore.
     collection = client.get_or_create_collection(
-        name, embedding_function=embed, configuration={"hnsw": {"space": "cosine"}},
+        name, embedding_function=embed,  # type: ignore[arg-type]
+        configuration={"hnsw": {"space": "cosine"}},
         metadata={"embedding_model": embed.model_id, "revision": 0})
     return KnowledgeBase(collection, embed, settings.retrieval_min_similarity, client)
 

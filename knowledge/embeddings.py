@@ -12,8 +12,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
+from pydantic import SecretStr
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -43,10 +44,10 @@ class WordLlamaEmbedding(EmbeddingFunction[Documents]):
     def name() -> str:
         return "switchboard-wordllama"
 
-    def default_space(self) -> str:
+    def default_space(self) -> Space:
         return "cosine"
 
-    def supported_spaces(self) -> list[str]:
+    def supported_spaces(self) -> list[Space]:
         return ["cosine"]
 
     def get_config(self) -> dict[str, Any]:
@@ -78,7 +79,7 @@ class OpenAICompatibleEmbedding(EmbeddingFunction[Documents]):
         from langchain_openai import OpenAIEmbeddings
 
         key = self._api_key or os.environ.get("EMBEDDINGS__API_KEY") or "unset"
-        return OpenAIEmbeddings(model=self.model, base_url=self.base_url, api_key=key,
+        return OpenAIEmbeddings(model=self.model, base_url=self.base_url, api_key=SecretStr(key),
                                 check_embedding_ctx_length=False)
 
     def __call__(self, input: Documents) -> Embeddings:
@@ -89,10 +90,10 @@ class OpenAICompatibleEmbedding(EmbeddingFunction[Documents]):
     def name() -> str:
         return "switchboard-openai-compatible"
 
-    def default_space(self) -> str:
+    def default_space(self) -> Space:
         return "cosine"
 
-    def supported_spaces(self) -> list[str]:
+    def supported_spaces(self) -> list[Space]:
         return ["cosine"]
 
     def get_config(self) -> dict[str, Any]:

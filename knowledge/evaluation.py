@@ -23,11 +23,18 @@ DEPTH = 10
 
 @dataclass(frozen=True)
 class Scores:
+    """Retrieval quality of one knowledge base and mode over the evaluation questions."""
+
     name: str
     recall_at_1: float
     recall_at_5: float
     mrr: float
     questions: int
+
+
+OFFLINE_MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
+REMOTE_MODES: tuple[Mode, ...] = ("dense", "hybrid")
+"""A remote endpoint is asked only the modes its embeddings change."""
 
 
 def doc_stem(chunk_id: str) -> str:
@@ -36,10 +43,12 @@ def doc_stem(chunk_id: str) -> str:
 
 
 def load_questions(path: Path = EVAL_SET) -> list[dict]:
+    """The evaluation questions (JSON lines: question and the expected document)."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def evaluate(kb: KnowledgeBase, mode: Mode, questions: list[dict], name: str = "") -> Scores:
+    """Recall@1, recall@5 and MRR of one retrieval mode over the questions."""
     ranks: list[int | None] = []
     for item in questions:
         found = kb.search_sync(item["question"], DEPTH, mode)
@@ -71,9 +80,9 @@ def evaluate_options(settings, questions: list[dict] | None = None) -> list[Scor
     threshold = settings.retrieval_min_similarity
     offline = sample_knowledge_base(WordLlamaEmbedding(), threshold)
     results = [evaluate(offline, mode, questions, f"offline {mode}")
-               for mode in ("dense", "lexical", "hybrid")]
+               for mode in OFFLINE_MODES]
     if settings.embeddings.model:
         remote = sample_knowledge_base(embedding_function(settings), threshold)
         results += [evaluate(remote, mode, questions, f"{settings.embeddings.model} {mode}")
-                    for mode in ("dense", "hybrid")]
+                    for mode in REMOTE_MODES]
     return results

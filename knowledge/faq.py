@@ -23,6 +23,7 @@ def _faq(rows: list[dict], stem: str, source: str, url: str) -> Document:
 
 
 def parse_faq_csv(content: bytes, stem: str, source: str, url: str) -> Document:
+    """An FAQ in CSV (question, answer columns) as a document with one section per question."""
     rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
     if rows and not {"question", "answer"} <= set(rows[0]):
         raise FormatError("FAQ CSV needs question and answer columns")
@@ -30,6 +31,8 @@ def parse_faq_csv(content: bytes, stem: str, source: str, url: str) -> Document:
 
 
 def parse_faq_json(content: bytes, stem: str, source: str, url: str) -> Document:
+    """An FAQ in JSON (a list of question/answer objects) as a document with one section per
+    question."""
     try:
         data = json.loads(content)
     except json.JSONDecodeError as error:

@@ -32,6 +32,8 @@ class FetchRefused(Exception):
 
 @dataclass(frozen=True)
 class FetchPolicy:
+    """What ingest may fetch: address ranges, size and redirects (guards against SSRF)."""
+
     allow_private: bool = False
     """Let URLs reach private, loopback and link-local addresses (never cloud metadata)."""
     max_bytes: int = 20_000_000
@@ -43,6 +45,8 @@ class FetchPolicy:
 
 @dataclass(frozen=True)
 class Fetched:
+    """A fetched document: its bytes, media type and final URL."""
+
     content: bytes
     media_type: str
     url: str

@@ -57,7 +57,7 @@ def parse_text(content: bytes, stem: str, source: str, url: str) -> Document:
 
 def parse_html(content: bytes, stem: str, source: str, url: str) -> Document:
     """Sections at h2/h3; anchors are the headings' own ids when they have them."""
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, Tag
 
     soup = BeautifulSoup(content, "html.parser")
     for tag in soup(["script", "style", "nav", "header", "footer", "noscript"]):
@@ -67,12 +67,16 @@ def parse_html(content: bytes, stem: str, source: str, url: str) -> Document:
     title = (h1.get_text(" ", strip=True) if h1 else "") or \
         (soup.title.get_text(strip=True) if soup.title else "") or _title_from(stem)
     html_tag = soup.find("html")
-    locale = (html_tag.get("lang") if html_tag else None) or "en"
+    lang = html_tag.get("lang") if isinstance(html_tag, Tag) else None
+    locale = lang if isinstance(lang, str) and lang else "en"
     sections = [Section(title, "", "")]
     for element in body.find_all(["h2", "h3", "p", "li", "td", "pre", "blockquote"]):
         if element.name in ("h2", "h3"):
             heading = element.get_text(" ", strip=True)
-            sections.append(Section(heading, element.get("id") or anchor(heading), ""))
+            element_id = element.get("id")
+            sections.append(Section(
+                heading, element_id if isinstance(element_id, str) and element_id else anchor(heading),
+                ""))
         elif not element.find_parent(["li", "td", "blockquote"]) or element.name == "li":
             last = sections[-1]
             line = element.get_text(" ", strip=True)

@@ -7,14 +7,16 @@ judged on one absolute signal, the dense cosine similarity, which every candidat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from knowledge.lexical import BM25
-from knowledge.paging import get_all
+from knowledge.paging import get_all, included
 
 if TYPE_CHECKING:
     import chromadb
@@ -76,14 +78,16 @@ def fuse(kb: KnowledgeBase, query: str, k: int, mode: Mode, where: dict[str, str
     if not snapshot.ids:
         return []
     query_vector = np.asarray(kb.embed([query])[0], dtype=np.float32)
+    queries: list[npt.NDArray[np.float32 | np.int32]] = [query_vector]
     rankings: list[tuple[float, list[str]]] = []
     similarity: dict[str, float] = {}
     if mode in ("hybrid", "dense"):
-        found = kb.collection.query(query_embeddings=[query_vector], where=_chroma_where(where),
+        found = kb.collection.query(query_embeddings=queries, where=_chroma_where(where),
                                     n_results=min(CANDIDATES, len(snapshot.ids)),
                                     include=["distances"])
         ids = found["ids"][0]
-        similarity |= {i: 1.0 - float(d) for i, d in zip(ids, found["distances"][0], strict=True)}
+        similarity |= {i: 1.0 - float(d) for i, d in zip(ids, included(found["distances"], "distances")[0],
+                                                          strict=True)}
         rankings.append((DENSE_WEIGHT, ids))
     if mode in ("hybrid", "lexical"):
         best = snapshot.bm25.top(query, CANDIDATES, snapshot.mask(where))
@@ -96,7 +100,10 @@ def fuse(kb: KnowledgeBase, query: str, k: int, mode: Mode, where: dict[str, str
     missing = [i for i in ranked[: k * 3] if i not in similarity]
     if missing:
         stored = kb.collection.get(ids=missing, include=["embeddings"])
-        for id_, vector in zip(stored["ids"], stored["embeddings"], strict=True):
+        vectors = stored["embeddings"]
+        if vectors is None:
+            raise RuntimeError("Chroma returned no embeddings")
+        for id_, vector in zip(stored["ids"], vectors, strict=True):
             similarity[id_] = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
     best_possible = sum(weight for weight, _ in rankings) / (RRF_K + 1)
     kept = [i for i in ranked if similarity.get(i, 0.0) >= kb.min_similarity][:k]
@@ -105,13 +112,14 @@ def fuse(kb: KnowledgeBase, query: str, k: int, mode: Mode, where: dict[str, str
 
 def _passages(kb: KnowledgeBase, snapshot: LexicalSnapshot, ids: list[str],
               scores: dict[str, float]) -> list[Passage]:
-    rows = {i: (snapshot.documents[p], snapshot.metadatas[p])
+    rows: dict[str, tuple[str, Mapping[str, Any]]] = {i: (snapshot.documents[p], snapshot.metadatas[p])
             for i in ids if (p := snapshot.position.get(i)) is not None}
     if len(rows) < len(ids):  # written by another process since the snapshot: ask Chroma
         found = kb.collection.get(ids=[i for i in ids if i not in rows],
                                   include=["documents", "metadatas"])
-        rows |= dict(zip(found["ids"], zip(found["documents"], found["metadatas"], strict=True),
-                         strict=True))
+        documents = included(found["documents"], "documents")
+        metadatas = included(found["metadatas"], "metadatas")
+        rows |= dict(zip(found["ids"], zip(documents, metadatas, strict=True), strict=True))
     return [{"id": i, "title": rows[i][1]["title"], "section": rows[i][1]["section"],
              "url": rows[i][1]["url"], "text": rows[i][0], "score": scores[i]}
             for i in ids if i in rows]

@@ -133,12 +133,15 @@ def load(source: Source, policy: FetchPolicy | None = None) -> Document:
 
 
 def read(source: Source, policy: FetchPolicy) -> Raw:
+    """The raw bytes of a source, fetched under the policy or read from disk; Unsupported when
+    skipped."""
     if source.skip:
         raise Unsupported(source.skip)
     return _fetch(source, policy) if source.is_url else _read(source, policy)
 
 
 def parse(source: Source, raw: Raw) -> Document:
+    """A source's raw bytes as a document, by media type or file suffix."""
     suffix = PurePosixPath(urlparse(raw.url).path).suffix.lower() if source.is_url \
         else Path(source.location).suffix.lower()
     parser = BY_MEDIA_TYPE.get(raw.media_type) if raw.media_type else None

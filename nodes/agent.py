@@ -11,18 +11,22 @@ from graph.state import State
 from nodes import prompts
 from nodes.common import ask_model
 from nodes.schemas import Reply
+from server.settings import BusinessSettings, get_settings
 from tools import TOOLS
 
 HISTORY = 40
 """Messages of transcript the model sees; older ones are summarised in the customer context."""
 
 
-def system_prompt(state: State) -> str:
+def system_prompt(state: State, business: BusinessSettings | None = None) -> str:
+    """The agent's system prompt for this turn, speaking for `business` (default: the
+    process-wide settings')."""
     customer = state.customer
     notes = [prompts.INJECTION_NOTE] if "injection" in state.flags else []
     if state.handoff_notes:
         notes.append(prompts.HANDBACK_NOTE.format(notes=state.handoff_notes))
-    return prompts.AGENT_PROMPT.format(
+    return prompts.fill(
+        prompts.AGENT_PROMPT, business or get_settings().business,
         intent=state.intent or "other",
         verified="yes" if state.verification["status"] == "verified" else "no",
         customer=f"{customer['name']} ({customer['tier']})" if customer else "unknown",
@@ -41,13 +45,14 @@ def _history(state: State) -> list:
 
 
 async def agent(state: State, runtime: Runtime[Context]) -> dict:
+    """One agent step: the model answers with a Reply or asks for tools, within the step cap."""
     context = runtime.context
     if context and context.should_yield and await context.should_yield():
         return {"silence": "human_took_over"}  # a human is writing: the bot steps back
     services = await services_for(context)
     message, update = await ask_model(
         "agent", services, context, [*TOOLS, Reply],
-        [SystemMessage(system_prompt(state)), *_history(state)], state.turn)
+        [SystemMessage(system_prompt(state, services.settings.business)), *_history(state)], state.turn)
     steps = state.agent_steps + 1
     update.update(messages=[message], agent_steps=steps)
     wants_tools = any(call["name"] != "Reply" for call in message.tool_calls)

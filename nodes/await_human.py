@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from graph.context import Context
 from graph.services import services_for
-from graph.state import State, move
+from graph.state import State, StatusEvent, move
 from nodes import prompts
 from nodes.checks import redact_pii
 
@@ -42,6 +42,8 @@ class HumanOutcome(BaseModel):
 
 
 async def await_human(state: State, runtime: Runtime[Context]) -> dict:
+    """Pause for the human (interrupt), then take back what they said and did when they hand
+    back."""
     outcome = HumanOutcome.model_validate(interrupt(state.handoff))
     context = runtime.context or Context()
     settings = (await services_for(context)).settings
@@ -52,7 +54,7 @@ async def await_human(state: State, runtime: Runtime[Context]) -> dict:
         HumanMessage(redact_pii(item["text"])[0], additional_kwargs={"guarded": True})
         if item["from"] == "customer" else AIMessage(item["text"], name=f"agent_{outcome.agent}")
         for item in exchange]
-    event = "returned" if outcome.action == "return_to_bot" else "resolved"
+    event: StatusEvent = "returned" if outcome.action == "return_to_bot" else "resolved"
     mark = AIMessage(prompts.HANDBACK_MARK.format(
         agent=outcome.agent[:60], event="handed the conversation back to you"
         if event == "returned" else "resolved the conversation"), name=HANDBACK)

@@ -63,6 +63,7 @@ POLICY = {
 
 
 def policy_topics(text: str) -> list[str]:
+    """Topics a policy reserves for humans (legal, safety...) that the text raises."""
     folded = pii.skeleton(text)
     return [name for name, pattern in POLICY.items() if pattern.search(folded)]
 
@@ -80,6 +81,8 @@ def _views(text: str) -> tuple[str, str]:
 
 
 def is_abusive(text: str) -> bool:
+    """Whether the text is abusive, in any of its normalised views (so spacing tricks do not hide
+    it)."""
     return any(_ABUSE.search(view) for view in _views(text))
 
 

@@ -30,6 +30,7 @@ _CLOCK = re.compile(r"^\d{1,2}(AM|PM)$")  # "10am" is a time, not a postcode
 
 
 def compact(text: str) -> str:
+    """Upper-case letters and digits only, so order numbers and postcodes compare however typed."""
     return re.sub(r"[^A-Z0-9]", "", text.upper())
 
 

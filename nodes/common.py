@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import Runnable
 from langgraph.runtime import get_runtime
 
 from graph.state import Usage
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def turn_text(messages: Sequence[AnyMessage]) -> str:
+def turn_text(messages: Sequence[BaseMessage]) -> str:
     """The customer's latest run of messages (before anything the bot said after them)."""
     texts: list[str] = []
     for message in reversed(messages):
@@ -60,16 +61,18 @@ def allowed_url_hosts() -> list[str]:
 
 
 def usage_of(message: BaseMessage, config: ModelSettings) -> Usage:
+    """The model call's tokens and cost, for the conversation's usage counters."""
     meta = getattr(message, "usage_metadata", None) or {}
     tokens_in, tokens_out = meta.get("input_tokens", 0), meta.get("output_tokens", 0)
     cost = (tokens_in * config.usd_per_million_in + tokens_out * config.usd_per_million_out) / 1e6
     return Usage(model_calls=1, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
 
 
-_bound: dict[tuple, tuple[BaseChatModel, object]] = {}
+_bound: dict[tuple, tuple[BaseChatModel, Runnable[LanguageModelInput, AIMessage]]] = {}
 
 
-def bound(model: BaseChatModel, tools: list, tool_choice: str | None = None):
+def bound(model: BaseChatModel, tools: list,
+          tool_choice: str | None = None) -> Runnable[LanguageModelInput, AIMessage]:
     """`model.bind_tools(tools)`, converted once per model and tool set, not on every call."""
     key = (id(model), tuple(getattr(t, "name", None) or t.__name__ for t in tools), tool_choice)
     cached = _bound.get(key)

@@ -9,4 +9,5 @@ from nodes.common import say
 
 
 async def csat_thanks(state: State) -> dict:
+    """Thank the customer for a rating the server already stored; nothing else is answered."""
     return say(prompts.CSAT_THANKS)

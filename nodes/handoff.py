@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.services import services_for
-from graph.state import State, move
+from graph.state import Handoff, State, move
 from nodes import prompts
 from nodes.common import say, turn_text
 from nodes.pii import redact
@@ -30,7 +30,7 @@ def _reason(state: State) -> str:
 
 
 def _priority(state: State, reason: str) -> str:
-    tier = (state.customer or {}).get("tier")
+    tier = state.customer.get("tier") if state.customer else None
     if tier == "vip" or state.intent == "complaint" or "abuse" in state.flags:
         return "high"
     return "high" if reason in ("verification_lockout", "guardrail_failure") else "normal"
@@ -46,18 +46,22 @@ def _close_open_calls(state: State) -> list[ToolMessage]:
 
 
 def summary(state: State) -> str:
-    customer = (state.customer or {}).get("name", "An unverified customer")
+    """One redacted line for the human queue: who, the intent and the customer's latest words."""
+    customer = (state.customer.get("name", "An unverified customer") if state.customer
+                else "An unverified customer")
     # The transcript is redacted already; redacting again covers text put there another way.
     return redact(f"{customer} ({state.intent or 'other'}): {turn_text(state.messages)[:300]}")[0]
 
 
 async def handoff(state: State, runtime: Runtime[Context]) -> dict:
+    """Hand the conversation to a human: the queue payload, the customer told the wait, status
+    human."""
     context = runtime.context or Context()
     clock = context.clock()
     now = clock.isoformat()
     reason = _reason(state)
     reference = "H-" + hashlib.sha1(f"{context.phone}:{state.turn}".encode()).hexdigest()[:6].upper()
-    payload = {
+    payload: Handoff = {
         "reference": reference, "reason": reason, "priority": _priority(state, reason),
         "summary": summary(state), "intent": state.intent, "confidence": state.confidence,
         "customer": state.customer, "verification": state.verification["status"],
@@ -67,7 +71,7 @@ async def handoff(state: State, runtime: Runtime[Context]) -> dict:
     }
     desk = (await services_for(context)).desk
     if desk is not None:  # the desk knows the SLA matrix, business hours and who is online
-        tier = (state.customer or {}).get("tier") or "retail"
+        tier = (state.customer.get("tier") if state.customer else None) or "retail"
         payload.update(await desk.plan(tier=tier, topic=state.intent or "other", reason=reason, now=clock))
         payload["transcript_url"] = desk.permalink(context.phone or "")
     template = prompts.HANDOFF_ACK if payload["mode"] == "warm" else prompts.HANDOFF_COLD

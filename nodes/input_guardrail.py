@@ -9,14 +9,13 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
+from graph import window
 from graph.context import Context
 from graph.services import services_for
-from graph.state import State, move
+from graph.state import State, Status, Transition, move
 from nodes import media_text, prompts
 from nodes.checks import is_abusive, looks_like_injection, order_refs, policy_topics, redact_pii
 from nodes.common import say
-
-WINDOW = timedelta(hours=24)
 
 
 def _new_texts(state: State, context: Context) -> list[tuple[str, str | None]]:
@@ -33,6 +32,8 @@ def _new_texts(state: State, context: Context) -> list[tuple[str, str | None]]:
 
 
 async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
+    """Check and redact the customer's new messages, start the turn's state, and flag abuse,
+    injection and rate limits."""
     context = runtime.context or Context()
     settings = (await services_for(context)).settings
     now = context.clock()
@@ -65,8 +66,9 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
     if len(recent) > settings.rate_limit_messages:
         flags.append("rate_limited")
 
-    status, transitions = state.status, []
-    if state.last_customer_at and now - datetime.fromisoformat(state.last_customer_at) > WINDOW:
+    status: Status = state.status
+    transitions: list[Transition] = []
+    if state.last_customer_at and not window.is_open(datetime.fromisoformat(state.last_customer_at), now):
         lapsed = move(status, "window_expired", now.isoformat())
         status, transitions = lapsed.get("status", status), lapsed.get("transitions", [])
         # A lapsed window means a new session: identity is checked again.

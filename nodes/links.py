@@ -157,7 +157,8 @@ def fold(text: str) -> tuple[str, list[int]]:
     return "".join(chars), origin
 
 
-def _rebuild(text: str, folded: str, origin: list[int], links) -> tuple[str, int]:
+def _rebuild(text: str, folded: str, origin: list[int],
+             links: Iterable[tuple[int, int, bool]]) -> tuple[str, int]:
     parts, last, removed = [], 0, 0
     for start, end, allowed in links:
         a, b = max(origin[start], last), origin[end - 1] + 1

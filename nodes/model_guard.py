@@ -7,7 +7,9 @@ import asyncio
 import math
 from collections.abc import Callable
 
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessage
+from langchain_core.runnables import Runnable
 
 from graph.breaker import BreakerOpen, CircuitBreaker
 
@@ -20,7 +22,7 @@ class OutOfTime(Exception):
         self.reason, self.asked = reason, asked
 
 
-async def ask_within(model, messages: list, timeout_s: float, breaker: CircuitBreaker | None,
+async def ask_within(model: Runnable[LanguageModelInput, AIMessage], messages: list, timeout_s: float, breaker: CircuitBreaker | None,
                      time_left: Callable[[], float] | None) -> AIMessage:
     """The model's answer within `timeout_s` or the turn's time left, whichever is less,
     through its breaker. Past either bound the in-flight request is cancelled."""

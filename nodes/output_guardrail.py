@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from graph.context import Context
 from graph.services import services_for
-from graph.state import State
+from graph.state import Passage, State
 from nodes import prompts
 from nodes.checks import scrub_output
 from nodes.links import is_allowed_url, remove_links
@@ -40,7 +40,7 @@ def draft_of(state: State) -> dict:
             "citations": re.findall(r"\[([\w-]+(?:#[\w-]+)?)\]", text)}
 
 
-def cited(passage: dict, allowed_hosts: list[str]) -> dict:
+def cited(passage: Passage, allowed_hosts: list[str]) -> Passage:
     """A cited passage as the Sources line shows it: its URL only if allowed, no link in its
     title or section (they come from documents anyone with ingest rights wrote)."""
     url = passage.get("url") or ""
@@ -79,6 +79,8 @@ def repair(draft: dict, state: State, allowed_hosts: list[str]) -> tuple[dict, l
 
 
 async def output_guardrail(state: State, runtime: Runtime[Context]) -> dict:
+    """Check the agent's draft (citations, links, claims) and repair or replace it before anyone
+    sees it."""
     settings = (await services_for(runtime.context)).settings
     draft = draft_of(state)
     fixed, problems = repair(draft, state, settings.allowed_url_hosts)
@@ -93,7 +95,7 @@ async def output_guardrail(state: State, runtime: Runtime[Context]) -> dict:
     update: dict = {"reply": reply.model_dump(), "guardrail_events": events,
                     "citations": [cited(p, settings.allowed_url_hosts)
                                   for c in reply.citations for p in state.passages if p["id"] == c]}
-    vip = (state.customer or {}).get("tier") == "vip"
+    vip = state.customer is not None and state.customer.get("tier") == "vip"
     weak = reply.confidence < VIP_CONFIDENCE and not reply.citations
     update["unresolved_turns"] = state.unresolved_turns + 1 if weak else 0
     reason = None

@@ -147,6 +147,7 @@ ORDER_REF = re.compile(r"\bHP-?\s?\d{5}\b", _I)
 
 
 def luhn_ok(digits: str) -> bool:
+    """Whether a digit string passes the Luhn check, so only plausible card numbers are redacted."""
     total, parity = 0, len(digits) % 2
     for i, ch in enumerate(digits):
         d = int(ch)
@@ -198,6 +199,8 @@ def iban_run(match: re.Match) -> str:
 
 
 def phone(match: re.Match) -> str:
+    """Redaction of a phone-number match; too short or long, date-like or a list of order
+    numbers stays as it is."""
     text = match.group()
     digits = re.sub(r"\D", "", text)
     groups = re.findall(r"\d+", text)
@@ -210,6 +213,7 @@ def phone(match: re.Match) -> str:
 
 
 def password(match: re.Match) -> str | None:
+    """Redaction of a password the customer gave, or None when the words only talk about one."""
     value = match.group("v").strip("\"'").rstrip(".,!?;")
     described = re.search(r"\b(?:is|was|are|were)\b", match.group("sep"))
     if described and (value.casefold() in NOT_A_SECRET or value.startswith("[")):

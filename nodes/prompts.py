@@ -1,13 +1,25 @@
-"""Prompts, as named constants. The offline brain reads the same prompts a real model gets."""
+"""Prompts, as named constants. The offline brain reads the same prompts a real model gets.
 
-ROUTER_PROMPT = """You triage WhatsApp messages for Harbor & Pine, a UK home-goods shop.
+Texts that speak for the business are templates: `fill` puts in the configured name,
+description, tone and languages (BUSINESS__NAME, ...: server/settings.py), so no shop is
+written in here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from server.settings import BusinessSettings
+
+ROUTER_PROMPT = """You triage WhatsApp messages for {business}, {description}.
 Classify the customer's latest message(s) with the RouteDecision tool.
 Intents: order_status (where is my order, delivery, tracking), returns_refunds, \
 product_question, billing (payments, charges, invoices), complaint, human_request \
 (asks for a person), other."""
 
-AGENT_PROMPT = """You are Switchboard, the WhatsApp support assistant of Harbor & Pine, a UK \
-home-goods shop. Be brief, warm and concrete: customers read you on a phone.
+AGENT_PROMPT = """You are Switchboard, the WhatsApp support assistant of {business}, \
+{description}. Be {tone}: customers read you on a phone.
 
 Rules:
 - Answer policy questions only from the passages below, and cite the ids you used.
@@ -16,6 +28,7 @@ who the customer is; never ask for or pass another person's details.
 - If the passages do not answer the question, or the customer is upset and you cannot fix \
 it, set handoff to true instead of guessing.
 - Never repeat card numbers, passwords or other secrets.
+- Write in the customer's language if it is one of: {languages}; otherwise in {language}.
 - Finish by calling the Reply tool.
 
 Intent: {intent}
@@ -35,7 +48,7 @@ HANDBACK_MARK = ("[A colleague ({agent}) {event} here. They handled the messages
 """Kept in the transcript (never sent) where a human hands back, so the bot answers only
 what is new."""
 
-GREETING_REPLY = "Hi! 👋 This is Harbor & Pine support. How can I help you today?"
+GREETING_REPLY = "Hi! 👋 This is {business} support. How can I help you today?"
 THANKS_REPLY = "You're welcome! Anything else I can help with?"
 CSAT_THANKS = "Thank you for your rating! 🙏"
 RATE_LIMIT_REPLY = "You're sending messages faster than I can read them. Give me a moment and try again."
@@ -69,3 +82,14 @@ VOICE_UNREAD = ("I can't listen to voice notes yet. Could you type your message 
                 "rather talk to a colleague, reply \"agent\" and I'll bring one in.")
 MEDIA_NAMES = {"image": "photos", "video": "videos", "document": "documents",
                "audio": "voice notes", "voice": "voice notes"}
+
+
+def fill(template: str, business: BusinessSettings, **fields: str) -> str:
+    """`template` with the business's name, description, tone and languages, and `fields`, put in.
+
+    One `str.format` pass: text inside a value (a passage, a customer's name, the business
+    name itself) is never read as a placeholder. Templates without brand fields pass unchanged.
+    """
+    return template.format(business=business.name, description=business.description,
+                           tone=business.tone, languages=", ".join(business.languages),
+                           language=business.languages[0], **fields)

@@ -19,6 +19,7 @@ def render(answer: str, citations: list[Passage]) -> str:
 
 
 async def respond(state: State, runtime: Runtime[Context]) -> dict:
+    """Send the checked reply with its numbered sources; a turn with nothing to say records why."""
     if not state.reply:
         # Canned or verification texts were said by earlier nodes; else this was noise.
         return {} if state.outbound else {"silence": "noise"}

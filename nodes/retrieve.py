@@ -11,6 +11,7 @@ from nodes.common import turn_text
 
 
 async def retrieve(state: State, runtime: Runtime[Context]) -> dict:
+    """Fetch the knowledge-base passages for the turn: the only sources a reply may cite."""
     services = await services_for(runtime.context)
     settings = services.settings
     # Metadata filters: locale now; a tenant filter would join it here.

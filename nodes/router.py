@@ -15,14 +15,17 @@ from nodes.common import ask_model, say, turn_text
 from nodes.schemas import RouteDecision
 
 CANNED = {"greeting": prompts.GREETING_REPLY, "thanks": prompts.THANKS_REPLY}
+"""Small talk answered without the agent; templates filled with the business (prompts.fill)."""
 
 
 async def router(state: State, runtime: Runtime[Context]) -> dict:
+    """Classify the turn's intent (and whether it needs the agent) with the router model."""
     services = await services_for(runtime.context)
+    business = services.settings.business
     text = turn_text(state.messages)
     message, update = await ask_model(
         "router", services, runtime.context, [RouteDecision],
-        [SystemMessage(prompts.ROUTER_PROMPT), HumanMessage(text)], state.turn,
+        [SystemMessage(prompts.fill(prompts.ROUTER_PROMPT, business)), HumanMessage(text)], state.turn,
         tool_choice="RouteDecision")
     try:
         decision = RouteDecision.model_validate(message.tool_calls[0]["args"])
@@ -34,5 +37,5 @@ async def router(state: State, runtime: Runtime[Context]) -> dict:
                   needs_agent=decision.kind == "query")
     canned = CANNED.get(decision.kind)
     if canned and services.settings.smalltalk_replies:
-        update.update(say(canned))
+        update.update(say(prompts.fill(canned, business)))
     return update

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import NoReturn
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.staticfiles import StaticFiles
@@ -22,7 +23,9 @@ from server.settings import Settings, get_settings
 from server.startup_checks import check_startup
 
 
-async def meta_not_configured(request: Request) -> None:
+async def meta_not_configured(request: Request) -> NoReturn:
+    """404 for Meta webhooks while the Meta channel is unconfigured (its default secrets are
+    public)."""
     raise HTTPException(404, "Meta channel not configured")
 
 

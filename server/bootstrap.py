@@ -14,6 +14,7 @@ from graph.services import Services, build_services
 from knowledge.base import open_knowledge_base
 from server.conversations import Conversations
 from server.database import open_pool, setup_lock
+from server.migrations import migrate_pool
 from server.settings import Settings, get_settings
 from tools.seed import seed_if_empty
 from tools.shop import PostgresShop
@@ -22,6 +23,9 @@ from tools.verification import VerificationLedger
 
 @dataclass
 class Switchboard:
+    """The graph's services and the conversations on top of them: what every process runs turns
+    with."""
+
     services: Services
     conversations: Conversations
 
@@ -30,21 +34,22 @@ class Switchboard:
 async def open_switchboard(settings: Settings | None = None, *, database_url: str | None = None,
                            router_model: BaseChatModel | None = None,
                            agent_model: BaseChatModel | None = None) -> AsyncIterator[Switchboard]:
+    """Open the database, the checkpointer, the knowledge base and the models; close them on
+    exit."""
     settings = settings or get_settings()
     pool = await open_pool(settings, database_url)
     try:
         async with setup_lock(pool):
-            checkpointer = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-            await checkpointer.setup()
+            checkpointer = AsyncPostgresSaver(pool)
+            await checkpointer.setup()  # LangGraph's own tables, by its own migrations
+            await migrate_pool(pool)  # every other table: server/migrations/*.sql
             shop = PostgresShop(pool)
             await seed_if_empty(shop)
             ledger = VerificationLedger(pool, settings)
-            await ledger.setup()
             services = build_services(shop, await open_knowledge_base(settings), settings,
                                       router_model=router_model, agent_model=agent_model,
                                       verification=ledger)
             conversations = Conversations(make_graph(checkpointer), services, pool)
-            await conversations.setup()
         yield Switchboard(services, conversations)
     finally:
         await pool.close()

@@ -9,7 +9,9 @@ import warnings
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
+from rich.text import Text
 
 app = typer.Typer(help="Switchboard: a WhatsApp customer-support agent.", no_args_is_help=True)
 console = Console()
@@ -60,7 +62,8 @@ async def _chat(phone: str, agent_id: str, new: bool = False) -> None:
         conversations = switchboard.conversations
         brain = "offline brain" if switchboard.services.agent_model is switchboard.services.fallback_model \
             else "configured model"
-        console.print(Panel(CHAT_HELP, title=f"Switchboard chat · {phone} · {brain}"))
+        business = switchboard.services.settings.business.name
+        console.print(banner(business, phone, brain))
         if new:
             await conversations.forget(phone)
             console.print("[dim](started a new conversation: the earlier one was deleted)[/]")
@@ -92,14 +95,14 @@ async def _chat(phone: str, agent_id: str, new: bool = False) -> None:
                     continue
                 agent_messages = []
                 console.print(f"[dim]conversation {'returned to the bot' if action == 'return_to_bot' else 'closed'}[/]")
-                _show(turn.replies)  # nothing: the bot answers only what the customer writes next
+                _show(turn.replies, business)  # nothing: the bot answers only what the customer writes next
                 if action == "resolved":  # as the console's "ask for CSAT" does
                     async with conversations.pool.connection() as conn:
                         await csat.ask(conn, phone, agent_id)
-                    _show([CSAT_PROMPT])
+                    _show([CSAT_PROMPT], business)
                 continue
             turn = await conversations.handle(phone, text)
-            _show(turn.replies)
+            _show(turn.replies, business)
             if turn.held:
                 console.print("[dim](paused for a human: your message went to their queue; "
                               "use /agent, /return or /resolve)[/]")
@@ -110,9 +113,16 @@ async def _chat(phone: str, agent_id: str, new: bool = False) -> None:
         await opened.__aexit__(None, None, None)
 
 
-def _show(replies: list[str]) -> None:
+def banner(business: str, phone: str, brain: str) -> Panel:
+    """The chat's opening panel: whose support this is, as whom, and which model answers."""
+    return Panel(CHAT_HELP, title=f"{escape(business)} · Switchboard chat · {phone} · {brain}")
+
+
+def _show(replies: list[str], business: str) -> None:
+    """The bot's replies, each under the configured business name (BUSINESS__NAME); as plain
+    text, not rich markup, so a reply's "[link removed]" shows as written."""
     for reply in replies:
-        console.print(Panel(reply, title="Harbor & Pine", title_align="left", border_style="green"))
+        console.print(Panel(Text(reply), title=escape(business), title_align="left", border_style="green"))
 
 
 @app.command()
@@ -121,13 +131,16 @@ def seed():
     _quiet()
 
     async def run() -> dict:
-        from server.database import open_pool
+        from server.database import open_pool, setup_lock
+        from server.migrations import migrate_pool
         from server.settings import get_settings
         from tools.seed import seed_demo_store
         from tools.shop import PostgresShop
 
         pool = await open_pool(get_settings())
         try:
+            async with setup_lock(pool):
+                await migrate_pool(pool)
             return await seed_demo_store(PostgresShop(pool))
         finally:
             await pool.close()
@@ -141,13 +154,14 @@ def _register_commands() -> None:
     from server.doctor import doctor
     from server.knowledge_cli import eval_app, ingest
     from server.lifecycle import stop
+    from server.migrations.cli import migrate
     from server.serve_cli import serve, worker
     from server.simulate_cli import simulate
 
     app.command()(ingest)
     app.add_typer(eval_app, name="eval")
     app.add_typer(agents_app, name="agents")
-    for command in (serve, worker, simulate, doctor, stop):
+    for command in (serve, worker, simulate, doctor, stop, migrate):
         app.command()(command)
 
 
@@ -159,11 +173,13 @@ def main() -> None:
     whichever command met it (serve and worker check before starting; chat, seed, ingest
     and agents meet it on first use)."""
     from server.database import DatabaseUnreachable
+    from server.migrations import MigrationError
 
     try:
         app()
-    except DatabaseUnreachable as error:
-        Console(stderr=True).print(f"cannot start: {error} (check DATABASE_URL)", markup=False,
+    except (DatabaseUnreachable, MigrationError) as error:
+        hint = " (check DATABASE_URL)" if isinstance(error, DatabaseUnreachable) else ""
+        Console(stderr=True).print(f"cannot start: {error}{hint}", markup=False,
                                    highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
 

@@ -7,7 +7,7 @@ The secret is random, made once and kept in Postgres, so every process computes 
 for a key without a lookup (log lines), and nobody without the secret can compute one for a
 number or reverse one (phone numbers are few enough to enumerate, so a plain hash would not
 do). The HMAC is stored as its inner and outer pads, so Postgres computes the very same ref:
-a trigger fills desk_conversations.ref on every insert, whoever inserts (server/desk/schema.py),
+a trigger fills desk_conversations.ref on every insert, whoever inserts (server/migrations/0001_initial.sql),
 and the console resolves a URL's ref through that indexed column.
 """
 
@@ -17,26 +17,14 @@ import hashlib
 import re
 import secrets
 
-from psycopg import AsyncConnection
-
-from server.database import apply_schema
+from server.database import Conn, required
 
 PREFIX = "c_"
 HEX_DIGITS = 20
 REF = re.compile(rf"^{PREFIX}[0-9a-f]{{{HEX_DIGITS}}}$")
+# Postgres computes the same ref: conversation_ref() in server/migrations/0001_initial.sql.
 UNSET = PREFIX + "?" * HEX_DIGITS
 """What a log line shows before setup(): never the key itself."""
-
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS conversation_ref_key (
-    id boolean PRIMARY KEY DEFAULT true CHECK (id),
-    inner_pad bytea NOT NULL, outer_pad bytea NOT NULL);
-CREATE OR REPLACE FUNCTION conversation_ref(conversation_key text) RETURNS text
-    LANGUAGE sql STABLE AS $$
-    SELECT '{PREFIX}' || left(encode(sha256(outer_pad || sha256(inner_pad
-        || convert_to(conversation_key, 'UTF8'))), 'hex'), {HEX_DIGITS})
-    FROM conversation_ref_key $$;
-"""
 
 _pads: tuple[bytes, bytes] | None = None
 
@@ -50,24 +38,26 @@ def hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
 
 
 def ref_with(pads: tuple[bytes, bytes], key: str) -> str:
+    """The opaque id of a conversation key under the given HMAC pads."""
     inner, outer = pads
     digest = hashlib.sha256(outer + hashlib.sha256(inner + key.encode()).digest()).hexdigest()
     return PREFIX + digest[:HEX_DIGITS]
 
 
-async def setup(conn: AsyncConnection) -> None:
+async def setup(conn: Conn) -> None:
     """Create the secret once (the first process wins) and load it into this process."""
     global _pads
-    await apply_schema(conn, "conversation_ids", SCHEMA)
     inner, outer = hmac_pads(secrets.token_bytes(32))
     await conn.execute("INSERT INTO conversation_ref_key (inner_pad, outer_pad) VALUES (%s, %s)"
                        " ON CONFLICT (id) DO NOTHING", (inner, outer))
     row = await (await conn.execute(
         "SELECT inner_pad, outer_pad FROM conversation_ref_key")).fetchone()
+    row = required(row)  # inserted just above when missing
     _pads = (bytes(row["inner_pad"]), bytes(row["outer_pad"]))
 
 
 def ready() -> bool:
+    """Whether setup() has loaded the key, so ids can be made."""
     return _pads is not None
 
 

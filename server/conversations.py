@@ -10,30 +10,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
-from psycopg_pool import AsyncConnectionPool
 
 from graph.context import Context
 from graph.services import Services
+from graph.state import Handoff, InputState, State
 from nodes import prompts
 from nodes.await_human import HumanOutcome
 from nodes.checks import redact_pii
 from server.conversation_ids import for_log
-from server.database import apply_schema
+from server.database import Pool
 from server.desk import csat
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS held_messages (
-    id bigserial PRIMARY KEY, thread_id text NOT NULL, body text NOT NULL,
-    source_key text UNIQUE, received_at timestamptz NOT NULL DEFAULT now());
-CREATE INDEX IF NOT EXISTS held_messages_thread ON held_messages (thread_id, id);
-ALTER TABLE held_messages ADD COLUMN IF NOT EXISTS source_key text UNIQUE;
-"""
 
 
 @dataclass
@@ -42,7 +36,7 @@ class Turn:
 
     replies: list[str]
     """Texts to send to the customer, in order."""
-    handoff: dict[str, Any] | None = None
+    handoff: Handoff | None = None
     """The handoff payload while a human owns the conversation."""
     held: bool = False
     """True when the message went to the human queue instead of the bot."""
@@ -53,7 +47,7 @@ class Turn:
     state: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def outcome(self) -> tuple[str, str | None]:
+    def outcome(self) -> tuple[Literal["replied", "handoff", "silent"], str | None]:
         """How the turn ended, as the turn record keeps it: (outcome, reason)."""
         if self.held and not self.replies:
             return "silent", "human_owns"
@@ -70,19 +64,18 @@ def thread_id(phone: str) -> str:
 
 
 class Conversations:
-    def __init__(self, graph: CompiledStateGraph, services: Services, pool: AsyncConnectionPool):
+    """Runs graph turns per WhatsApp number and keeps what a turn needs besides the graph (held
+    messages)."""
+
+    def __init__(self, graph: CompiledStateGraph[State, Context, InputState, State],
+                 services: Services, pool: Pool):
         self.graph, self.services, self.pool = graph, services, pool
         self.durability = services.settings.turn_durability
 
-    async def setup(self) -> None:
-        async with self.pool.connection() as conn:
-            await apply_schema(conn, "held_messages", SCHEMA)
-            await apply_schema(conn, "desk_csat", csat.SCHEMA)  # the chat CLI rates too
-
-    def _config(self, phone: str) -> dict:
+    def _config(self, phone: str) -> RunnableConfig:
         return {"configurable": {"thread_id": thread_id(phone)}}
 
-    async def pending_handoff(self, phone: str) -> dict[str, Any] | None:
+    async def pending_handoff(self, phone: str) -> Handoff | None:
         """The handoff payload if the conversation is paused for a human."""
         snapshot = await self.graph.aget_state(self._config(phone))
         return snapshot.interrupts[0].value if snapshot.interrupts else None
@@ -119,7 +112,7 @@ class Conversations:
         turn.rating = context.csat_score
         return turn
 
-    async def _run(self, graph_input: Any, config: dict, context: Context) -> dict[str, Any]:
+    async def _run(self, graph_input: Any, config: RunnableConfig, context: Context) -> dict[str, Any]:
         return await self.graph.ainvoke(graph_input, config, context=context,
                                         durability=self.durability)
 
@@ -172,14 +165,14 @@ class Conversations:
                                      context)
         return Turn(replies=list(result.get("outbound", [])), state=result)
 
-    async def take_over(self, phone: str, reason: str, agent: str | None = None) -> dict[str, Any]:
+    async def take_over(self, phone: str, reason: str, agent: str | None = None) -> Handoff:
         """Pause a conversation the bot owns because a human took it over: the graph goes to
         `await_human` as if it had handed off itself. Returns the handoff payload."""
         config = self._config(phone)
         snapshot = await self.graph.aget_state(config)
         if snapshot.interrupts:
             return snapshot.interrupts[0].value
-        payload = {"reference": f"T-{phone[-4:]}-{snapshot.values.get('turn', 0)}", "reason": reason,
+        payload: Handoff = {"reference": f"T-{phone[-4:]}-{snapshot.values.get('turn', 0)}", "reason": reason,
                    "priority": "normal", "summary": f"Taken over by {agent or 'a human'}",
                    "intent": snapshot.values.get("intent"), "customer": snapshot.values.get("customer"),
                    "order_refs": snapshot.values.get("order_refs", [])}
@@ -191,7 +184,10 @@ class Conversations:
     async def forget(self, phone: str) -> None:
         """Delete the conversation: checkpoints, held messages and CSAT ratings (erasure
         requests, `switchboard chat --new`, tests)."""
-        await self.graph.checkpointer.adelete_thread(thread_id(phone))
+        saver = self.graph.checkpointer
+        if not isinstance(saver, BaseCheckpointSaver):  # the server's graph always has one
+            raise RuntimeError("the graph has no checkpointer to forget the conversation from")
+        await saver.adelete_thread(thread_id(phone))
         async with self.pool.connection() as conn:
             await conn.execute("DELETE FROM held_messages WHERE thread_id = %s", (thread_id(phone),))
             await conn.execute("DELETE FROM desk_csat WHERE conversation_key = %s", (phone,))

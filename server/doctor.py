@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,12 +21,18 @@ from server import provider_checks as checks
 from server.demo_mode import channels, demo_mode
 from server.settings import Settings
 
+if TYPE_CHECKING:  # for types only: the stores' modules are imported where they are used
+    from server.database import DatabaseUnreachable
+    from server.redis_client import RedisUnreachable
+
 log = logging.getLogger("switchboard.config")
 OK, FAILED, SKIPPED = "ok", "FAILED", "-"
 
 
 @dataclass(frozen=True)
 class Row:
+    """One line of `switchboard doctor`: a dependency, where it is, and how it answered."""
+
     dependency: str
     where: str
     status: str
@@ -41,24 +48,26 @@ def _where(url: str | None, default: str) -> str:
 # --- The stores --------------------------------------------------------------------------------
 
 async def _store_row(name: str, setting: str | None, embedded: str, url_of: Callable[[], str],
-                     check: Callable[[str], Awaitable[str]], unreachable: type[Exception],
+                     check: Callable[[str], Awaitable[str]],
+                     unreachable: type[DatabaseUnreachable | RedisUnreachable],
                      where: Callable[[str], str], ok: str, start_hint: str = "") -> Row:
     """One store: configured (`setting` is set) or embedded under DATA_DIR/`embedded`."""
     configured = setting is not None
-    place = setting if configured else f"embedded ({embedded})"
+    place = setting if setting is not None else f"embedded ({embedded})"
     try:
         url = await asyncio.to_thread(url_of)
         version = await check(url)
         return Row(name, where(url) if configured else place, OK, ok.format(version=version))
     except unreachable as error:
         # Configured: where the URL points (none when it does not parse); embedded: DATA_DIR.
-        return Row(name, error.place if configured else place, FAILED,  # type: ignore[attr-defined]
-                   error.why + (f" (check {setting})" if configured and error.place else ""))  # type: ignore[attr-defined]
+        return Row(name, error.place if configured else place, FAILED,
+                   error.why + (f" (check {setting})" if configured and error.place else ""))
     except Exception as error:  # noqa: BLE001 - the embedded server could not start
         return Row(name, place, FAILED, f"could not start it ({type(error).__name__}){start_hint}")
 
 
 async def postgres_row(settings: Settings) -> Row:
+    """Whether PostgreSQL answers (configured or embedded)."""
     from server.database import DatabaseUnreachable, check_database, database_url, where
 
     return await _store_row(
@@ -68,6 +77,7 @@ async def postgres_row(settings: Settings) -> Row:
 
 
 async def redis_row(settings: Settings) -> Row:
+    """Whether Redis answers (configured or embedded)."""
     from server.redis_client import RedisUnreachable, check_redis, redis_url, where
 
     return await _store_row(
@@ -77,6 +87,7 @@ async def redis_row(settings: Settings) -> Row:
 
 
 async def chroma_row(settings: Settings, http) -> Row:
+    """Whether the knowledge base (Chroma server or embedded directory) is reachable and filled."""
     name = settings.knowledge_collection
     if settings.chroma_url:
         verdict = await checks.bounded(checks.check_chroma_server(http, settings.chroma_url, name),
@@ -133,6 +144,7 @@ def _offline(dependency: str) -> str:
 
 
 async def model_rows(settings: Settings, http) -> list[Row]:
+    """Whether each configured model endpoint answers; offline stand-ins otherwise."""
     async def one(dependency, config, prefix, check) -> Row:
         if not getattr(config, "model", None):
             return Row(dependency, "", SKIPPED, _offline(dependency))
@@ -144,6 +156,7 @@ async def model_rows(settings: Settings, http) -> list[Row]:
 
 
 async def channel_rows(settings: Settings, http) -> list[Row]:
+    """Whether each configured WhatsApp channel's credentials work."""
     configured = channels(settings)
     rows = []
     if configured.meta and (settings.meta.graph_url or "").strip():
@@ -165,6 +178,7 @@ async def channel_rows(settings: Settings, http) -> list[Row]:
 
 
 async def all_rows(settings: Settings) -> list[Row]:
+    """Every row of the doctor's report, checked at once."""
     async with checks.http_client() as http:
         stores, models, channel = await asyncio.gather(
             store_rows(settings), model_rows(settings, http), channel_rows(settings, http))

@@ -14,53 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from psycopg import AsyncConnection
-
 from nodes.pii import redact
 from server.channels.models import InboundMessage
-from server.inbound_payload import MINIMISED, minimise
+from server.database import Conn
+from server.inbound_payload import minimise
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS inbound_messages (
-    id bigserial PRIMARY KEY,
-    provider text NOT NULL, provider_message_id text NOT NULL,
-    conversation_key text NOT NULL, phone text, kind text NOT NULL, body text NOT NULL,
-    needs_turn boolean NOT NULL, sent_at timestamptz NOT NULL,
-    received_at timestamptz NOT NULL DEFAULT now(),
-    state text NOT NULL DEFAULT 'pending',  -- pending, in_turn, done, stale, skipped
-    turn_key text, payload jsonb NOT NULL,
-    UNIQUE (provider, provider_message_id));
--- The text's length before it was cut to WhatsApp's 4,096 characters (NULL: not cut).
-ALTER TABLE inbound_messages ADD COLUMN IF NOT EXISTS truncated_from integer;
-CREATE INDEX IF NOT EXISTS inbound_pending ON inbound_messages (conversation_key, state, sent_at, id);
-CREATE INDEX IF NOT EXISTS inbound_unfinished ON inbound_messages (received_at)
-    WHERE state IN ('pending', 'in_turn');
-CREATE SEQUENCE IF NOT EXISTS turn_fence_seq;
-CREATE TABLE IF NOT EXISTS conversation_fences (
-    conversation_key text PRIMARY KEY, fence bigint NOT NULL);
-CREATE TABLE IF NOT EXISTS turns (
-    turn_key text PRIMARY KEY,
-    conversation_key text NOT NULL,
-    outcome text NOT NULL CHECK (outcome IN ('replied', 'handoff', 'silent')),
-    reason text,
-    messages integer NOT NULL,
-    replies integer NOT NULL,
-    committed_at timestamptz NOT NULL DEFAULT now());
-CREATE INDEX IF NOT EXISTS turns_conversation ON turns (conversation_key, committed_at);
--- Rows stored before payloads were minimised keep only their top-level ids, type and time.
-UPDATE inbound_messages SET payload = coalesce((
-    SELECT jsonb_object_agg(key, value) FROM jsonb_each(payload)
-    WHERE key IN ('id', 'from', 'from_user_id', 'timestamp', 'type', 'MessageSid', 'SmsMessageSid',
-                  'SmsSid', 'AccountSid', 'WaId', 'From', 'To', 'NumMedia', 'MessageType')
-      AND jsonb_typeof(value) IN ('string', 'number')), '{}'::jsonb)
-    || jsonb_build_object('""" + MINIMISED + """', 'legacy')
-WHERE NOT payload ? '""" + MINIMISED + """';
-"""
 Outcome = Literal["replied", "handoff", "silent"]
 
 
 @dataclass(frozen=True)
 class StoredMessage:
+    """A customer message as the inbox stores it, waiting for or in a turn."""
+
     id: int
     provider: str
     provider_message_id: str
@@ -73,7 +38,7 @@ class StoredMessage:
     turn_key: str | None
 
 
-async def store_many(conn: AsyncConnection, messages: list[InboundMessage]) -> set[tuple[str, str]]:
+async def store_many(conn: Conn, messages: list[InboundMessage]) -> set[tuple[str, str]]:
     """Insert messages in one statement; the (provider, message id) pairs that were new.
     A pair stored before, by this call or an earlier one, is left as it was."""
     if not messages:
@@ -99,7 +64,7 @@ async def store_many(conn: AsyncConnection, messages: list[InboundMessage]) -> s
     return {(row["provider"], row["provider_message_id"]) for row in inserted}
 
 
-async def unfinished(conn: AsyncConnection, conversation_key: str) -> list[StoredMessage]:
+async def unfinished(conn: Conn, conversation_key: str) -> list[StoredMessage]:
     """Messages not yet answered: a crashed turn's first, then pending ones, in sent order."""
     rows = await (await conn.execute(
         "SELECT id, provider, provider_message_id, conversation_key, phone, body, needs_turn,"
@@ -109,12 +74,13 @@ async def unfinished(conn: AsyncConnection, conversation_key: str) -> list[Store
     return [StoredMessage(**row) for row in rows]
 
 
-async def claim(conn: AsyncConnection, ids: list[int], turn_key: str) -> None:
+async def claim(conn: Conn, ids: list[int], turn_key: str) -> None:
+    """Mark messages as taken by a turn (in the turn's transaction)."""
     await conn.execute("UPDATE inbound_messages SET state = 'in_turn', turn_key = %s"
                        " WHERE id = ANY(%s)", (turn_key, ids))
 
 
-async def settle(conn: AsyncConnection, messages: list[StoredMessage], state: str) -> None:
+async def settle(conn: Conn, messages: list[StoredMessage], state: str) -> None:
     """Mark messages done, stale or skipped, and redact their text: it has served its turn."""
     if messages:
         await conn.execute(
@@ -123,7 +89,7 @@ async def settle(conn: AsyncConnection, messages: list[StoredMessage], state: st
             (state, [m.id for m in messages], [redact(m.body)[0] for m in messages]))
 
 
-async def record_turn(conn: AsyncConnection, *, turn_key: str, conversation_key: str,
+async def record_turn(conn: Conn, *, turn_key: str, conversation_key: str,
                       outcome: Outcome, reason: str | None, messages: int, replies: int) -> bool:
     """The durable fact that a turn finished, written in the transaction that commits it;
     False if it was recorded before."""
@@ -134,12 +100,13 @@ async def record_turn(conn: AsyncConnection, *, turn_key: str, conversation_key:
     return cursor.rowcount == 1
 
 
-async def turn_recorded(conn: AsyncConnection, turn_key: str) -> bool:
+async def turn_recorded(conn: Conn, turn_key: str) -> bool:
+    """Whether the turn's outcome is recorded, i.e. it committed."""
     return await (await conn.execute("SELECT 1 FROM turns WHERE turn_key = %s",
                                       (turn_key,))).fetchone() is not None
 
 
-async def unscheduled(conn: AsyncConnection, older_than_s: float) -> list[dict]:
+async def unscheduled(conn: Conn, older_than_s: float) -> list[dict]:
     """Conversations with unanswered messages received more than `older_than_s` ago, with the
     latest such message's time: what Redis should have due (the sweep reschedules them)."""
     return await (await conn.execute(

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from server import inbox, outbox
 from server.availability import OUTAGES, Availability
 from server.channels.models import InboundMessage, WebhookBatch
+from server.database import Conn, Pool
 from server.media import jobs as media_jobs
 from server.scheduler import Scheduler
 
@@ -37,6 +38,8 @@ class StorageUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Accepted:
+    """What one webhook delivery added: new messages, duplicates and statuses."""
+
     stored: int
     duplicates: int
     statuses: int
@@ -47,7 +50,9 @@ class Accepted:
 
 
 class Intake:
-    def __init__(self, pool: AsyncConnectionPool, scheduler: Scheduler, debounce_s: float,
+    """Stores webhook messages and statuses and schedules their conversations' turns."""
+
+    def __init__(self, pool: Pool, scheduler: Scheduler, debounce_s: float,
                  *, wait_s: float = DB_WAIT_S, media_queued: Callable[[], None] | None = None):
         self.pool, self.scheduler, self.debounce_s, self.wait_s = pool, scheduler, debounce_s, wait_s
         self.media_queued = media_queued
@@ -148,7 +153,7 @@ class Intake:
             self._unscheduled |= keys
 
 
-async def apply_statuses(conn: psycopg.AsyncConnection, statuses: list) -> None:
+async def apply_statuses(conn: Conn, statuses: list) -> None:
     """Apply delivery statuses in one order that every process shares (each moves one outbox
     row): transactions that lock the same rows in other orders deadlock. Sent together."""
     async with conn.pipeline():

@@ -17,20 +17,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
+from graph.state import Handoff
 from nodes import prompts
 from nodes.pii import redact
 from server.conversations import Conversations, Turn
+from server.database import Conn
 from server.inbox import StoredMessage
 
 if TYPE_CHECKING:
-    from psycopg import AsyncConnection
-
     from server.desk.desk import Desk
 
 REASON = "late_message"
-MARK = "late"
+MARK: Final = "late"
 """The key of the lateness facts in a late turn's handoff payload (only this module sets it)."""
 PREVIEW_CHARS = 300
 
@@ -48,7 +48,16 @@ def is_late(batch: Sequence[StoredMessage], now: datetime, max_age_s: float) -> 
 
 
 def is_late_turn(turn: Turn) -> bool:
-    return isinstance((turn.handoff or {}).get(MARK), dict)
+    """Whether the turn handed a late batch to a human (it carries the lateness facts)."""
+    return turn.handoff is not None and isinstance(turn.handoff.get(MARK), dict)
+
+
+def _facts(turn: Turn) -> dict[str, Any]:
+    """The lateness facts of a late turn (see is_late_turn); any other turn is a caller's bug."""
+    facts = turn.handoff.get(MARK) if turn.handoff else None
+    if not isinstance(facts, dict):
+        raise ValueError("not a late turn")
+    return facts
 
 
 def how_late(delay: timedelta) -> str:
@@ -66,28 +75,30 @@ async def hand_over(conversations: Conversations, desk: Desk | None, *, phone: s
     paused = await conversations.give_up(phone, [m.body for m in batch], turn_key, REASON)
     oldest = min(m.sent_at for m in batch)
     delay = now - oldest
-    graph_payload = paused.handoff or {}
-    customer = graph_payload.get("customer") or {}
-    payload: dict[str, Any] = {
+    graph_payload = paused.handoff
+    if graph_payload is None:  # give_up always leaves the graph paused with its payload
+        raise RuntimeError("the graph did not pause for a human")
+    customer = graph_payload.get("customer")
+    payload: Handoff = {
         **graph_payload, "reason": REASON, "mode": "cold", "eta": "as soon as they can",
         "reference": "L-" + hashlib.sha1(turn_key.encode()).hexdigest()[:6].upper(),
         "summary": _summary(batch, delay),
         MARK: {"messages": len(batch), "sent_at": oldest.isoformat(),
                "late_by_s": int(delay.total_seconds())}}
     if desk is not None:  # SLA due times, priority (late_message is high) and the promise
-        payload.update(await desk.plan(tier=customer.get("tier") or "retail",
+        payload.update(await desk.plan(tier=(customer.get("tier") if customer else None) or "retail",
                                        topic=graph_payload.get("intent") or "other",
                                        reason=REASON, now=now))
     reply = prompts.LATE_APOLOGY.format(eta=payload["eta"], ticket=payload["reference"])
     return Turn(replies=[reply], handoff=payload, held=True)
 
 
-async def record(conn: AsyncConnection, desk: Desk, *, key: str, before: dict[str, Any] | None,
+async def record(conn: Conn, desk: Desk, *, key: str, before: dict[str, Any] | None,
                  batch: Sequence[StoredMessage], turn: Turn, now: datetime, opened: bool) -> None:
     """In the worker's commit, under the desk row's lock: note the late arrival for the agents
     and keep the desk row's last_customer_at the customer's real last message (the 24-hour
     window runs from when they wrote, not from when their message reached us)."""
-    facts = turn.handoff[MARK]
+    facts = _facts(turn)
     newest = max(m.sent_at for m in batch)
     previous = before["last_customer_at"] if before else None
     last = max(newest, previous) if previous else newest
@@ -105,7 +116,7 @@ def window_from(turn: Turn, batch: Sequence[StoredMessage]) -> datetime:
     """When the customer last wrote, for the outbox's 24-hour window rule."""
     newest = max(m.sent_at for m in batch)
     if is_late_turn(turn):
-        return turn.handoff[MARK].get("customer_last_at") or newest
+        return _facts(turn).get("customer_last_at") or newest
     return newest
 
 

@@ -27,6 +27,8 @@ TWILIO_URL = "https://api.twilio.com"
 
 @dataclass(frozen=True)
 class Verdict:
+    """How one provider answered a check, and what to fix if it failed."""
+
     ok: bool
     detail: str
 
@@ -65,7 +67,7 @@ def transport_failure(error: Exception, fix: str) -> Verdict:
     return Verdict(False, f"unreachable: {why}: check {fix}")
 
 
-def _causes(error: BaseException) -> list[BaseException]:
+def _causes(error: BaseException | None) -> list[BaseException]:
     found: list[BaseException] = []
     while error is not None and len(found) < 10:
         found.append(error)
@@ -126,6 +128,7 @@ async def check_chat_model(http: httpx.AsyncClient, config, prefix: str) -> Verd
 
 
 async def check_embeddings(http: httpx.AsyncClient, config, prefix: str = "EMBEDDINGS") -> Verdict:
+    """Whether the embeddings endpoint answers with vectors."""
     fix = f"{prefix}__BASE_URL and {prefix}__MODEL"
     answer = await _call(http, "POST", f"{_endpoint(config)}/embeddings", fix,
                          json={"model": config.model, "input": ["ping"]}, headers=_bearer(config))
@@ -146,6 +149,7 @@ def _silence() -> bytes:
 
 
 async def check_transcription(http: httpx.AsyncClient, config, prefix: str = "TRANSCRIBE") -> Verdict:
+    """Whether the transcription endpoint answers."""
     fix = f"{prefix}__BASE_URL and {prefix}__MODEL"
     answer = await _call(http, "POST", f"{_endpoint(config)}/audio/transcriptions", fix,
                          data={"model": config.model}, files={"file": ("ping.wav", _silence(), "audio/wav")},
@@ -199,6 +203,7 @@ async def check_meta(http: httpx.AsyncClient, settings) -> Verdict:
 
 
 async def check_twilio(http: httpx.AsyncClient, settings) -> Verdict:
+    """Whether the Twilio credentials are accepted."""
     twilio = settings.twilio
     if not twilio.account_sid or twilio.auth_token is None:
         missing = "TWILIO__ACCOUNT_SID" if not twilio.account_sid else "TWILIO__AUTH_TOKEN"

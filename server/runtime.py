@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from langchain_core.language_models import BaseChatModel
 
-from server import inbox, outbox
+from server import outbox
 from server.availability import OUTAGES, Availability
 from server.bootstrap import Switchboard, open_switchboard
-from server.database import apply_schema, setup_lock
+from server.database import setup_lock
 from server.desk.desk import Desk
 from server.intake import Intake
 from server.media import Media, open_media
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
+    """Everything one server process runs with: settings, graph, stores and workers."""
+
     settings: Settings
     switchboard: Switchboard
     redis: aioredis.Redis
@@ -65,6 +67,7 @@ class Runtime:
 
 
 def public_url(settings: Settings) -> str:
+    """The URL customers and agents reach this server at (links in messages and alerts)."""
     return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
 
 
@@ -81,6 +84,7 @@ DESK_CHANNEL = "switchboard:desk"
 
 async def open_desk(settings: Settings, pool, switchboard: Switchboard, redis: aioredis.Redis,
                     scheduler: Scheduler) -> Desk:
+    """The desk with its SLA policy, live events and wake-ups."""
     from server.desk.sla import SlaPolicy
 
     live_updates = Availability(log, "console live updates")
@@ -110,12 +114,10 @@ async def open_desk(settings: Settings, pool, switchboard: Switchboard, redis: a
 async def open_runtime(settings: Settings, *, database_url: str | None = None,
                        router_model: BaseChatModel | None = None,
                        agent_model: BaseChatModel | None = None) -> AsyncIterator[Runtime]:
+    """Open the whole runtime; close it on exit."""
     async with open_switchboard(settings, database_url=database_url, router_model=router_model,
                                 agent_model=agent_model) as switchboard:
         pool = switchboard.conversations.pool
-        async with setup_lock(pool), pool.connection() as conn:
-            await apply_schema(conn, "inbox", inbox.SCHEMA)
-            await outbox.setup(pool)
         redis = open_redis(await asyncio.to_thread(redis_url, settings))
         scheduler = Scheduler(redis, settings.turn_lease_s)
         senders = outbox.senders_from(settings, graph_url=cloud_api_url(settings),

@@ -28,9 +28,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import redis.asyncio as aioredis
-from psycopg import AsyncConnection
+
+from server.database import Conn
 
 DUE = "switchboard:due"
 RUNNING = "switchboard:running"
@@ -111,6 +113,8 @@ return #expired
 
 @dataclass(frozen=True)
 class Lease:
+    """A worker's hold on one conversation, with the fencing token its commit must present."""
+
     conversation_key: str
     token: str
     fence: int
@@ -120,12 +124,16 @@ class Lease:
 
 @dataclass(frozen=True)
 class Taken:
+    """The leases one take got."""
+
     leases: list[Lease]
     lost_data: bool
     """True when Redis came up empty (restarted without its data): Postgres must be swept."""
 
 
 class Scheduler:
+    """Redis's due set and leases: when a conversation's turn runs, and that one worker runs it."""
+
     def __init__(self, redis: aioredis.Redis, lease_s: float, *, retry_leased_s: float = 0.25):
         self.redis, self.lease_ms = redis, int(lease_s * 1000)
         self.retry_leased_s = retry_leased_s
@@ -148,7 +156,9 @@ class Scheduler:
         await self.redis.zadd(DUE, dict.fromkeys(conversation_keys, at), gt=True)  # GT still adds new members
 
     async def due(self, now: float, limit: int = 20) -> list[tuple[str, float]]:
-        return await self.redis.zrangebyscore(DUE, "-inf", now, start=0, num=limit, withscores=True)
+        due = await self.redis.zrangebyscore(DUE, "-inf", now, start=0, num=limit, withscores=True)
+        # redis-py types every reply shape at once; with scores and decode_responses it is this.
+        return cast(list[tuple[str, float]], due)
 
     async def take(self, fences: Callable[[int], Awaitable[list[int]]], limit: int,
                    now: float | None = None) -> Taken:
@@ -172,7 +182,7 @@ class Scheduler:
 
     async def renew(self, leases: Iterable[Lease]) -> set[str]:
         """Renew every lease given; returns the conversations whose lease another worker holds."""
-        args = [self.lease_ms, time.time() + self.lease_ms / 1000]
+        args: list[str | float] = [self.lease_ms, time.time() + self.lease_ms / 1000]
         for lease in leases:
             args += [lease.conversation_key, lease.token]
         if len(args) == 2:
@@ -197,14 +207,14 @@ class Scheduler:
         return int(await self._reap(keys=[RUNNING, DUE], args=[time.time() if now is None else now]))
 
 
-async def next_fences(conn: AsyncConnection, n: int) -> list[int]:
+async def next_fences(conn: Conn, n: int) -> list[int]:
     """Fencing tokens larger than every one issued before, in any process."""
     rows = await (await conn.execute(
         "SELECT nextval('turn_fence_seq') AS fence FROM generate_series(1, %s)", (n,))).fetchall()
     return [row["fence"] for row in rows]
 
 
-async def take_fence(conn: AsyncConnection, conversation_key: str, fence: int) -> bool:
+async def take_fence(conn: Conn, conversation_key: str, fence: int) -> bool:
     """Record this worker's fence at commit; False if a newer worker has already committed."""
     cursor = await conn.execute(
         "INSERT INTO conversation_fences AS f (conversation_key, fence) VALUES (%s, %s)"

@@ -44,6 +44,7 @@ def with_media_origins(csp: str, origins: Sequence[str]) -> str:
 
 
 def headers_for(path: str, media_origins: Sequence[str] = ()) -> list[tuple[bytes, bytes]]:
+    """The security headers (CSP and the like) for a response to this path."""
     csp = API_DOCS_CSP if path in API_DOCS_PATHS or path.startswith("/docs/") else \
         with_media_origins(CSP, media_origins)
     return [(b"content-security-policy", csp.encode())] + [

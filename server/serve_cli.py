@@ -12,6 +12,7 @@ console = Console()
 
 
 def configure_logging() -> None:
+    """Log lines for operators: LOG_LEVEL, library noise quietened, secrets redacted."""
     import logging
     import os
     import warnings

@@ -4,11 +4,12 @@ Every field has a working default, so Switchboard starts with no keys and no ser
 no model means the offline brain, no DATABASE_URL means an embedded PostgreSQL.
 """
 
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -202,6 +203,32 @@ class VerificationSettings(BaseModel):
     which numbers tried)."""
 
 
+def _one_line(text: str) -> str:
+    """A brand text goes into prompts whose lines the offline brain reads as fields: one line."""
+    if not text.strip() or any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text):
+        raise ValueError("must be one line of visible text (no line breaks or control characters)")
+    return text.strip()
+
+
+class BusinessSettings(BaseModel):
+    """Who the bot speaks for (BUSINESS__NAME, __DESCRIPTION, __TONE, __LANGUAGES): filled into
+    the router and agent prompts and the greeting (nodes/prompts.py), the simulator page and the
+    terminal chats. The defaults are the demo store's; its help center and orders are sample data."""
+
+    name: Annotated[str, AfterValidator(_one_line)] = Field(default="Harbor & Pine", max_length=80)
+    """The name customers know, e.g. "Acme Tiles"."""
+    description: Annotated[str, AfterValidator(_one_line)] = Field(
+        default="a UK home-goods shop", max_length=200)
+    """What the business is, as the prompts say it after the name: "Acme Tiles, <description>"."""
+    tone: Annotated[str, AfterValidator(_one_line)] = Field(
+        default="brief, warm and concrete", max_length=200)
+    """How replies sound; the agent prompt says "Be <tone>: customers read you on a phone"."""
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] = Field(
+        default_factory=lambda: ["en"], min_length=1, max_length=20)
+    """Language codes the agent writes in, e.g. BUSINESS__LANGUAGES='["en", "es"]': it answers
+    in the customer's language when listed, else in the first."""
+
+
 class Settings(BaseSettings):
     """Switchboard's settings. Environment names are upper case, e.g. AGENT__MODEL."""
 
@@ -222,6 +249,8 @@ class Settings(BaseSettings):
     """The cheap model that classifies every message."""
     agent: ModelSettings = Field(default_factory=ModelSettings)
     """The capable model that runs the tool loop."""
+    business: BusinessSettings = Field(default_factory=BusinessSettings)
+    """Who the bot speaks for: name, description, tone, languages (BUSINESS__NAME, ...)."""
 
     max_tool_iterations: int = 10
     """Agent steps in one turn before the conversation is handed to a human."""

@@ -30,21 +30,27 @@ class NoServer(Exception):
     """Nothing (or no Switchboard in demo mode) answers at the URL; the message says which."""
 
 
-def _messages(http: httpx.Client, phone: str) -> list[dict]:
+def _conversation(http: httpx.Client, phone: str) -> dict:
+    """The simulator's view of this customer's chat: messages, and the business's name."""
     response = http.get("/simulator/api/messages", params={"phone": phone})
     if response.status_code == 404:
         raise NoServer(f"no simulator at {http.base_url}: that server is not in demo mode"
                        " (docs/deployment.md)")
     try:
         response.raise_for_status()
-        return list(response.json()["messages"])
-    except (httpx.HTTPStatusError, ValueError, KeyError, TypeError):
+        body = response.json()
+        return {"messages": list(body["messages"]), "business": str(body.get("business") or "business")}
+    except (httpx.HTTPStatusError, ValueError, KeyError, TypeError, AttributeError):
         raise NoServer(f"{http.base_url} answered, but not as a Switchboard simulator"
                        f" (HTTP {response.status_code})") from None
 
 
-def _wait_for_reply(http: httpx.Client, phone: str, seen: int) -> int:
-    """Print the business's replies after message `seen`; the new count of messages."""
+def _messages(http: httpx.Client, phone: str) -> list[dict]:
+    return _conversation(http, phone)["messages"]
+
+
+def _wait_for_reply(http: httpx.Client, phone: str, seen: int, business: str) -> int:
+    """Print the business's replies after message `seen`, under its name; the new count."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # the debounce, the turn and the send
         fresh = _messages(http, phone)[seen:]
@@ -54,7 +60,7 @@ def _wait_for_reply(http: httpx.Client, phone: str, seen: int) -> int:
             for message in messages[seen:]:
                 if message["from"] == "business":
                     # escaped: a reply's "[link removed]" is text, not rich markup
-                    console.print(f"[green]Harbor & Pine ›[/] {escape(message['text'])}",
+                    console.print(f"[green]{escape(business)} ›[/] {escape(message['text'])}",
                                   highlight=False)
             return len(messages)
         time.sleep(0.3)
@@ -63,8 +69,10 @@ def _wait_for_reply(http: httpx.Client, phone: str, seen: int) -> int:
 
 
 def _chat(http: httpx.Client, phone: str, name: str) -> None:
-    seen = len(_messages(http, phone))
-    console.print(f"[dim]chatting as {phone} via {http.base_url}; Ctrl-D to leave[/]")
+    conversation = _conversation(http, phone)
+    seen, business = len(conversation["messages"]), conversation["business"]
+    console.print(f"[dim]chatting with {escape(business)} as {phone} via {http.base_url};"
+                  " Ctrl-D to leave[/]")
     while True:
         try:
             text = console.input("[bold cyan]you ›[/] ").strip()
@@ -76,7 +84,7 @@ def _chat(http: httpx.Client, phone: str, name: str) -> None:
         if sent.status_code >= 400:
             console.print(f"[red](the server refused that message: HTTP {sent.status_code})[/]")
             continue
-        seen = _wait_for_reply(http, phone, seen + 1)
+        seen = _wait_for_reply(http, phone, seen + 1, business)
 
 
 def simulate(phone: str = typer.Option("447700900101", help="Your WhatsApp number as the customer."),

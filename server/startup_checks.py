@@ -55,6 +55,7 @@ def _blank(secret) -> bool:
 
 
 def channel_problems(settings: Settings) -> list[str]:
+    """Channel settings that are unsafe to serve with."""
     configured, problems = channels(settings), []
     if settings.demo_mode == "on" and configured.any:
         problems.append(f"DEMO_MODE=on with a real channel configured ({configured.named()}): the"
@@ -82,6 +83,7 @@ def channel_problems(settings: Settings) -> list[str]:
 
 
 def http_problems(settings: Settings) -> list[str]:
+    """Public URL and listening settings that are unsafe to serve with."""
     public = (settings.public_url or "").strip()
     scheme = urlsplit(public).scheme if public else ""
     if public and (scheme not in ("http", "https") or not url_host(public)):
@@ -197,5 +199,6 @@ def describe(settings: Settings, demo: DemoMode) -> list[str]:
 
 
 def report(settings: Settings, demo: DemoMode) -> None:
+    """Log what the process starts with (never secrets)."""
     for line in describe(settings, demo):
         log.info("%s", line)

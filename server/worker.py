@@ -20,14 +20,16 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
-from psycopg_pool import AsyncConnectionPool
-
+from graph.window import CUSTOMER_WINDOW
 from server import inbox, late_messages, outbox
 from server.availability import OUTAGES, Availability
 from server.conversation_ids import for_log
 from server.conversations import Conversations, Turn
+from server.database import Conn, Pool
 from server.desk.desk import Desk
+from server.desk.states import HUMAN_STATES
 from server.idle import idle
 from server.inbox import StoredMessage
 from server.media import jobs as media_jobs
@@ -46,7 +48,10 @@ class LostLease(RuntimeError):
 
 
 class TurnWorker:
-    def __init__(self, pool: AsyncConnectionPool, scheduler: Scheduler,
+    """Runs conversations' turns: takes due conversations, leases them, runs the graph and
+    commits once."""
+
+    def __init__(self, pool: Pool, scheduler: Scheduler,
                  conversations: Conversations, settings: Settings, desk: Desk | None = None,
                  *, concurrency: int | None = None, committed: Callable[[], None] | None = None):
         self.pool, self.scheduler, self.conversations, self.settings = (
@@ -177,23 +182,24 @@ class TurnWorker:
         if rescheduled:
             log.info("rescheduled %d conversation(s) with unanswered messages", rescheduled)
         if self.desk:
-            await self._mark_dormant()
+            await self._mark_dormant(self.desk)
         return rescheduled
 
-    async def _mark_dormant(self) -> None:
+    async def _mark_dormant(self, desk: Desk) -> None:
         """Bot conversations whose 24-hour window has lapsed become DORMANT (recorded)."""
         async with self.pool.connection() as conn, conn.transaction():
             lapsed = await (await conn.execute(
                 "UPDATE desk_conversations SET state = 'DORMANT', updated_at = now() WHERE state = 'BOT'"
-                " AND last_customer_at < now() - interval '24 hours' RETURNING key")).fetchall()
+                " AND last_customer_at < now() - %s RETURNING key", (CUSTOMER_WINDOW,))).fetchall()
             for row in lapsed:
-                await self.desk.event(conn, row["key"], "system", "transition", from_state="BOT",
-                                      to_state="DORMANT", reason="24-hour window lapsed")
+                await desk.event(conn, row["key"], "system", "transition", from_state="BOT",
+                                 to_state="DORMANT", reason="24-hour window lapsed")
 
     # --- One conversation's turn ------------------------------------------------------------
 
     async def _run_turn(self, lease: Lease) -> None:
-        key, retry_in = lease.conversation_key, 0.0  # None: finished, or another worker's now
+        key = lease.conversation_key
+        retry_in: float | None = 0.0  # None: finished, or another worker's now
         try:
             await self.process(lease, give_up=self._failures.get(key, 0) >= GIVE_UP_AFTER)
             self._failures.pop(key, None)
@@ -224,7 +230,7 @@ class TurnWorker:
                     await self.scheduler.mark_due(key, time.time() + retry_in)
                 await self.scheduler.finish(lease)
 
-    async def _awaiting_voice(self, conn, key: str) -> bool:
+    async def _awaiting_voice(self, conn: Conn, key: str) -> bool:
         """A voice note of this conversation is still being transcribed: its turn waits for the
         words (at most MEDIA__TRANSCRIPT_WAIT_S; the fetcher makes it due when done). Asked
         before the messages are read, so the turn reads the transcript, not the placeholder."""
@@ -237,8 +243,9 @@ class TurnWorker:
 
     async def process(self, lease: Lease, give_up: bool = False) -> None:
         key = lease.conversation_key
-        if self.desk:
-            await self._pause_if_taken_over(key)
+        desk = self.desk
+        if desk:
+            await self._pause_if_taken_over(desk, key)
         async with self.pool.connection() as conn:
             if await self._awaiting_voice(conn, key):
                 return
@@ -248,14 +255,14 @@ class TurnWorker:
                 batch = [r for r in crashed if r.turn_key == crashed[0].turn_key]
                 if len(batch) < len(rows):  # newer messages wait for the next turn
                     await self.scheduler.mark_due(key, time.time())
-                if await inbox.turn_recorded(conn, batch[0].turn_key):
+                if await inbox.turn_recorded(conn, _turn_key(batch)):
                     await inbox.settle(conn, batch, "done")
                     return
             else:
                 batch = await self._start_turn(conn, rows, lease, datetime.now(UTC))
                 if not batch:
                     return
-        turn_key, customer = batch[0].turn_key, batch[0]
+        turn_key, customer = _turn_key(batch), batch[0]
         phone, now = customer.phone or key, datetime.now(UTC)
         if give_up:
             log.error("turn of %s (fence %s) failed %d times; handing the conversation to a human",
@@ -267,18 +274,18 @@ class TurnWorker:
             turn = await late_messages.hand_over(self.conversations, self.desk, phone=phone,
                                                  batch=batch, turn_key=turn_key, now=now)
         else:
-            should_yield = (lambda: self.desk.human_owns(key)) if self.desk else None
+            should_yield = partial(desk.human_owns, key) if desk else None
             turn = await self.conversations.handle(phone, *[r.body for r in batch],
                                                    turn_key=turn_key, should_yield=should_yield)
         await self._commit(lease, turn, batch, phone)
 
     async def _commit(self, lease: Lease, turn: Turn, batch: list[StoredMessage], phone: str) -> None:
-        key, customer, turn_key = lease.conversation_key, batch[0], batch[0].turn_key
+        key, customer, turn_key = lease.conversation_key, batch[0], _turn_key(batch)
         async with self.pool.connection() as conn, conn.transaction():
             if not await take_fence(conn, key, lease.fence):
                 raise LostLease(key)
             outcome = turn.outcome
-            if self.desk and not await self._desk_allows(conn, turn, batch, key, phone):
+            if self.desk and not await self._desk_allows(self.desk, conn, turn, batch, key, phone):
                 turn.replies = []  # a human owns it now: the bot's reply is discarded (recorded)
                 outcome = ("silent", "human_owns" if turn.held else "human_took_over")
             if turn.replies:
@@ -296,41 +303,44 @@ class TurnWorker:
         if turn.replies and self.committed:
             self.committed()
 
-    async def _pause_if_taken_over(self, key: str) -> None:
+    async def _pause_if_taken_over(self, desk: Desk, key: str) -> None:
         """A human took the conversation over in the console: pause its graph (under this
         worker's lease, so no bot turn runs at the same time)."""
         async with self.pool.connection() as conn:
-            row = await self.desk.row(conn, key)
-        if row and row["state"] in ("PENDING_AGENT", "AGENT"):
+            row = await desk.row(conn, key)
+        if row and row["state"] in HUMAN_STATES:
             await self.conversations.take_over(row["phone"] or key, "agent_takeover",
                                                agent=row["assigned_agent"])
 
-    async def _desk_allows(self, conn, turn, batch: list[StoredMessage], key: str, phone: str) -> bool:
+    async def _desk_allows(self, desk: Desk, conn: Conn, turn: Turn, batch: list[StoredMessage],
+                           key: str, phone: str) -> bool:
         """Under the desk row's lock: may this turn's bot replies go out? Records the handoff."""
         now = datetime.now(UTC)
-        row = await self.desk.lock(conn, key)
-        human = bool(row and row["state"] in ("PENDING_AGENT", "AGENT"))
+        row = await desk.lock(conn, key)
+        human = bool(row and row["state"] in HUMAN_STATES)
         if turn.held:
             if not human:  # paused for a human the desk does not know of: queue it now
-                await self.desk.open_handoff(conn, key=key, phone=phone, provider=batch[0].provider,
-                                             payload=turn.handoff, now=now)
-            await self.desk.note_customer(conn, key, [r.body for r in batch], now)
+                if turn.handoff is None:  # a held turn is a paused graph, which has its payload
+                    raise RuntimeError("a held turn without its handoff payload")
+                await desk.open_handoff(conn, key=key, phone=phone, provider=batch[0].provider,
+                                        payload=turn.handoff, now=now)
+            await desk.note_customer(conn, key, [r.body for r in batch], now)
             if late_messages.is_late_turn(turn):  # one handoff, one apology
-                await late_messages.record(conn, self.desk, key=key, before=row, batch=batch,
+                await late_messages.record(conn, desk, key=key, before=row, batch=batch,
                                            turn=turn, now=now, opened=not human)
                 return bool(turn.replies) and not human
             return bool(turn.replies)  # a turn the bot gave up on tells the customer
         if human:
-            await self.desk.event(conn, key, "bot", "discarded_bot_reply",
-                                  payload={"replies": turn.replies, "turn_key": batch[0].turn_key})
+            await desk.event(conn, key, "bot", "discarded_bot_reply",
+                             payload={"replies": turn.replies, "turn_key": batch[0].turn_key})
             return False
         reopens = not turn.rating  # a rating answers the resolve; it does not reopen
         if row and row["state"] in ("CLOSED", "DORMANT") and reopens:
-            await self.desk.event(conn, key, "customer", "transition", from_state=row["state"],
-                                  to_state="BOT", reason="customer wrote again")
+            await desk.event(conn, key, "customer", "transition", from_state=row["state"],
+                             to_state="BOT", reason="customer wrote again")
         if turn.handoff:
-            await self.desk.open_handoff(conn, key=key, phone=phone, provider=batch[0].provider,
-                                         payload=turn.handoff, now=now)
+            await desk.open_handoff(conn, key=key, phone=phone, provider=batch[0].provider,
+                                    payload=turn.handoff, now=now)
         else:
             await conn.execute(
                 "INSERT INTO desk_conversations (key, phone, provider, last_customer_at) VALUES"
@@ -365,3 +375,11 @@ class TurnWorker:
                 inbound_message_id=batch[-1].provider_message_id,
                 conversation_key=lease.conversation_key)
         return [StoredMessage(**{**r.__dict__, "state": "in_turn", "turn_key": turn_key}) for r in batch]
+
+
+def _turn_key(batch: list[StoredMessage]) -> str:
+    """The key of the turn a claimed batch belongs to (inbox.claim sets it on every message)."""
+    turn_key = batch[0].turn_key
+    if turn_key is None:
+        raise RuntimeError("a claimed message has no turn key")
+    return turn_key

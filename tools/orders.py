@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from nodes.checks import order_refs
-from tools.identity import NOT_VERIFIED, SupportRuntime, shop_services, verified_customer
+from tools.identity import SupportRuntime, customer_of, shop_services, verified_only
+from tools.shop import Order
 
 STATUS_TEXT = {
     "processing": "is being prepared in our warehouse",
@@ -15,7 +16,7 @@ STATUS_TEXT = {
 }
 
 
-def describe_order(order: dict) -> str:
+def describe_order(order: Order) -> str:
     """One customer-ready sentence about an order."""
     text = f"Order {order['id']} ({', '.join(order['items'])}) {STATUS_TEXT.get(order['status'], order['status'])}"
     if order.get("eta") and order["status"] not in ("delivered", "cancelled"):
@@ -28,15 +29,14 @@ def describe_order(order: dict) -> str:
     return text
 
 
+@verified_only
 async def order_status(order_id: str, runtime: SupportRuntime) -> str:
     """Get the status, expected delivery date and tracking link of one of the customer's orders.
 
     Args:
         order_id: The order number, like HP-10002.
     """
-    customer = verified_customer(runtime)
-    if customer is None:
-        return NOT_VERIFIED
+    customer = customer_of(runtime)
     services = await shop_services(runtime)
     refs = order_refs(order_id)
     order = await services.shop.order(refs[0], customer["id"]) if len(refs) == 1 else None

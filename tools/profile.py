@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from tools.identity import NOT_VERIFIED, SupportRuntime, shop_services, verified_customer
+from tools.identity import SupportRuntime, customer_of, shop_services, verified_only
 from tools.orders import describe_order
 
 
+@verified_only
 async def customer_profile(runtime: SupportRuntime) -> str:
     """Get the customer's name, tier, recent orders and open tickets.
 
     Use it when the customer asks about "my order" without a number, or you need context.
     """
-    customer = verified_customer(runtime)
-    if customer is None:
-        return NOT_VERIFIED
+    customer = customer_of(runtime)
     shop = (await shop_services(runtime)).shop
     orders = await shop.recent_orders(customer["id"], limit=3)
     tickets = [t for t in await shop.tickets(customer["id"]) if t["status"] != "resolved"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from server.database import required
 from tools.shop import PostgresShop
 
 # id, name, WhatsApp number (None: not on file), email, postcode, tier
@@ -37,8 +38,8 @@ def _tracking_url(order_id: str, carrier: str | None) -> str | None:
 
 
 async def seed_demo_store(shop: PostgresShop, today: date | None = None) -> dict[str, int]:
-    """Create the tables and (re)write the demo rows; safe to run any number of times."""
-    await shop.setup()
+    """(Re)write the demo rows, in tables the migrations made (server/migrations); safe to
+    run any number of times."""
     today = today or datetime.now(UTC).date()
     async with shop.pool.connection() as conn, conn.transaction():
         for row in CUSTOMERS:
@@ -64,9 +65,8 @@ async def seed_demo_store(shop: PostgresShop, today: date | None = None) -> dict
 
 async def seed_if_empty(shop: PostgresShop) -> bool:
     """Seed on first run; True when it did."""
-    await shop.setup()
     async with shop.pool.connection() as conn:
-        row = await (await conn.execute("SELECT count(*) AS n FROM shop_customers")).fetchone()
+        row = required(await (await conn.execute("SELECT count(*) AS n FROM shop_customers")).fetchone())
     if row["n"]:
         return False
     await seed_demo_store(shop)

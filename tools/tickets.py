@@ -13,7 +13,7 @@ from typing import Literal
 from langchain_core.messages import AIMessage, HumanMessage
 
 from nodes.pii import redact
-from tools.identity import NOT_VERIFIED, SupportRuntime, shop_services, verified_customer
+from tools.identity import SupportRuntime, customer_of, shop_services, verified_only
 
 TICKET_ID = re.compile(r"[Tt]-\d{1,9}")
 PRIORITY_TEXT = {"low": "low priority", "normal": "normal priority", "high": "high priority"}
@@ -26,7 +26,7 @@ def _ticket_key(runtime: SupportRuntime) -> str | None:
     if not turn_key:
         return None
     messages = runtime.state.get("messages", []) if isinstance(runtime.state, dict) else runtime.state.messages
-    calls: list[str] = []
+    calls: list[str | None] = []
     for message in reversed(messages):
         if isinstance(message, HumanMessage):
             break
@@ -36,6 +36,7 @@ def _ticket_key(runtime: SupportRuntime) -> str | None:
     return f"{turn_key}:ticket:{place}"
 
 
+@verified_only
 async def create_ticket(subject: str, details: str, runtime: SupportRuntime,
                         priority: Literal["low", "normal", "high"] = "normal") -> str:
     """Open a support ticket for the customer, e.g. for a damaged item or a missing refund.
@@ -45,9 +46,7 @@ async def create_ticket(subject: str, details: str, runtime: SupportRuntime,
         details: What happened, in a few sentences, with order numbers if known.
         priority: high for damaged, missing or urgent issues.
     """
-    customer = verified_customer(runtime)
-    if customer is None:
-        return NOT_VERIFIED
+    customer = customer_of(runtime)
     # The model writes tickets; what it copies from the chat is stored redacted.
     ticket = await (await shop_services(runtime)).shop.create_ticket(
         customer["id"], redact(subject)[0], redact(details)[0], priority,
@@ -56,6 +55,7 @@ async def create_ticket(subject: str, details: str, runtime: SupportRuntime,
     return f"I've opened ticket {ticket['id']} ({kind}). Our team will follow up within one working day."
 
 
+@verified_only
 async def update_ticket(ticket_id: str, note: str, runtime: SupportRuntime,
                         status: Literal["open", "resolved"] | None = None) -> str:
     """Add a note to one of the customer's tickets, or mark it resolved.
@@ -65,9 +65,7 @@ async def update_ticket(ticket_id: str, note: str, runtime: SupportRuntime,
         note: What to add.
         status: resolved when the customer confirms the issue is fixed.
     """
-    customer = verified_customer(runtime)
-    if customer is None:
-        return NOT_VERIFIED
+    customer = customer_of(runtime)
     ticket_id = ticket_id.strip()
     if not TICKET_ID.fullmatch(ticket_id):
         return "Refused: that is not a ticket number (they look like T-5001)."

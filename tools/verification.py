@@ -21,29 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
-from server.database import apply_schema
+from server.database import Conn, Pool, required
 from server.settings import Settings
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS verification_attempts (
-    id bigserial PRIMARY KEY, at timestamptz NOT NULL, number_key text NOT NULL,
-    order_ref text, customer_id text,
-    outcome text NOT NULL CHECK (outcome IN ('verified', 'failed', 'refused')),
-    reason text NOT NULL, failures integer NOT NULL CHECK (failures >= 0), turn_key text);
-CREATE INDEX IF NOT EXISTS verification_by_number ON verification_attempts (number_key, at);
-CREATE INDEX IF NOT EXISTS verification_by_customer ON verification_attempts (customer_id, at)
-    WHERE failures > 0;
-CREATE INDEX IF NOT EXISTS verification_by_time ON verification_attempts (at) WHERE failures > 0;
-CREATE INDEX IF NOT EXISTS verification_successes ON verification_attempts (number_key, customer_id)
-    WHERE outcome = 'verified';
-CREATE INDEX IF NOT EXISTS verification_by_turn ON verification_attempts (turn_key)
-    WHERE turn_key IS NOT NULL;
-CREATE TABLE IF NOT EXISTS verification_key (
-    id integer PRIMARY KEY CHECK (id = 1), key text NOT NULL);
-"""
 
 # One row's failures count until the same number later proves the same customer.
 _COUNTED = """failures > 0 AND at > %(now)s - 2 * %(window)s AND at <= %(now)s
@@ -86,6 +65,8 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Lock:
+    """A lock on identity checks: its scope and when it ends."""
+
     scope: Scope
     until: datetime
 
@@ -109,14 +90,10 @@ class Verdict:
 class VerificationLedger:
     """The one authority on identity-check attempts, counters and lockouts."""
 
-    def __init__(self, pool: AsyncConnectionPool, settings: Settings):
+    def __init__(self, pool: Pool, settings: Settings):
         self.pool, self.settings = pool, settings
         configured = settings.verification.number_key
         self._key = configured.get_secret_value().encode() if configured else None
-
-    async def setup(self) -> None:
-        async with self.pool.connection() as conn:
-            await apply_schema(conn, "verification", SCHEMA)
 
     async def number_key(self, phone: str) -> str:
         """The sending number as the ledger stores it: a keyed hash, never the number."""
@@ -124,7 +101,7 @@ class VerificationLedger:
             async with self.pool.connection() as conn:
                 await conn.execute("INSERT INTO verification_key (id, key) VALUES (1, %s)"
                                    " ON CONFLICT (id) DO NOTHING", (secrets.token_hex(32),))
-                row = await (await conn.execute("SELECT key FROM verification_key")).fetchone()
+                row = required(await (await conn.execute("SELECT key FROM verification_key")).fetchone())
             self._key = row["key"].encode()
         return hmac.new(self._key, phone.encode(), hashlib.sha256).hexdigest()[:32]
 
@@ -135,17 +112,18 @@ class VerificationLedger:
                 "customer": (s.max_verification_attempts, timedelta(minutes=s.lockout_minutes)),
                 }[scope]
 
-    async def _standing(self, conn: AsyncConnection, scope: Scope, key: str | None,
+    async def _standing(self, conn: Conn, scope: Scope, key: str | None,
                         now: datetime, turn: str | None) -> tuple[Lock | None, int]:
         """The scope's lock (if any) and its failures in the window ending now."""
         limit, window = self._limits(scope)
         row = await (await conn.execute(_STANDING.format(scope=_SCOPES[scope]), {
             "key": key, "now": now, "window": window, "limit": limit, "turn": turn})).fetchone()
+        row = required(row)
         tripped = row["tripped"]
         lock = Lock(scope, tripped + window) if tripped and tripped + window > now else None
         return lock, row["recent"]
 
-    async def _sender_lock(self, conn: AsyncConnection, key: str, now: datetime,
+    async def _sender_lock(self, conn: Conn, key: str, now: datetime,
                            turn: str | None) -> Lock | None:
         """The global pause, else the number's lock."""
         paused, _ = await self._standing(conn, "global", None, now, turn)
@@ -195,7 +173,7 @@ class VerificationLedger:
             return Verdict("locked", until=after.until, failures=recent, tripped=True)
         return Verdict("failed", failures=recent, tries_left=max(0, limit - recent))
 
-    async def _recorded(self, conn: AsyncConnection, key: str, turn_key: str) -> bool:
+    async def _recorded(self, conn: Conn, key: str, turn_key: str) -> bool:
         row = await (await conn.execute(
             "SELECT 1 FROM verification_attempts WHERE turn_key = %s AND number_key = %s LIMIT 1",
             (turn_key, key))).fetchone()

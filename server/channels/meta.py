@@ -29,13 +29,13 @@ from typing import Any
 
 from nodes import media_text
 from server.channels.models import (
-    KNOWN_STATUSES,
     InboundMessage,
     MalformedPayload,
     StatusUpdate,
     WebhookBatch,
     customer_key,
     error_info,
+    is_status,
     message_id,
     phone_digits,
     short,
@@ -192,14 +192,15 @@ def _message(raw: dict, where: str, contacts: list[dict], value_errors: tuple,
 def _render(raw: dict, *, nested: bool = False) -> tuple[str, str, dict | None]:
     """(kind, text for the agent, media) for one message object (or an edit's new content).
     Only strings become text: a field of another type is treated as absent."""
-    kind = raw.get("type") if isinstance(raw.get("type"), str) else ""
+    kind: str = raw["type"] if isinstance(raw.get("type"), str) else ""
     body = _dict(raw.get(kind))
     if kind == "text":
         return "text", _text(body.get("body")) or "", None
     if kind in MEDIA_TYPES:
-        media = {"id": _text(body.get("id")), "url": _text(body.get("url")),
-                 "mime_type": _text(body.get("mime_type")), "sha256": _text(body.get("sha256")),
-                 "filename": _text(body.get("filename")), "voice": body.get("voice") is True}
+        media: dict[str, Any] = {
+            "id": _text(body.get("id")), "url": _text(body.get("url")),
+            "mime_type": _text(body.get("mime_type")), "sha256": _text(body.get("sha256")),
+            "filename": _text(body.get("filename")), "voice": body.get("voice") is True}
         kind = "voice" if media["voice"] else kind
         return kind, media_text.placeholder(kind, caption=_text(body.get("caption")),
                                             filename=media["filename"]), media
@@ -232,8 +233,8 @@ def _render(raw: dict, *, nested: bool = False) -> tuple[str, str, dict | None]:
     if kind == "system":
         return "system", _text(body.get("body")) or f"[system: {_text(body.get('type'))}]", None
     if kind == "edit" and not nested and isinstance(body.get("message"), dict):
-        _, text, media = _render(body["message"], nested=True)  # an edit of an edit is not one
-        return "edit", f"[edited] {text}", media
+        _, text, edited = _render(body["message"], nested=True)  # an edit of an edit is not one
+        return "edit", f"[edited] {text}", edited
     if kind == "revoke":
         return "revoke", "[deleted a message]", None
     if kind == "request_welcome":
@@ -249,13 +250,14 @@ def _status(raw: dict, where: str, phone_number_id: str | None,
     for key in ("id", "status", "timestamp"):
         if raw.get(key) in (None, ""):
             raise MalformedPayload(f"{where} is missing {key!r}")
-    if not isinstance(raw["status"], str) or raw["status"] not in KNOWN_STATUSES:
+    status = raw["status"]
+    if not is_status(status):
         return None
     phone = phone_digits(raw.get("recipient_id"), f"{where}.recipient_id")
     bsuid = user_id(raw.get("recipient_user_id"), f"{where}.recipient_user_id")
     billing = {k: raw[k] for k in ("conversation", "pricing") if isinstance(raw.get(k), dict)}
     return StatusUpdate(
-        provider="meta", provider_message_id=message_id(raw["id"], where), status=raw["status"],
+        provider="meta", provider_message_id=message_id(raw["id"], where), status=status,
         recipient=customer_key(phone, bsuid) if phone or bsuid else None,
         at=unix_time(raw["timestamp"], where, now), raw=raw,
         errors=tuple(_error(e) for e in _list(raw.get("errors")) if isinstance(e, dict)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeGuard, get_args
 
 from server.request_guards import storable
 
@@ -19,6 +19,11 @@ StatusName = Literal[
     "failed", "undelivered", "canceled", "deleted", "warning",
 ]
 KNOWN_STATUSES: frozenset[str] = frozenset(get_args(StatusName))
+
+
+def is_status(value: object) -> TypeGuard[StatusName]:
+    """A delivery status this server knows; any other a provider sends is ignored."""
+    return isinstance(value, str) and value in KNOWN_STATUSES
 
 MAX_TEXT_CHARS = 4096
 """WhatsApp's own limit on a text message; longer text (a forged or odd payload) is cut to it."""

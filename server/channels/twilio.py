@@ -12,17 +12,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from twilio.request_validator import RequestValidator
 
 from nodes import media_text
 from server.channels.models import (
-    KNOWN_STATUSES,
     InboundMessage,
     MalformedPayload,
+    StatusName,
     StatusUpdate,
     WebhookBatch,
     error_info,
+    is_status,
     phone_digits,
     short,
     without_nul,
@@ -71,7 +73,7 @@ def parse_form(form: Mapping[str, str], *, received_at: datetime | None = None,
     now = received_at or datetime.now(UTC)
     status = (form.get("MessageStatus") or "").lower()
     if status and status not in INBOUND_STATES:
-        if status not in KNOWN_STATUSES:
+        if not is_status(status):
             return WebhookBatch(ignored=(f"{sid[:64]}: unknown status {short(status)}",))
         return WebhookBatch(statuses=(_status(form, sid, status, now, outbox_id),))
     sender = form.get("From")
@@ -118,16 +120,16 @@ def _render(form: Mapping[str, str]) -> tuple[str, str, dict | None]:
     return "unsupported", f"[unsupported message type: {message_type}]", None
 
 
-def _status(form: Mapping[str, str], sid: str, status: str, now: datetime,
+def _status(form: Mapping[str, str], sid: str, status: StatusName, now: datetime,
             outbox_id: str | None) -> StatusUpdate:
     code = form.get("ErrorCode")
-    errors = ()
+    errors: tuple[dict[str, Any], ...] = ()
     if code and code != "0":  # some callbacks carry ErrorCode=0: no error
         info = error_info(code, None, form.get("ErrorMessage") or None)
         info["title"] = ERROR_TITLES.get(info["code"]) if isinstance(info["code"], int) else None
         errors = (info,)
     return StatusUpdate(
-        provider="twilio", provider_message_id=sid, status=status,  # type: ignore[arg-type]
+        provider="twilio", provider_message_id=sid, status=status,
         recipient=_address(form.get("To")), at=now, raw=dict(form), errors=errors,
         business_phone_number_id=_address(form.get("From")),
         outbox_id=StatusUpdate.outbox_id_from(outbox_id))

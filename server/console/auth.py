@@ -18,8 +18,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from psycopg.errors import UniqueViolation
-from psycopg_pool import AsyncConnectionPool
 
+from server.database import Pool
 from server.deps import RuntimeDep
 from server.desk.desk import Agent
 
@@ -69,10 +69,12 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 # --- Tokens ---------------------------------------------------------------------------------
 
 def new_token() -> str:
+    """A random session or CSRF token."""
     return secrets.token_urlsafe(32)
 
 
 def token_hash(token: str) -> str:
+    """What the database keeps of a token: its hash, so a leaked table opens no session."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -86,11 +88,13 @@ def csrf_matches(expected: str | None, given: str | None) -> bool:
 # --- Agents ---------------------------------------------------------------------------------
 
 class AgentExists(ValueError):
+    """An agent with that id exists already."""
     pass
 
 
-async def create_agent(pool: AsyncConnectionPool, id: str, name: str, password: str,  # noqa: A002
+async def create_agent(pool: Pool, id: str, name: str, password: str,  # noqa: A002
                        role: str = "agent", team: str = "support") -> Agent:
+    """Create a console agent with a hashed password; AgentExists when the id is taken."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if not id.strip() or not team.strip():
@@ -106,7 +110,7 @@ async def create_agent(pool: AsyncConnectionPool, id: str, name: str, password: 
     return Agent(id=id, name=name or id, role=role, team=team)
 
 
-async def authenticate(pool: AsyncConnectionPool, agent_id: str, password: str) -> Agent | None:
+async def authenticate(pool: Pool, agent_id: str, password: str) -> Agent | None:
     """The agent if the id and password match an active account, else None (no hint which)."""
     async with pool.connection() as conn:
         row = await (await conn.execute(
@@ -123,13 +127,15 @@ async def authenticate(pool: AsyncConnectionPool, agent_id: str, password: str) 
 
 @dataclass(frozen=True)
 class Session:
+    """A logged-in agent's session, with its CSRF token."""
+
     agent: Agent
     csrf_token: str
     demo: bool = False
     """A demo account (published password; server/console/demo_accounts.py): the pages say so."""
 
 
-async def start_session(pool: AsyncConnectionPool, agent: Agent, ttl_hours: int) -> tuple[str, Session]:
+async def start_session(pool: Pool, agent: Agent, ttl_hours: int) -> tuple[str, Session]:
     """A new session: returns the cookie token (never stored) and the session."""
     token, csrf = new_token(), new_token()
     async with pool.connection() as conn:
@@ -142,13 +148,14 @@ async def start_session(pool: AsyncConnectionPool, agent: Agent, ttl_hours: int)
     return token, Session(agent, csrf)
 
 
-async def end_session(pool: AsyncConnectionPool, token: str | None) -> None:
+async def end_session(pool: Pool, token: str | None) -> None:
+    """Log out: delete the session the token names, if any."""
     if token:
         async with pool.connection() as conn:
             await conn.execute("DELETE FROM desk_sessions WHERE token_hash = %s", (token_hash(token),))
 
 
-async def load_session(pool: AsyncConnectionPool, token: str | None) -> Session | None:
+async def load_session(pool: Pool, token: str | None) -> Session | None:
     """The live session for a cookie token; refreshes the agent's last_seen_at now and then."""
     if not token:
         return None
@@ -174,6 +181,7 @@ def is_api(request: Request) -> bool:
 
 
 async def current_session(request: Request, runtime: RuntimeDep) -> Session:
+    """FastAPI dependency: the request's session, else 401 (API) or a redirect to the login page."""
     session = await load_session(runtime.pool, request.cookies.get(SESSION_COOKIE))
     if session is None:
         if is_api(request):
@@ -184,6 +192,7 @@ async def current_session(request: Request, runtime: RuntimeDep) -> Session:
 
 
 async def current_agent(session: Annotated[Session, Depends(current_session)]) -> Agent:
+    """FastAPI dependency: the logged-in agent."""
     return session.agent
 
 

@@ -32,14 +32,14 @@ def add(agent_id: str = typer.Argument(..., metavar="ID", help="Login id, e.g. s
 
     async def run() -> None:
         from server.console.auth import create_agent
-        from server.database import open_pool
-        from server.desk.schema import SCHEMA
+        from server.database import open_pool, setup_lock
+        from server.migrations import migrate_pool
         from server.settings import get_settings
 
         pool = await open_pool(get_settings())
         try:
-            async with pool.connection() as conn:
-                await conn.execute(SCHEMA, prepare=False)
+            async with setup_lock(pool):
+                await migrate_pool(pool)
             await create_agent(pool, agent_id, name or agent_id, password, role, team)
         finally:
             await pool.close()

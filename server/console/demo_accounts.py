@@ -8,9 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from psycopg_pool import AsyncConnectionPool
-
 from server.console.auth import hash_password, verify_password
+from server.database import Pool, required
 
 log = logging.getLogger(__name__)
 
@@ -19,11 +18,11 @@ DEMO_AGENTS = (("demo", "Demo Supervisor", "demo", "supervisor", "support"),
 """(id, name, published password, role, team)."""
 
 
-async def seed_demo_agents(pool: AsyncConnectionPool) -> bool:
+async def seed_demo_agents(pool: Pool) -> bool:
     """With no agents at all, create the demo accounts; True when created."""
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("LOCK TABLE desk_agents IN SHARE ROW EXCLUSIVE MODE")
-        if (await (await conn.execute("SELECT count(*) AS n FROM desk_agents")).fetchone())["n"]:
+        if required(await (await conn.execute("SELECT count(*) AS n FROM desk_agents")).fetchone())["n"]:
             return False
         for agent_id, name, password, role, team in DEMO_AGENTS:
             await conn.execute(
@@ -33,7 +32,7 @@ async def seed_demo_agents(pool: AsyncConnectionPool) -> bool:
     return True
 
 
-async def enable_demo_agents(pool: AsyncConnectionPool) -> list[str]:
+async def enable_demo_agents(pool: Pool) -> list[str]:
     """Demo mode again (after a start outside it): the demo accounts may log in again."""
     async with pool.connection() as conn:
         rows = await (await conn.execute(
@@ -41,7 +40,7 @@ async def enable_demo_agents(pool: AsyncConnectionPool) -> list[str]:
     return sorted(r["id"] for r in rows)
 
 
-async def mark_published_password_accounts(pool: AsyncConnectionPool) -> list[str]:
+async def mark_published_password_accounts(pool: Pool) -> list[str]:
     """Mark the accounts with a demo id that still take the published password, though not
     marked (created before the mark existed, or by hand): they are demo accounts all the same."""
     passwords = {agent_id: password for agent_id, _, password, _, _ in DEMO_AGENTS}
@@ -59,7 +58,7 @@ async def mark_published_password_accounts(pool: AsyncConnectionPool) -> list[st
     return found
 
 
-async def disable_demo_agents(pool: AsyncConnectionPool) -> list[str]:
+async def disable_demo_agents(pool: Pool) -> list[str]:
     """Outside demo mode: no demo account can log in, and their sessions end now."""
     await mark_published_password_accounts(pool)
     async with pool.connection() as conn, conn.transaction():
@@ -71,7 +70,7 @@ async def disable_demo_agents(pool: AsyncConnectionPool) -> list[str]:
     return sorted(ids)
 
 
-async def apply_demo_mode(pool: AsyncConnectionPool, demo_on: bool, why: str) -> None:
+async def apply_demo_mode(pool: Pool, demo_on: bool, why: str) -> None:
     """At server start: create or re-enable the demo accounts in demo mode, else disable them."""
     if not demo_on:
         if disabled := await disable_demo_agents(pool):

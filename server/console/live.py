@@ -26,6 +26,7 @@ async def _visible(runtime: Runtime, agent: Agent, ref: str) -> bool:
 
 
 async def desk_events(request: Request, runtime: Runtime, agent: Agent) -> AsyncIterator[str]:
+    """Server-sent events of desk changes the agent may see, until the client goes away."""
     pubsub = runtime.redis.pubsub()
     await pubsub.subscribe(DESK_CHANNEL)
     try:

@@ -43,6 +43,8 @@ async def for_page(runtime: Runtime, agent: Agent, key: str) -> list[dict[str, A
 @router.get("/media/{media_id}")
 async def media_file(media_id: str, runtime: RuntimeDep, session: SessionDep, exp: str = "",
                      sig: str = "") -> Response:
+    """A customer's file for the console, to a logged-in agent or through a signed, expiring
+    link."""
     if not (media_id.isascii() and media_id.isdigit() and len(media_id) <= 18) or runtime.media is None:
         raise HTTPException(404, "no such file")
     agent, number = session.agent, int(media_id)

@@ -21,14 +21,17 @@ from server.console.auth import AgentDep, CsrfSessionDep, SessionDep
 from server.demo_mode import DemoMode
 from server.deps import RuntimeDep
 from server.desk import actions, csat
-from server.desk.desk import HUMAN_STATES, DeskError, Invalid
+from server.desk.desk import DeskError, Invalid
+from server.desk.events import since_handoff
+from server.desk.states import HUMAN_STATES
 from server.runtime import Runtime, public_url
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", tags=["console"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates" / "console")
 FLASH_COOKIE = "switchboard_flash"
-STATES = ("PENDING_AGENT", "AGENT")
+STATES = HUMAN_STATES
+"""The queue's state filter: the states a human owns."""
 PRIORITIES = ("urgent", "high", "normal", "low")
 
 
@@ -47,6 +50,7 @@ def sla_text(due: datetime | None, now: datetime | None = None) -> str:
 
 
 def breached(due: datetime | None) -> bool:
+    """Whether an SLA due time has passed."""
     return bool(due and due < datetime.now(UTC))
 
 
@@ -114,6 +118,7 @@ def _safe_next(next_url: str | None) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = "") -> Response:  # noqa: A002
+    """The login form."""
     return _login_page(request, next_url=_safe_next(next))
 
 
@@ -121,6 +126,7 @@ async def login_page(request: Request, next: str = "") -> Response:  # noqa: A00
 async def login(request: Request, runtime: RuntimeDep, agent_id: Annotated[str, Form()] = "",
                 password: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "",
                 next: Annotated[str, Form()] = "") -> Response:  # noqa: A002
+    """Log an agent in (throttled, CSRF-checked), then go back where they were headed."""
     if not auth.csrf_matches(request.cookies.get(auth.LOGIN_CSRF_COOKIE), csrf_token):
         raise HTTPException(403, "invalid or missing CSRF token")
     limits, agent_id = runtime.settings.console_login, agent_id.strip()[:200]
@@ -145,6 +151,7 @@ async def login(request: Request, runtime: RuntimeDep, agent_id: Annotated[str, 
 
 @router.post("/logout")
 async def logout(request: Request, runtime: RuntimeDep, session: CsrfSessionDep) -> Response:
+    """Log the agent out."""
     await auth.end_session(runtime.pool, request.cookies.get(auth.SESSION_COOKIE))
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
@@ -156,6 +163,7 @@ async def logout(request: Request, runtime: RuntimeDep, session: CsrfSessionDep)
 @router.get("", response_class=HTMLResponse)
 async def queue_page(request: Request, runtime: RuntimeDep, agent: AgentDep, state: str = "",
                      priority: str = "", mine: str = "") -> Response:
+    """The queue of conversations the agent may see, filtered by state, priority or owner."""
     state = state if state in STATES else ""
     priority = priority if priority in PRIORITIES else ""
     rows = await actions.queue(runtime.desk, agent, state=state or None, priority=priority or None,
@@ -173,18 +181,7 @@ def _since_handoff(view: dict[str, Any]) -> list[dict[str, Any]]:
     """Messages exchanged while a human owns the conversation (not in the bot's transcript yet)."""
     if view["conversation"]["state"] not in HUMAN_STATES:
         return []
-    start = 0
-    for event in view["events"]:
-        if event["kind"] == "transition" and event["actor"] == "bot" and event["to_state"] == "PENDING_AGENT":
-            start = event["id"]
-    shown = []
-    for event in view["events"]:
-        if event["id"] > start and event["kind"] in ("customer_message", "agent_message"):
-            payload = event["payload"] or {}
-            text = payload.get("text") or f"[template {payload.get('template')}]"
-            shown.append({"from": "customer" if event["kind"] == "customer_message" else "agent",
-                          "agent": event["actor"].removeprefix("agent:"), "text": text, "at": event["at"]})
-    return shown
+    return since_handoff(view["events"])
 
 
 async def _conversation(request: Request, runtime: Runtime, session: auth.Session, ref: str, *,
@@ -214,6 +211,7 @@ async def _conversation(request: Request, runtime: Runtime, session: auth.Sessio
 
 @router.get("/c/{ref}", response_class=HTMLResponse)
 async def conversation_page(request: Request, ref: str, runtime: RuntimeDep, session: SessionDep) -> Response:
+    """One conversation: transcript, desk record and actions."""
     return await _conversation(request, runtime, session, ref)
 
 
@@ -236,6 +234,7 @@ async def _act(request: Request, runtime: Runtime, session: auth.Session, ref: s
 
 @router.post("/c/{ref}/claim")
 async def claim(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep) -> Response:
+    """Claim the conversation for the agent."""
     return await _act(request, runtime, session, ref, "Claimed: the conversation is yours.",
                       lambda key: actions.claim(runtime.desk, session.agent, key))
 
@@ -250,6 +249,7 @@ async def take_over(request: Request, ref: str, runtime: RuntimeDep, session: Cs
 @router.post("/c/{ref}/assign")
 async def assign(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
                  agent_id: Annotated[str, Form()] = "") -> Response:
+    """Assign the conversation to an agent (supervisors only)."""
     return await _act(request, runtime, session, ref, f"Assigned to {agent_id}.",
                       lambda key: actions.assign(runtime.desk, session.agent, key, agent_id))
 
@@ -257,6 +257,7 @@ async def assign(request: Request, ref: str, runtime: RuntimeDep, session: CsrfS
 @router.post("/c/{ref}/transfer")
 async def transfer(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
                    team: Annotated[str, Form()] = "") -> Response:
+    """Move the conversation to another team."""
     async def run(key: str) -> None:
         if not team.strip():
             raise Invalid("pick a team")
@@ -267,6 +268,7 @@ async def transfer(request: Request, ref: str, runtime: RuntimeDep, session: Csr
 @router.post("/c/{ref}/note")
 async def note(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
                text: Annotated[str, Form()] = "") -> Response:
+    """Add an internal note (never sent to the customer)."""
     return await _act(request, runtime, session, ref, "Note added.",
                       lambda key: actions.note(runtime.desk, session.agent, key, text))
 
@@ -274,6 +276,7 @@ async def note(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSes
 @router.post("/c/{ref}/reply")
 async def reply(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
                 text: Annotated[str, Form()] = "", template: Annotated[str, Form()] = "") -> Response:
+    """Send the customer a message (free text inside the 24-hour window, else a template)."""
     return await _act(request, runtime, session, ref, "Sent.", lambda key: actions.reply(
         runtime.desk, session.agent, key, text=text.strip() or None, template=template.strip() or None))
 
@@ -281,6 +284,7 @@ async def reply(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSe
 @router.post("/c/{ref}/resolve")
 async def resolve(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
                   csat: Annotated[str, Form()] = "") -> Response:
+    """Resolve the conversation, optionally asking the customer for a CSAT rating."""
     return await _act(request, runtime, session, ref, "Resolved." + (" CSAT prompt sent." if csat else ""),
                       lambda key: actions.resolve(runtime.desk, session.agent, key, csat=bool(csat)))
 
@@ -288,6 +292,7 @@ async def resolve(request: Request, ref: str, runtime: RuntimeDep, session: Csrf
 @router.post("/c/{ref}/return")
 async def return_to_bot(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
                         notes: Annotated[str, Form()] = "") -> Response:
+    """Hand the conversation back to the bot with notes for it."""
     return await _act(request, runtime, session, ref, "Returned to the bot.",
                       lambda key: actions.return_to_bot(runtime.desk, session.agent, key, notes.strip()))
 
@@ -296,6 +301,7 @@ async def return_to_bot(request: Request, ref: str, runtime: RuntimeDep, session
 
 @router.get("/events")
 async def events(request: Request, runtime: RuntimeDep, session: SessionDep) -> StreamingResponse:
+    """The live desk event stream (server-sent events)."""
     return StreamingResponse(live.desk_events(request, runtime, session.agent), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fastapi import Request
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
+from server.database import Conn, Pool, required
 from server.settings import ConsoleLoginSettings
 
 log = logging.getLogger(__name__)
@@ -41,11 +40,14 @@ def client_address(request: Request, trusted_proxy_hops: int) -> str:
 
 
 def subject(scope: str, value: str) -> str:
+    """What the throttle stores of an id or address: a hash, never the value."""
     return hashlib.sha256(f"{scope}:{value}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Attempt:
+    """The throttle's answer for one login attempt."""
+
     agent_id: str
     address: str
     allowed: bool
@@ -57,7 +59,9 @@ class Attempt:
 
 
 class LoginThrottle:
-    def __init__(self, pool: AsyncConnectionPool, settings: ConsoleLoginSettings):
+    """Slows down password guessing per account and per address, counted in Postgres."""
+
+    def __init__(self, pool: Pool, settings: ConsoleLoginSettings):
         self.pool, self.settings = pool, settings
 
     def backoff(self, failures: int) -> timedelta:
@@ -69,7 +73,7 @@ class LoginThrottle:
         """Count this attempt as a failure unless the id or the address must still wait."""
         account, origin = subject("account", agent_id), subject("address", address)
         async with self.pool.connection() as conn, conn.transaction():
-            now = (await (await conn.execute("SELECT now() AS now")).fetchone())["now"]
+            now = required(await (await conn.execute("SELECT now() AS now")).fetchone())["now"]
             rows = [await self._locked(conn, "account", account, now),
                     await self._locked(conn, "address", origin, now)]
             waits = [r["blocked_until"] for r in rows if r["blocked_until"] and r["blocked_until"] > now]
@@ -90,13 +94,14 @@ class LoginThrottle:
         return Attempt(agent_id, address, allowed=True, failures=account_failures,
                        locks_until=account_until if locked else None)
 
-    async def _locked(self, conn: AsyncConnection, scope: str, key: str, now: datetime) -> dict:
+    async def _locked(self, conn: Conn, scope: str, key: str, now: datetime) -> dict:
         """The row, created if new and locked; failures older than forget_after count as none."""
         await conn.execute("INSERT INTO console_login_throttle (scope, subject) VALUES (%s, %s)"
                            " ON CONFLICT DO NOTHING", (scope, key))
         row = await (await conn.execute(
             "SELECT failures, last_failure_at, blocked_until FROM console_login_throttle"
             " WHERE scope = %s AND subject = %s FOR UPDATE", (scope, key))).fetchone()
+        row = required(row)  # inserted just above when missing
         forget = now - timedelta(hours=self.settings.forget_after_hours)
         if row["last_failure_at"] is not None and row["last_failure_at"] < forget:
             row = {**row, "failures": 0}

@@ -6,18 +6,17 @@ change to it is refused."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
+from graph import window
 from server import conversation_ids, outbox
 from server.desk import csat as csat_record
+from server.desk import events
 from server.desk.desk import (
     CSAT_PROMPT,
-    CUSTOMER_WINDOW,
-    HUMAN_STATES,
     Agent,
     Desk,
     DeskError,
@@ -25,6 +24,7 @@ from server.desk.desk import (
     NotAllowed,
     NotFound,
 )
+from server.desk.states import HUMAN_STATES
 
 PRIORITY_ORDER = "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END"
 DEFAULT_TEAM = "support"
@@ -122,8 +122,8 @@ def transcript(messages: list) -> list[dict[str, Any]]:
 
 
 def window_open(row: dict[str, Any], now: datetime | None = None) -> bool:
-    last = row.get("last_customer_at")
-    return bool(last and (now or datetime.now(UTC)) - last <= CUSTOMER_WINDOW)
+    """May an agent write free text to this desk row's customer now?"""
+    return window.is_open(row.get("last_customer_at"), now or datetime.now(UTC))
 
 
 async def _move(desk: Desk, agent: Agent, key: str, *, to_state: str, assigned: str | None,
@@ -174,6 +174,7 @@ async def take_over(desk: Desk, agent: Agent, key: str) -> str:
 
 
 async def assign(desk: Desk, supervisor: Agent, key: str, agent_id: str) -> None:
+    """A supervisor assigns the conversation to an agent."""
     if not supervisor.supervisor:
         raise NotAllowed("only supervisors assign conversations")
     async with desk.pool.connection() as conn:
@@ -194,6 +195,7 @@ async def transfer(desk: Desk, agent: Agent, key: str, team: str) -> None:
 
 
 async def note(desk: Desk, agent: Agent, key: str, text: str) -> None:
+    """An internal note on the conversation, for agents only."""
     if not text.strip():
         raise Invalid("a note needs text")
     async with desk.pool.connection() as conn:
@@ -219,33 +221,19 @@ async def reply(desk: Desk, agent: Agent, key: str, *, text: str | None = None,
                                " updated_at = now() WHERE key = %s", (agent.id, key))
             await desk.event(conn, key, f"agent:{agent.id}", "transition", from_state=row["state"],
                              to_state="AGENT", reason="replied")
-        cursor = await conn.execute(
-            "INSERT INTO desk_events (conversation_key, actor, kind, payload) VALUES (%s, %s,"
-            " 'agent_message', %s) RETURNING id",
-            (key, f"agent:{agent.id}", json.dumps({"text": text, "template": template})))
-        event_id = (await cursor.fetchone())["id"]
+        # Recorded without publishing: consoles hear of it once the transaction has committed.
+        event_id = await events.record(conn, key, f"agent:{agent.id}", "agent_message",
+                                       payload={"text": text, "template": template})
         await outbox.enqueue_reply(
             conn, conversation_key=key, recipient=row["phone"] or key, provider=row["provider"],
             texts=[text] if text else [], idempotency_key=f"agent:{event_id}",
-            last_customer_at=row["last_customer_at"] if open_window else now - CUSTOMER_WINDOW * 2,
+            last_customer_at=row["last_customer_at"] if open_window else now - window.CUSTOMER_WINDOW * 2,
             now=now, window_template={**desk.window_template, **({"name": template} if template else {})})
         await conn.execute("UPDATE desk_conversations SET first_response_at = coalesce(first_response_at, %s)"
                            " WHERE key = %s", (now, key))
     await desk.publish({"ref": conversation_ids.ref(key), "kind": "agent_message"})
     if taken_over:
         await desk.wake(key)
-
-
-async def _exchange_since_handoff(desk: Desk, key: str) -> list[dict[str, str]]:
-    async with desk.pool.connection() as conn:
-        rows = await (await conn.execute(
-            "SELECT kind, actor, payload FROM desk_events WHERE conversation_key = %s AND id > coalesce("
-            " (SELECT max(id) FROM desk_events WHERE conversation_key = %s AND kind = 'transition'"
-            "  AND to_state = 'PENDING_AGENT' AND actor = 'bot'), 0)"
-            " AND kind IN ('customer_message', 'agent_message') ORDER BY id", (key, key))).fetchall()
-    return [{"from": "customer" if r["kind"] == "customer_message" else "agent",
-             "text": r["payload"].get("text") or f"[template {r['payload'].get('template')}]"}
-            for r in rows]
 
 
 async def _hand_back(desk: Desk, agent: Agent, key: str, *, action: str, notes: str,
@@ -255,7 +243,8 @@ async def _hand_back(desk: Desk, agent: Agent, key: str, *, action: str, notes: 
     if row["state"] not in HUMAN_STATES:
         raise DeskError(f"the conversation is {row['state']}")
     _not_someone_elses(agent, row)
-    exchange = await _exchange_since_handoff(desk, key)
+    async with desk.pool.connection() as conn:
+        exchange = await events.exchange_since_handoff(conn, key)
     try:
         await desk.conversations.resume(row["phone"] or key, {
             "action": action, "agent": agent.id, "notes": notes, "exchange": exchange})
@@ -274,12 +263,13 @@ async def return_to_bot(desk: Desk, agent: Agent, key: str, notes: str = "") -> 
 
 
 async def resolve(desk: Desk, agent: Agent, key: str, *, csat: bool = False) -> None:
+    """Close the conversation; with `csat`, ask the customer for a rating if the window is open."""
     await _hand_back(desk, agent, key, action="resolved", notes="", to_state="CLOSED")
     if csat:
         now = datetime.now(UTC)
         async with desk.pool.connection() as conn, conn.transaction():
             row = await desk.row(conn, key)
-            if window_open(row, now):
+            if row is not None and window_open(row, now):
                 await outbox.enqueue_reply(
                     conn, conversation_key=key, recipient=row["phone"] or key, provider=row["provider"],
                     texts=[CSAT_PROMPT], idempotency_key=f"csat:{key}:{row['updated_at'].isoformat()}",

@@ -28,33 +28,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from psycopg import AsyncConnection
+from server.database import Conn
 
 ACCEPT_FOR = timedelta(hours=24)
 """How long after the prompt a rating is accepted (unless the customer moved on before)."""
 AVERAGE_OVER = timedelta(days=30)
 """The window of the per-agent averages the console shows."""
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS desk_csat (
-    id bigserial PRIMARY KEY,
-    conversation_key text NOT NULL,
-    agent_id text NOT NULL,                -- who resolved the conversation and asked
-    asked_at timestamptz NOT NULL DEFAULT now(),
-    score smallint CHECK (score BETWEEN 1 AND 5),
-    raw_kind text CHECK (raw_kind IN ('digit', 'word', 'emoji')),
-    rated_at timestamptz,
-    closed_at timestamptz);                -- stopped accepting ratings (customer moved on)
-CREATE INDEX IF NOT EXISTS desk_csat_conversation ON desk_csat (conversation_key, id);
-CREATE INDEX IF NOT EXISTS desk_csat_open ON desk_csat (conversation_key) WHERE closed_at IS NULL;
-CREATE INDEX IF NOT EXISTS desk_csat_rated ON desk_csat (rated_at) WHERE score IS NOT NULL;
-"""
-
 Kind = Literal["digit", "word", "emoji"]
 
 
 @dataclass(frozen=True)
 class Rating:
+    """A customer's CSAT answer: the score, how it was given, and whether it was only a rating."""
+
     score: int
     kind: Kind
     pure: bool
@@ -99,7 +86,8 @@ def parse(text: str) -> Rating | None:
         return _rating(_FACES[text[0]], "emoji", rest, explicit=False)
     if number := _NUMBER.match(text):
         word = number["n"]
-        score, kind = (int(word), "digit") if word.isdigit() else (_WORDS[word], "word")
+        kind: Literal["digit", "word"] = "digit" if word.isdigit() else "word"
+        score = int(word) if kind == "digit" else _WORDS[word]
         explicit = bool(number["scale"] or number["lead"])
         return _rating(score, kind, text[number.end():], explicit=explicit)
     return None
@@ -115,7 +103,7 @@ def _rating(score: int, kind: Kind, rest: str, *, explicit: bool) -> Rating | No
 
 # --- The record ----------------------------------------------------------------------------
 
-async def ask(conn: AsyncConnection, key: str, agent_id: str, now: datetime | None = None) -> None:
+async def ask(conn: Conn, key: str, agent_id: str, now: datetime | None = None) -> None:
     """Record that the customer was asked to rate the agent who resolved the conversation."""
     now = now or datetime.now(UTC)
     await conn.execute("UPDATE desk_csat SET closed_at = %s WHERE conversation_key = %s"
@@ -124,7 +112,7 @@ async def ask(conn: AsyncConnection, key: str, agent_id: str, now: datetime | No
                        " VALUES (%s, %s, %s)", (key, agent_id, now))
 
 
-async def take_reply(conn: AsyncConnection, key: str, texts: list[str] | tuple[str, ...],
+async def take_reply(conn: Conn, key: str, texts: list[str] | tuple[str, ...],
                      now: datetime | None = None) -> Rating | None:
     """If a request is open for this conversation, store the rating these messages give (the
     last one, if several do) and close the request unless they are only a rating. Returns
@@ -155,11 +143,11 @@ async def take_reply(conn: AsyncConnection, key: str, texts: list[str] | tuple[s
         return Rating(given[-1].score, given[-1].kind, pure) if given else None
 
 
-async def _close(conn: AsyncConnection, request_id: int, at: datetime) -> None:
+async def _close(conn: Conn, request_id: int, at: datetime) -> None:
     await conn.execute("UPDATE desk_csat SET closed_at = %s WHERE id = %s", (at, request_id))
 
 
-async def for_conversation(conn: AsyncConnection, key: str,
+async def for_conversation(conn: Conn, key: str,
                            now: datetime | None = None) -> list[dict[str, Any]]:
     """The conversation's CSAT requests, newest first, each with its status: rated, waiting
     (still accepting a rating) or unanswered."""
@@ -173,7 +161,7 @@ async def for_conversation(conn: AsyncConnection, key: str,
     return rows
 
 
-async def agent_averages(conn: AsyncConnection, team: str | None = None,
+async def agent_averages(conn: Conn, team: str | None = None,
                          now: datetime | None = None) -> list[dict[str, Any]]:
     """Each agent's average rating and number of ratings over AVERAGE_OVER; only one team's
     agents when `team` is given (an agent sees their team, a supervisor everyone)."""

@@ -15,19 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
+from graph.state import Handoff, HandoffPlan
 from nodes.checks import redact_pii
 from server import conversation_ids
 from server.conversations import Conversations
-from server.database import apply_schema
-from server.desk.schema import SCHEMA
+from server.database import Conn, Pool, required
+from server.desk import events
 from server.desk.sla import SlaPolicy
+from server.desk.states import HUMAN_STATES
 
 log = logging.getLogger(__name__)
-HUMAN_STATES = ("PENDING_AGENT", "AGENT")
-CUSTOMER_WINDOW = timedelta(hours=24)
 CSAT_PROMPT = "Thanks for chatting with us! How did we do? Reply with a number from 1 (poor) to 5 (great)."
 
 
@@ -44,6 +41,8 @@ class NotAllowed(DeskError):
 
 
 class NotFound(DeskError):
+    """No such conversation on the desk (404)."""
+
     status = 404
 
 
@@ -55,6 +54,8 @@ class Invalid(DeskError):
 
 @dataclass(frozen=True)
 class Agent:
+    """A console agent: who, their role and team."""
+
     id: str
     name: str
     role: str
@@ -73,7 +74,9 @@ async def _no_publish(event: dict[str, Any]) -> None:
 
 
 class Desk:
-    def __init__(self, pool: AsyncConnectionPool, conversations: Conversations, policy: SlaPolicy,
+    """The human side: the queue of handed-off conversations, their SLA plan and their events."""
+
+    def __init__(self, pool: Pool, conversations: Conversations, policy: SlaPolicy,
                  *, publish: Publish = _no_publish, public_url: str = "",
                  window_template: dict[str, str] | None = None,
                  wake: Callable[[str], Awaitable[None]] | None = None,
@@ -86,8 +89,7 @@ class Desk:
 
     async def setup(self) -> None:
         async with self.pool.connection() as conn:
-            await conversation_ids.setup(conn)  # before the schema: its trigger computes refs
-            await apply_schema(conn, "desk", SCHEMA)
+            await conversation_ids.setup(conn)  # the tables come from server/migrations
 
     def permalink(self, key: str) -> str:
         """The console page of a conversation: by its opaque ref, never the phone number."""
@@ -101,9 +103,9 @@ class Desk:
             row = await (await conn.execute(
                 "SELECT count(*) AS n FROM desk_agents WHERE active AND last_seen_at >= %s"
                 " AND (%s::text IS NULL OR team = %s)", (since, team, team))).fetchone()
-        return row["n"]
+        return required(row)["n"]
 
-    async def plan(self, *, tier: str, topic: str, reason: str, now: datetime) -> dict[str, Any]:
+    async def plan(self, *, tier: str, topic: str, reason: str, now: datetime) -> HandoffPlan:
         """How a handoff will go: warm with an agent online in business hours, else cold. The
         SLA clock counts open time only, so after hours it starts at the next opening, and the
         promised time is then a callback (see SlaPolicy.callback_at)."""
@@ -122,11 +124,11 @@ class Desk:
         if self._wake:
             await self._wake(key)
 
-    async def row(self, conn: AsyncConnection, key: str) -> dict[str, Any] | None:
+    async def row(self, conn: Conn, key: str) -> dict[str, Any] | None:
         return await (await conn.execute(
             "SELECT * FROM desk_conversations WHERE key = %s", (key,))).fetchone()
 
-    async def lock(self, conn: AsyncConnection, key: str) -> dict[str, Any] | None:
+    async def lock(self, conn: Conn, key: str) -> dict[str, Any] | None:
         """The conversation's desk row, locked until the caller's transaction ends."""
         return await (await conn.execute(
             "SELECT * FROM desk_conversations WHERE key = %s FOR UPDATE", (key,))).fetchone()
@@ -137,10 +139,10 @@ class Desk:
                 "SELECT state FROM desk_conversations WHERE key = %s", (key,))).fetchone()
         return bool(row and row["state"] in HUMAN_STATES)
 
-    async def open_handoff(self, conn: AsyncConnection, *, key: str, phone: str | None,
-                           provider: str, payload: dict[str, Any], now: datetime) -> None:
+    async def open_handoff(self, conn: Conn, *, key: str, phone: str | None,
+                           provider: str, payload: Handoff, now: datetime) -> None:
         """Record a bot handoff (inside the worker's commit): the conversation is PENDING_AGENT."""
-        customer = payload.get("customer") or {}
+        customer: dict[str, Any] = dict(payload.get("customer") or {})
         await conn.execute(
             "INSERT INTO desk_conversations (key, phone, provider, state, customer_name, tier, topic,"
             " priority, reason, summary, handoff, reference, mode, first_response_due_at,"
@@ -167,7 +169,7 @@ class Desk:
         await self.event(conn, key, "bot", "transition", to_state="PENDING_AGENT",
                          reason=payload.get("reason"), payload={"reference": payload.get("reference")})
 
-    async def note_customer(self, conn: AsyncConnection, key: str, texts: list[str],
+    async def note_customer(self, conn: Conn, key: str, texts: list[str],
                             now: datetime) -> None:
         """Customer messages that arrived while a human owns the conversation."""
         for text in texts:  # the console shows them redacted, like the transcript
@@ -176,7 +178,7 @@ class Desk:
         await conn.execute("UPDATE desk_conversations SET last_customer_at = %s, updated_at = %s"
                            " WHERE key = %s", (now, now, key))
 
-    async def delivery_problem(self, conn: AsyncConnection, *, key: str, recipient: str,
+    async def delivery_problem(self, conn: Conn, *, key: str, recipient: str,
                                provider: str, outbox_id: int, message_kind: str, outcome: str,
                                reason: str, preview: str | None = None) -> None:
         """A message to the customer that may not have arrived, for agents to see in the
@@ -210,11 +212,11 @@ class Desk:
                 " ORDER BY c.key, o.updated_at DESC) p ORDER BY at DESC LIMIT %s",
                 (since, agent.supervisor, agent.team, limit))).fetchall()
 
-    async def event(self, conn: AsyncConnection, key: str, actor: str, kind: str, *,
+    async def event(self, conn: Conn, key: str, actor: str, kind: str, *,
                     from_state: str | None = None, to_state: str | None = None,
-                    reason: str | None = None, payload: dict[str, Any] | None = None) -> None:
-        await conn.execute(
-            "INSERT INTO desk_events (conversation_key, actor, kind, from_state, to_state, reason,"
-            " payload) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (key, actor, kind, from_state, to_state, reason, json.dumps(payload or {}, default=str)))
+                    reason: str | None = None, payload: dict[str, Any] | None = None) -> int:
+        """Record an event (server/desk/events.py) and tell open consoles; returns its id."""
+        event_id = await events.record(conn, key, actor, kind, from_state=from_state,
+                                       to_state=to_state, reason=reason, payload=payload)
         await self.publish({"ref": conversation_ids.ref(key), "kind": kind})
+        return event_id

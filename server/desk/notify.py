@@ -39,6 +39,8 @@ class Alert:
 
 
 class Notifier(Protocol):
+    """Where SLA alerts go (a webhook, the log)."""
+
     async def send(self, alert: Alert) -> bool:
         """Deliver the alert; True when delivered (or deliberately dropped), False to retry."""
         ...

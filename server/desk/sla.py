@@ -48,6 +48,8 @@ def bump(priority: str) -> str:
 
 @dataclass(frozen=True)
 class SlaPolicy:
+    """Business hours, SLA targets per tier and topic, and priorities: when a human must answer."""
+
     timezone: ZoneInfo
     hours: tuple[tuple[tuple[int, int], ...], ...]
     """Per weekday (Monday first): open periods as (start, end) minutes after local midnight."""
@@ -224,11 +226,6 @@ class SlaPolicy:
         local = datetime(day.year, day.month, day.day, minutes // 60, minutes % 60,
                          tzinfo=self.timezone)
         return local.astimezone(UTC)
-
-
-def load(path: Path | str | None = None) -> SlaPolicy:
-    """SlaPolicy.load: the policy in `path`, $SLA_CONFIG or the bundled sla.toml."""
-    return SlaPolicy.load(path)
 
 
 def _utc(at: datetime) -> datetime:

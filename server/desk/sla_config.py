@@ -1,14 +1,19 @@
-"""Reading and validating the SLA file (server/desk/sla.toml, or SLA_CONFIG): every bad key
-is named in the error, so a deployment with a typo refuses to start with the key to fix."""
+"""Reading and validating the SLA file (server/desk/sla.toml, or SLA_CONFIG) with pydantic
+models: every bad key is named in the error, so a deployment with a typo refuses to start with
+the key to fix. Pydantic checks the structure (required and unknown keys, tables, lists);
+server/desk/sla_values.py checks the values it cannot say by type (HH:MM periods, dates, time
+zones), and the tables below the rules across keys (known topics, a default row per tier)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, timedelta
+from typing import Annotated, Any, ClassVar, NamedTuple, get_args
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
 from graph.state import Intent
+from server.desk.sla_values import ClosedDates, Minutes, Names, Periods, TeamName, Zone, problem
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOPICS = frozenset(get_args(Intent))
@@ -20,168 +25,178 @@ class SlaConfigError(ValueError):
 
 
 class Targets(NamedTuple):
+    """First-response and resolution times of one SLA cell."""
+
     first_response: timedelta
     resolution: timedelta
 
 
 class Hours(NamedTuple):
+    """Business hours per weekday and the days closed."""
+
     periods: tuple[tuple[tuple[int, int], ...], ...]
     """Per weekday (Monday first): open periods as (start, end) minutes after local midnight."""
     closed_dates: frozenset[date]
 
 
+# --- tables ----------------------------------------------------------------------------------
+
+class _Table(BaseModel):
+    """A TOML table: only its own keys, each named in the error when unknown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    shape: ClassVar[str] = "a table"
+    """What the table looks like, for the error when something else stands in its place."""
+    required: ClassVar[Mapping[str, str]] = {}
+    """Keys with a more helpful error than pydantic's "required" when left out."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise problem(f"must be {cls.shape}")
+        for key in data:
+            if key not in cls.model_fields:
+                raise problem(f"unknown key (allowed: {', '.join(sorted(cls.model_fields))})", str(key))
+        for key, hint in cls.required.items():
+            if key not in data:
+                raise problem(hint, key)
+        return data
+
+
+class _Week(_Table):
+    required: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        DAYS, "required: a list of \"HH:MM-HH:MM\" periods, [] when closed")
+
+    mon: Periods
+    tue: Periods
+    wed: Periods
+    thu: Periods
+    fri: Periods
+    sat: Periods
+    sun: Periods
+
+    @property
+    def periods(self) -> tuple[tuple[tuple[int, int], ...], ...]:
+        return tuple(getattr(self, day) for day in DAYS)
+
+    @model_validator(mode="after")
+    def _open_some_day(self) -> _Week:
+        if not any(self.periods):
+            raise problem("every day is closed")
+        return self
+
+
+class BusinessHours(_Week):
+    """[business_hours]: the desk's week, time zone and closed days."""
+
+    timezone: Zone
+    closed_dates: ClosedDates = frozenset()
+
+
+class TeamHours(_Week):
+    """[team_hours.<team>]: a team that keeps other hours than the desk."""
+
+    shape: ClassVar[str] = "a table of days, like business_hours"
+
+    closed_dates: ClosedDates | None = None
+    """None: the desk's closed dates."""
+
+
+class Routing(_Table):
+    """[routing]: where the escalation watcher moves unclaimed conversations."""
+
+    fallback_team: TeamName = "escalations"
+
+
+class Priority(_Table):
+    """[priority]: the reasons, tiers and topics that make a handoff urgent or high."""
+
+    urgent_reasons: Names = frozenset()
+    high_tiers: Names = frozenset()
+    high_topics: Names = frozenset()
+    high_reasons: Names = frozenset()
+
+
+class TargetRow(_Table):
+    """One cell of [targets.<tier>]: minutes of open time to first response and to resolution."""
+
+    shape: ClassVar[str] = "a table: { first_response = <minutes>, resolution = <minutes> }"
+
+    first_response: Minutes
+    resolution: Minutes
+
+    @model_validator(mode="after")
+    def _resolution_after_first_response(self) -> TargetRow:
+        if self.resolution < self.first_response:
+            raise problem("must not be shorter than first_response", "resolution")
+        return self
+
+
+def _tier(rows: dict[str, TargetRow]) -> dict[str, TargetRow]:
+    for topic in rows:
+        if topic != "default" and topic not in TOPICS:
+            raise problem(f"unknown topic (known: default, {', '.join(sorted(TOPICS))})", topic)
+    if "default" not in rows:
+        raise problem("required (used for topics not listed)", "default")
+    return rows
+
+
+def _matrix(tiers: dict[str, dict[str, TargetRow]]) -> dict[str, dict[str, TargetRow]]:
+    if FALLBACK_TIER not in tiers:
+        raise problem("required (used for tiers not listed)", FALLBACK_TIER)
+    return tiers
+
+
+class SlaFile(_Table):
+    """The whole file; [routing], [priority] and [team_hours] may be left out."""
+
+    required: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("business_hours", "targets"), "required table is missing")
+
+    business_hours: BusinessHours
+    routing: Routing = Routing()
+    priority: Priority = Priority()
+    targets: Annotated[dict[str, Annotated[dict[str, TargetRow], AfterValidator(_tier)]],
+                       AfterValidator(_matrix)]
+    team_hours: dict[str, TeamHours] = {}
+
+
+# --- the entry point -------------------------------------------------------------------------
+
+_PLAIN = {"missing": "required", "dict_type": "must be a table", "string_type": "must be a string"}
+"""Pydantic's wording for structural errors, in the file's terms."""
+
+
+def _one_line(error: ValidationError, source: str) -> SlaConfigError:
+    """The first problem as 'SLA config <file>: <dotted key>: <problem>' (list positions left
+    out: the message quotes the bad value)."""
+    first = error.errors()[0]
+    context = first.get("ctx") or {}
+    path = [str(part) for part in first["loc"] if not isinstance(part, int)]
+    if context.get("key"):
+        path.append(str(context["key"]))
+    what = _PLAIN.get(first["type"], first["msg"])
+    more = error.error_count() - 1
+    return SlaConfigError(f"SLA config {source}: {'.'.join(path) or 'the file'}: {what}"
+                          + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""))
+
+
 def parse(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     """A parsed SLA file, validated, as SlaPolicy's fields; SlaConfigError names the first
     bad key."""
-    def fail(key: str, problem: str) -> SlaConfigError:
-        return SlaConfigError(f"SLA config {source}: {key}: {problem}")
-
-    _only(data, {"business_hours", "routing", "priority", "targets", "team_hours"}, "", fail)
-    hours_cfg = _table(data, "business_hours", "business_hours", fail)
-    _only(hours_cfg, {"timezone", "closed_dates", *DAYS}, "business_hours.", fail)
-
-    tz_name = hours_cfg.get("timezone")
-    if not isinstance(tz_name, str) or not tz_name:
-        raise fail("business_hours.timezone", "required, e.g. \"Europe/London\"")
     try:
-        timezone = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise fail("business_hours.timezone", f"unknown timezone {tz_name!r}") from exc
-
-    hours = _week(hours_cfg, "business_hours", fail)
-    closed = _closed_dates(hours_cfg.get("closed_dates", []), "business_hours", fail)
-    team_hours = {}
-    for team, table in _table(data, "team_hours", "team_hours", fail, required=False).items():
-        key = f"team_hours.{team}"
-        if not isinstance(table, Mapping):
-            raise fail(key, "must be a table of days, like business_hours")
-        _only(table, {"closed_dates", *DAYS}, f"{key}.", fail)
-        team_hours[team] = Hours(_week(table, key, fail), _closed_dates(
-            table["closed_dates"], key, fail) if "closed_dates" in table else closed)
-
-    routing = _table(data, "routing", "routing", fail, required=False)
-    _only(routing, {"fallback_team"}, "routing.", fail)
-    fallback_team = routing.get("fallback_team", "escalations")
-    if not isinstance(fallback_team, str) or not fallback_team.strip():
-        raise fail("routing.fallback_team", "must be a team name")
-
-    rules = _table(data, "priority", "priority", fail, required=False)
-    names = ("urgent_reasons", "high_tiers", "high_topics", "high_reasons")
-    _only(rules, set(names), "priority.", fail)
-    sets = {name: _strings(rules.get(name, []), f"priority.{name}", fail) for name in names}
-
-    targets_cfg = _table(data, "targets", "targets", fail)
-    matrix: dict[str, dict[str, Targets]] = {}
-    for tier, rows in targets_cfg.items():
-        if not isinstance(rows, Mapping):
-            raise fail(f"targets.{tier}", "must be a table of topics")
-        if "default" not in rows:
-            raise fail(f"targets.{tier}.default", "required (used for topics not listed)")
-        matrix[tier] = {}
-        for topic, row in rows.items():
-            key = f"targets.{tier}.{topic}"
-            if topic != "default" and topic not in TOPICS:
-                raise fail(key, f"unknown topic (known: default, {', '.join(sorted(TOPICS))})")
-            matrix[tier][topic] = _targets(row, key, fail)
-    if FALLBACK_TIER not in matrix:
-        raise fail(f"targets.{FALLBACK_TIER}", "required (used for tiers not listed)")
-
-    return {"timezone": timezone, "hours": hours, "closed_dates": closed, "matrix": matrix,
-            "fallback_team": fallback_team.strip(), "team_hours": team_hours, **sets}
-
-
-def _only(table: Mapping[str, Any], allowed: set[str], prefix: str, fail) -> None:
-    for key in table:
-        if key not in allowed:
-            raise fail(f"{prefix}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
-
-
-def _table(data: Mapping[str, Any], name: str, key: str, fail,
-           required: bool = True) -> Mapping[str, Any]:
-    if name not in data:
-        if required:
-            raise fail(key, "required table is missing")
-        return {}
-    if not isinstance(data[name], Mapping):
-        raise fail(key, "must be a table")
-    return data[name]
-
-
-def _clock(text: str, key: str, fail) -> int:
-    hours, sep, minutes = text.strip().partition(":")
-    if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
-        raise fail(key, f"{text!r} is not a HH:MM time")
-    value = int(hours) * 60 + int(minutes)
-    if int(minutes) > 59 or value > 1440:
-        raise fail(key, f"{text!r} is not a time between 00:00 and 24:00")
-    return value
-
-
-def _week(table: Mapping[str, Any], key: str, fail) -> tuple[tuple[tuple[int, int], ...], ...]:
-    hours = tuple(_day_periods(table, day, fail, key) for day in DAYS)
-    if not any(hours):
-        raise fail(key, "every day is closed")
-    return hours
-
-
-def _day_periods(hours_cfg: Mapping[str, Any], day: str, fail,
-                 table: str = "business_hours") -> tuple[tuple[int, int], ...]:
-    key = f"{table}.{day}"
-    if day not in hours_cfg:
-        raise fail(key, "required: a list of \"HH:MM-HH:MM\" periods, [] when closed")
-    periods = hours_cfg[day]
-    if not isinstance(periods, list) or not all(isinstance(p, str) for p in periods):
-        raise fail(key, "must be a list of \"HH:MM-HH:MM\" strings, e.g. [\"08:00-20:00\"]")
-    parsed = []
-    for period in periods:
-        start_text, sep, end_text = period.partition("-")
-        if not sep:
-            raise fail(key, f"{period!r} is not a \"HH:MM-HH:MM\" period")
-        start, end = _clock(start_text, key, fail), _clock(end_text, key, fail)
-        if end <= start:
-            raise fail(key, f"{period!r} ends before it starts")
-        parsed.append((start, end))
-    parsed.sort()
-    for (_, end), (start, _) in zip(parsed, parsed[1:], strict=False):
-        if start < end:
-            raise fail(key, "periods overlap")
-    return tuple(parsed)
-
-
-def _closed_dates(values: Any, table: str, fail) -> frozenset[date]:
-    key = f"{table}.closed_dates"
-    if not isinstance(values, list):
-        raise fail(key, "must be a list of dates, e.g. [2026-12-25]")
-    dates = set()
-    for value in values:
-        if isinstance(value, datetime) or not isinstance(value, date | str):
-            raise fail(key, f"{value!r} is not a date")
-        if isinstance(value, str):
-            try:
-                value = date.fromisoformat(value)
-            except ValueError as exc:
-                raise fail(key, f"{value!r} is not a YYYY-MM-DD date") from exc
-        dates.add(value)
-    return frozenset(dates)
-
-
-def _strings(values: Any, key: str, fail) -> frozenset[str]:
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise fail(key, "must be a list of strings")
-    return frozenset(values)
-
-
-def _targets(row: Any, key: str, fail) -> Targets:
-    if not isinstance(row, Mapping):
-        raise fail(key, "must be a table: { first_response = <minutes>, resolution = <minutes> }")
-    _only(row, {"first_response", "resolution"}, f"{key}.", fail)
-    minutes = {}
-    for name in ("first_response", "resolution"):
-        value = row.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) \
-                or not 0 < value < 10**7:
-            raise fail(f"{key}.{name}", f"must be a positive number of minutes, got {value!r}")
-        minutes[name] = timedelta(minutes=value)
-    if minutes["resolution"] < minutes["first_response"]:
-        raise fail(f"{key}.resolution", "must not be shorter than first_response")
-    return Targets(**minutes)
+        config = SlaFile.model_validate(data)
+    except ValidationError as error:
+        raise _one_line(error, source) from None
+    hours = config.business_hours
+    return {
+        "timezone": hours.timezone, "hours": hours.periods, "closed_dates": hours.closed_dates,
+        "matrix": {tier: {topic: Targets(row.first_response, row.resolution)
+                          for topic, row in rows.items()} for tier, rows in config.targets.items()},
+        "fallback_team": config.routing.fallback_team,
+        "team_hours": {team: Hours(table.periods, hours.closed_dates if table.closed_dates is None
+                                   else table.closed_dates)
+                       for team, table in config.team_hours.items()},
+        **{name: getattr(config.priority, name) for name in Priority.model_fields},
+    }

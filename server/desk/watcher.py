@@ -29,20 +29,16 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
-
 from server.conversation_ids import for_log
+from server.database import Conn, Pool, required
+from server.desk import events
 from server.desk.notify import Alert, Notifier
 from server.desk.sla import SlaPolicy, bump
+from server.desk.states import HUMAN_STATES
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("sla_miss", "reassigned", "rerouted", "sla_warning")
-WAITING_STATES = ("PENDING_AGENT", "AGENT")
-"""States in which the customer is waiting for a human's first reply."""
-UNRESOLVED_STATES = ("PENDING_AGENT", "AGENT", "DORMANT")
+UNRESOLVED_STATES = (*HUMAN_STATES, "DORMANT")
 """States that count as not resolved once resolution_due_at has passed (BOT: back with the
 bot, CLOSED: done)."""
 
@@ -66,7 +62,10 @@ def _not_recorded(kind: str, column: str, which: str | None = None) -> str:
 
 
 class SlaWatcher:
-    def __init__(self, pool: AsyncConnectionPool, policy: SlaPolicy, notifier: Notifier, *,
+    """Watches due times: warns before a breach, records breaches, reroutes orphaned
+    conversations."""
+
+    def __init__(self, pool: Pool, policy: SlaPolicy, notifier: Notifier, *,
                  warn_before: timedelta = timedelta(minutes=5),
                  reroute_after: timedelta = timedelta(minutes=5),
                  agent_offline_after: timedelta = timedelta(minutes=2),
@@ -116,13 +115,13 @@ class SlaWatcher:
               AND {_not_recorded('sla_miss', 'c.resolution_due_at', 'resolution')}
             ORDER BY due_at LIMIT %(batch)s""", now, self._miss, "which")
 
-    async def _miss(self, conn: AsyncConnection, key: str, which: str, now: datetime) -> bool:
+    async def _miss(self, conn: Conn, key: str, which: str, now: datetime) -> bool:
         c = await self._lock(conn, key)
         if c is None:
             return False
         if which == "first_response":
             due = c["first_response_due_at"]
-            if c["state"] not in WAITING_STATES or c["first_response_at"] is not None:
+            if c["state"] not in HUMAN_STATES or c["first_response_at"] is not None:
                 return False
         else:
             due = c["resolution_due_at"]
@@ -153,7 +152,7 @@ class SlaWatcher:
               AND (NOT a.active OR a.last_seen_at IS NULL OR a.last_seen_at < %(seen_after)s)
             ORDER BY c.first_response_due_at NULLS LAST LIMIT %(batch)s""", now, self._orphan)
 
-    async def _orphan(self, conn: AsyncConnection, key: str, now: datetime) -> bool:
+    async def _orphan(self, conn: Conn, key: str, now: datetime) -> bool:
         c = await self._lock(conn, key)
         if c is None or c["state"] != "AGENT" or c["assigned_agent"] is None:
             return False
@@ -203,9 +202,9 @@ class SlaWatcher:
             row = await (await conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM desk_agents WHERE team = %s AND active) AS staffed",
                 (team,))).fetchone()
-        return row["staffed"]
+        return required(row)["staffed"]
 
-    async def _reroute(self, conn: AsyncConnection, key: str, now: datetime) -> bool:
+    async def _reroute(self, conn: Conn, key: str, now: datetime) -> bool:
         c = await self._lock(conn, key)
         fallback = self.policy.fallback_team
         if (c is None or c["state"] != "PENDING_AGENT" or c["team"] == fallback
@@ -240,13 +239,13 @@ class SlaWatcher:
               AND {_not_recorded('sla_warning', 'c.first_response_due_at')}
             ORDER BY c.first_response_due_at LIMIT %(batch)s""", now, self._warning)
 
-    async def _warning(self, conn: AsyncConnection, key: str, now: datetime) -> bool:
+    async def _warning(self, conn: Conn, key: str, now: datetime) -> bool:
         # An advisory lock, not a row lock: the post may take seconds and must not block an
         # agent claiming the conversation meanwhile.
         locked = await (await conn.execute(
             "SELECT pg_try_advisory_xact_lock(hashtext('switchboard.sla_warning'), hashtext(%s))"
             " AS ok", (key,))).fetchone()
-        if not locked["ok"]:
+        if not required(locked)["ok"]:
             return False
         c = await (await conn.execute(
             "SELECT * FROM desk_conversations WHERE key = %s", (key,))).fetchone()
@@ -271,7 +270,7 @@ class SlaWatcher:
 
     async def _candidates(self, sql: str, now: datetime) -> list[dict[str, Any]]:
         params = {"now": now, "teams": self.teams, "batch": self.batch,
-                  "waiting": list(WAITING_STATES), "unresolved": list(UNRESOLVED_STATES),
+                  "waiting": list(HUMAN_STATES), "unresolved": list(UNRESOLVED_STATES),
                   "seen_after": now - self.agent_offline_after,
                   "cutoff": self._reroute_cutoff(now, None),
                   "cutoff_teams": list(self.policy.team_hours),
@@ -299,7 +298,7 @@ class SlaWatcher:
             return 0
 
     @staticmethod
-    async def _lock(conn: AsyncConnection, key: str) -> dict[str, Any] | None:
+    async def _lock(conn: Conn, key: str) -> dict[str, Any] | None:
         """The conversation, locked for this transaction; None if missing or locked elsewhere
         (another worker or the console is changing it: it is looked at again next run)."""
         return await (await conn.execute(
@@ -307,7 +306,7 @@ class SlaWatcher:
             (key,))).fetchone()
 
     @staticmethod
-    async def _recorded(conn: AsyncConnection, key: str, kind: str, due: datetime,
+    async def _recorded(conn: Conn, key: str, kind: str, due: datetime,
                         which: str | None = None) -> bool:
         row = await (await conn.execute(
             "SELECT 1 FROM desk_events WHERE conversation_key = %s AND kind = %s"
@@ -315,17 +314,15 @@ class SlaWatcher:
             " LIMIT 1", (key, kind, due_text(due), which, which))).fetchone()
         return row is not None
 
-    async def _agents_online(self, conn: AsyncConnection, team: str, now: datetime) -> int:
+    async def _agents_online(self, conn: Conn, team: str, now: datetime) -> int:
         row = await (await conn.execute(
             "SELECT count(*) AS n FROM desk_agents WHERE team = %s AND active"
             " AND last_seen_at >= %s", (team, now - self.agent_offline_after))).fetchone()
-        return row["n"]
+        return required(row)["n"]
 
     @staticmethod
-    async def _event(conn: AsyncConnection, key: str, now: datetime, kind: str,
+    async def _event(conn: Conn, key: str, now: datetime, kind: str,
                      from_state: str | None, to_state: str | None, reason: str,
                      payload: dict[str, Any]) -> None:
-        await conn.execute(
-            "INSERT INTO desk_events (conversation_key, at, actor, kind, from_state, to_state,"
-            " reason, payload) VALUES (%s, %s, 'system', %s, %s, %s, %s, %s)",
-            (key, now, kind, from_state, to_state, reason, Jsonb(payload)))
+        await events.record(conn, key, "system", kind, at=now, from_state=from_state,
+                            to_state=to_state, reason=reason, payload=payload)

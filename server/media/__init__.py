@@ -8,13 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
-from psycopg_pool import AsyncConnectionPool
 
-from server.database import apply_schema, setup_lock
-from server.media import jobs
+from server.database import Pool, setup_lock
 from server.media.fetch import MediaFetcher
 from server.media.links import MediaLinks, open_links
-from server.media.sources import MetaSource, TwilioSource
+from server.media.sources import MetaSource, Source, TwilioSource
 from server.media.store import MediaStore, open_store
 from server.media.transcribe import Transcriber, open_transcriber
 from server.scheduler import Scheduler
@@ -25,6 +23,8 @@ DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 @dataclass
 class Media:
+    """The media parts of one process: store, signed links and fetcher."""
+
     store: MediaStore
     links: MediaLinks
     fetcher: MediaFetcher
@@ -37,15 +37,14 @@ class Media:
             await self.transcriber.aclose()
 
 
-async def open_media(settings: Settings, pool: AsyncConnectionPool, scheduler: Scheduler | None,
+async def open_media(settings: Settings, pool: Pool, scheduler: Scheduler | None,
                      graph_url: str) -> Media:
-    """The media parts of one process: schema, store, link key, fetcher (not yet running)."""
+    """The media parts of one process: store, link key, fetcher (not yet running)."""
     async with setup_lock(pool), pool.connection() as conn:
-        await apply_schema(conn, "media", jobs.SCHEMA)
         links = await open_links(conn, settings.media)
     http = httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, max_redirects=5)
     twilio = settings.twilio
-    sources = {
+    sources: dict[str, Source] = {
         "meta": MetaSource(http, graph_url, settings.meta.api_version,
                            settings.meta.access_token.get_secret_value()),
         "twilio": TwilioSource(http, twilio.api_base_url, twilio.account_sid,

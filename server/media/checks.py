@@ -47,10 +47,12 @@ class Refused(ValueError):
 
 
 def size_limit(kind: str, max_bytes: int) -> int:
+    """The largest file of this kind that is kept."""
     return min(max_bytes, KIND_LIMITS.get(kind, max_bytes))
 
 
 def check_size(kind: str, size: int, max_bytes: int) -> None:
+    """Refuse a file over its kind's size limit."""
     limit = size_limit(kind, max_bytes)
     if size > limit:
         raise Refused(f"too large: {size_text(size)} over the {size_text(limit)} limit for {kind}")
@@ -109,6 +111,7 @@ def sniff(data: bytes) -> str | None:
 
 
 def extension(mime: str) -> str:
+    """The file extension a checked content type is stored with."""
     return EXTENSIONS.get(mime, "bin")
 
 
@@ -153,4 +156,5 @@ def _looks_like_markup(head: bytes) -> bool:
 
 
 def size_text(size: int) -> str:
+    """A size for people: '1.2 MB', '300 KB'."""
     return f"{size / MB:.1f} MB" if size >= MB / 10 else f"{size / 1024:.0f} KB"

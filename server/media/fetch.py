@@ -16,10 +16,9 @@ import hashlib
 import logging
 import time
 
-from psycopg_pool import AsyncConnectionPool
-
 from nodes import media_text
 from server.availability import OUTAGES, Availability
+from server.database import Pool
 from server.idle import idle
 from server.media import checks, jobs
 from server.media.jobs import Job
@@ -32,8 +31,15 @@ from server.settings import MediaSettings
 log = logging.getLogger(__name__)
 
 
+_RETRIED: tuple[type[BaseException], ...] = (Transient, *OUTAGES)
+"""Failures a later try may not meet: the provider's, or one of our stores' outages."""
+
+
 class MediaFetcher:
-    def __init__(self, pool: AsyncConnectionPool, store: MediaStore, sources: dict[str, Source],
+    """Downloads customers' files from the providers, checks and keeps them, and transcribes
+    voice notes."""
+
+    def __init__(self, pool: Pool, store: MediaStore, sources: dict[str, Source],
                  config: MediaSettings, *, transcriber: Transcriber | None = None,
                  scheduler: Scheduler | None = None, concurrency: int = 8):
         self.pool, self.store, self.sources, self.config = pool, store, sources, config
@@ -88,7 +94,8 @@ class MediaFetcher:
             self.availability.failed(error)
 
     async def _try(self, job: Job) -> None:
-        heard = job.kind in media_text.HEARD_KINDS and self.transcriber is not None
+        transcriber = self.transcriber if job.kind in media_text.HEARD_KINDS else None
+        heard = transcriber is not None
         content_type, key = job.content_type, job.storage_key
         try:
             data = None
@@ -102,9 +109,10 @@ class MediaFetcher:
                                     sha256=hashlib.sha256(data).hexdigest(), storage_key=new)
                 key = new  # kept: a later try only transcribes
             transcript = None
-            if heard:
+            if transcriber is not None:
                 data = data if data is not None else await self.store.get(key)
-                transcript = await self.transcriber.transcribe(data, content_type)
+                # A stored file always has its checked content type (jobs.kept records both).
+                transcript = await transcriber.transcribe(data, content_type or "")
             await self._finish(job, "stored", transcript=transcript or None,
                                transcript_state=("done" if transcript else "empty") if heard else None)
         except checks.Refused as refused:
@@ -116,7 +124,7 @@ class MediaFetcher:
         except TranscriptionFailed as error:
             await self._failed_try(job, f"transcription: {error}", stored=True,
                                    give_up=not error.transient)
-        except (Transient, *OUTAGES) as error:
+        except _RETRIED as error:
             await self._failed_try(job, str(error) or type(error).__name__, stored=key is not None)
         except Exception as error:  # a bug or a store error: retried like any failure
             log.exception("media %s: unexpected error", job.id)

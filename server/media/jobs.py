@@ -10,37 +10,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from psycopg import AsyncConnection
-
 from nodes import media_text
 from nodes.pii import redact
 from server.channels.models import InboundMessage
+from server.database import Conn
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS inbound_media (
-    id bigserial PRIMARY KEY,
-    provider text NOT NULL, provider_message_id text NOT NULL,
-    conversation_key text NOT NULL, kind text NOT NULL,
-    provider_media_id text,
-    source_url text,  -- Twilio's media URL; cleared once the job ends
-    declared_type text, filename text,  -- as the sender said; the file name redacted
-    state text NOT NULL DEFAULT 'pending'
-        CHECK (state IN ('pending', 'fetching', 'stored', 'refused', 'failed')),
-    attempts integer NOT NULL DEFAULT 0,
-    next_attempt_at timestamptz NOT NULL DEFAULT now(),
-    lease_until timestamptz,
-    reason text,  -- why it was refused, or the last failure
-    content_type text, size_bytes bigint, sha256 text, storage_key text,
-    transcript text,  -- redacted
-    transcript_state text,  -- NULL: not asked for; done, empty or failed
-    created_at timestamptz NOT NULL DEFAULT now(), settled_at timestamptz,
-    UNIQUE (provider, provider_message_id));
-CREATE INDEX IF NOT EXISTS inbound_media_due ON inbound_media (next_attempt_at)
-    WHERE state IN ('pending', 'fetching');
-CREATE INDEX IF NOT EXISTS inbound_media_conversation ON inbound_media (conversation_key, id);
-CREATE TABLE IF NOT EXISTS media_link_key (
-    id boolean PRIMARY KEY DEFAULT true CHECK (id), secret bytea NOT NULL);
-"""
 COLUMNS = ("id, provider, provider_message_id, conversation_key, kind, provider_media_id,"
            " source_url, declared_type, filename, state, attempts, content_type, storage_key,"
            " transcript_state, created_at")
@@ -50,6 +24,8 @@ LEASE_S = 120
 
 @dataclass(frozen=True)
 class Job:
+    """One file to fetch, as the queue stores it."""
+
     id: int
     provider: str
     provider_message_id: str
@@ -72,7 +48,7 @@ def fetched(message: InboundMessage) -> bool:
     return bool(message.media) and message.kind in media_text.MEDIA_KINDS
 
 
-async def record(conn: AsyncConnection, messages: list[InboundMessage]) -> None:
+async def record(conn: Conn, messages: list[InboundMessage]) -> None:
     """Queue the files of newly stored messages (in the caller's transaction)."""
     rows = [{"provider": m.provider, "provider_message_id": m.provider_message_id,
              "conversation_key": m.customer_key, "kind": m.kind,
@@ -80,7 +56,7 @@ async def record(conn: AsyncConnection, messages: list[InboundMessage]) -> None:
              if m.provider == "twilio" else None,  # Meta's is asked for by id, fresh, when fetching
              "declared_type": _short(m.media.get("mime_type"), 200),
              "filename": redact(_short(m.media.get("filename"), 200) or "")[0] or None}
-            for m in messages if fetched(m)]
+            for m in messages if fetched(m) and m.media is not None]
     if rows:
         await conn.execute(
             "INSERT INTO inbound_media (provider, provider_message_id, conversation_key, kind,"
@@ -91,7 +67,7 @@ async def record(conn: AsyncConnection, messages: list[InboundMessage]) -> None:
             " DO NOTHING", (json.dumps(rows),))
 
 
-async def claim(conn: AsyncConnection, limit: int) -> list[Job]:
+async def claim(conn: Conn, limit: int) -> list[Job]:
     """Take due jobs (and those of a fetcher whose lease ran out), each for LEASE_S."""
     rows = await (await conn.execute(
         f"UPDATE inbound_media SET state = 'fetching', attempts = attempts + 1,"
@@ -102,7 +78,7 @@ async def claim(conn: AsyncConnection, limit: int) -> list[Job]:
     return [Job(**row) for row in rows]
 
 
-async def kept(conn: AsyncConnection, job: Job, *, content_type: str, size: int, sha256: str,
+async def kept(conn: Conn, job: Job, *, content_type: str, size: int, sha256: str,
                storage_key: str) -> None:
     """The file is in the store (a retry then only transcribes)."""
     await conn.execute(
@@ -111,7 +87,7 @@ async def kept(conn: AsyncConnection, job: Job, *, content_type: str, size: int,
         (content_type, size, sha256, storage_key, job.id, job.attempts))
 
 
-async def finish(conn: AsyncConnection, job: Job, state: str, *, reason: str | None = None,
+async def finish(conn: Conn, job: Job, state: str, *, reason: str | None = None,
                  transcript: str | None = None, transcript_state: str | None = None) -> bool:
     """Settle the job: stored, refused or failed. A voice note's transcript becomes its inbox
     text if no turn has taken it yet; the media row keeps it redacted. False when another
@@ -130,14 +106,15 @@ async def finish(conn: AsyncConnection, job: Job, state: str, *, reason: str | N
     return bool(done.rowcount)
 
 
-async def retry_later(conn: AsyncConnection, job: Job, reason: str, pause_s: float) -> None:
+async def retry_later(conn: Conn, job: Job, reason: str, pause_s: float) -> None:
+    """Put the job back for a later try after a transient failure."""
     await conn.execute(
         "UPDATE inbound_media SET state = 'pending', reason = %s, lease_until = NULL,"
         " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s AND attempts = %s",
         (reason, pause_s, job.id, job.attempts))
 
 
-async def awaiting_transcript(conn: AsyncConnection, conversation_key: str, wait_s: float) -> bool:
+async def awaiting_transcript(conn: Conn, conversation_key: str, wait_s: float) -> bool:
     """Whether an unanswered voice note of this conversation is still being fetched or
     transcribed, and arrived less than `wait_s` ago: its turn should wait for the words."""
     row = await (await conn.execute(
@@ -149,7 +126,7 @@ async def awaiting_transcript(conn: AsyncConnection, conversation_key: str, wait
     return row is not None
 
 
-async def for_conversation(conn: AsyncConnection, key: str, limit: int = 50) -> list[dict]:
+async def for_conversation(conn: Conn, key: str, limit: int = 50) -> list[dict]:
     """The conversation's media, newest first, as the console lists it."""
     return await (await conn.execute(
         "SELECT id, kind, state, reason, content_type, size_bytes, filename, storage_key,"
@@ -157,7 +134,8 @@ async def for_conversation(conn: AsyncConnection, key: str, limit: int = 50) -> 
         " WHERE conversation_key = %s ORDER BY id DESC LIMIT %s", (key, limit))).fetchall()
 
 
-async def one(conn: AsyncConnection, media_id: int) -> dict | None:
+async def one(conn: Conn, media_id: int) -> dict | None:
+    """One stored file's record, or None."""
     return await (await conn.execute(
         "SELECT id, conversation_key, kind, state, content_type, filename, storage_key"
         " FROM inbound_media WHERE id = %s", (media_id,))).fetchone()

@@ -17,14 +17,15 @@ import math
 import secrets
 import time
 
-from psycopg import AsyncConnection
-
+from server.database import Conn, required
 from server.settings import MediaSettings
 
 PATH = "/console/media/{id}"
 
 
 class MediaLinks:
+    """Signed, expiring links to customers' files, so a link cannot be guessed or reused forever."""
+
     def __init__(self, key: bytes, ttl_s: int):
         self.key, self.ttl_s = key, ttl_s
 
@@ -50,12 +51,12 @@ class MediaLinks:
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
 
-async def open_links(conn: AsyncConnection, config: MediaSettings) -> MediaLinks:
+async def open_links(conn: Conn, config: MediaSettings) -> MediaLinks:
     """The links of this deployment: the configured key, else the one kept in Postgres (the
     first process to start makes it). Needs the media schema (server/media/jobs.py)."""
     if config.link_key is not None:
         return MediaLinks(config.link_key.get_secret_value().encode(), config.link_ttl_s)
     await conn.execute("INSERT INTO media_link_key (secret) VALUES (%s) ON CONFLICT (id) DO NOTHING",
                        (secrets.token_bytes(32),))
-    row = await (await conn.execute("SELECT secret FROM media_link_key")).fetchone()
+    row = required(await (await conn.execute("SELECT secret FROM media_link_key")).fetchone())
     return MediaLinks(bytes(row["secret"]), config.link_ttl_s)

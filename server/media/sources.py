@@ -35,15 +35,20 @@ class Permanent(RuntimeError):
 
 @dataclass(frozen=True)
 class Download:
+    """A downloaded file and the type the provider declared for it."""
+
     data: bytes
     declared_type: str | None
 
 
 class Source(Protocol):
+    """Where a provider's files are downloaded from."""
+
     async def download(self, job: Job, max_bytes: int) -> Download: ...
 
 
 def raise_for(response: httpx.Response, what: str) -> None:
+    """Raise Transient or Permanent for a failed download response, by its status."""
     status = response.status_code
     if status in (408, 425, 429) or status >= 500:
         raise Transient(f"{what}: HTTP {status}")
@@ -72,6 +77,8 @@ async def read_capped(http: httpx.AsyncClient, url: str, job: Job, max_bytes: in
 
 
 class MetaSource:
+    """Downloads files from the WhatsApp Cloud API (by media id, with the access token)."""
+
     def __init__(self, http: httpx.AsyncClient, graph_url: str, api_version: str,
                  access_token: str):
         self.http, self.graph_url, self.api_version = http, graph_url.rstrip("/"), api_version
@@ -103,6 +110,8 @@ class MetaSource:
 
 
 class TwilioSource:
+    """Downloads files from Twilio (by media URL, with the account's credentials)."""
+
     def __init__(self, http: httpx.AsyncClient, api_base_url: str, account_sid: str | None,
                  auth_token: str | None):
         self.http, self.origin = http, _origin(api_base_url)

@@ -25,6 +25,8 @@ PRESIGNED_S = 60
 
 
 class MediaStore(Protocol):
+    """Where kept files live: a local directory or an S3-compatible bucket."""
+
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
 
     async def get(self, key: str) -> bytes: ...
@@ -36,6 +38,7 @@ class MediaStore(Protocol):
 
 
 def new_key(extension: str, now: datetime | None = None) -> str:
+    """A fresh, unguessable storage key under the day's folder."""
     return f"{(now or datetime.now(UTC)):%Y/%m/%d}/{secrets.token_hex(16)}.{extension}"
 
 
@@ -53,6 +56,8 @@ def disposition(download_name: str, inline: bool) -> str:
 
 
 class LocalMediaStore:
+    """Files in a local directory (the default)."""
+
     def __init__(self, root: Path):
         self.root = root
 
@@ -110,6 +115,7 @@ class S3MediaStore:
 
 
 def s3_client(config: MediaSettings):
+    """A boto3 S3 client for the configured bucket and endpoint."""
     try:
         import boto3
         from botocore.config import Config
@@ -125,6 +131,7 @@ def s3_client(config: MediaSettings):
 
 
 def open_store(settings: Settings) -> MediaStore:
+    """The configured media store: S3 when a bucket is set, else the data directory."""
     config = settings.media
     if config.s3_bucket:
         return S3MediaStore(config)

@@ -26,6 +26,8 @@ class TranscriptionFailed(RuntimeError):
 
 
 class Transcriber:
+    """Turns voice notes into text through an OpenAI-compatible transcription endpoint."""
+
     def __init__(self, config: TranscribeSettings, http: httpx.AsyncClient | None = None):
         self.model, self.language = config.model, config.language
         self.url = (config.base_url or OPENAI).rstrip("/") + "/audio/transcriptions"
@@ -63,4 +65,5 @@ class Transcriber:
 
 
 def open_transcriber(config: TranscribeSettings) -> Transcriber | None:
+    """The transcriber when a model is configured, else None."""
     return Transcriber(config) if config.model else None

@@ -21,15 +21,12 @@ shows it to agents, as it does failures reported by status webhooks (problems.py
 from server.outbox.pacing import Bucket, Pacer
 from server.outbox.providers import senders_from
 from server.outbox.queue import (
-    CUSTOMER_WINDOW,
-    SCHEMA,
     STATUSES,
     TEXT_LIMITS,
     WHATSAPP_TEXT_LIMIT,
     apply_status,
     enqueue_read_receipt,
     enqueue_reply,
-    setup,
     split_for_whatsapp,
 )
 from server.outbox.senders import (
@@ -48,9 +45,9 @@ from server.outbox.twilio_sender import TwilioSender
 from server.outbox.worker import OutboxWorker
 
 __all__ = [
-    "CUSTOMER_WINDOW", "PERMANENT_CODES", "RECORDED_CODES", "RETRYABLE_CODES", "SCHEMA", "STATUSES",
+    "PERMANENT_CODES", "RECORDED_CODES", "RETRYABLE_CODES", "STATUSES",
     "TEXT_LIMITS", "WHATSAPP_TEXT_LIMIT", "Bucket", "CloudApiSender", "NotSendable", "OutboxWorker",
     "Pacer", "SendError", "SendOutcomeUnknown", "SendUnreachable", "Sender", "TwilioSender",
-    "apply_status", "enqueue_read_receipt", "enqueue_reply", "is_retryable", "senders_from", "setup",
+    "apply_status", "enqueue_read_receipt", "enqueue_reply", "is_retryable", "senders_from",
     "split_for_whatsapp",
 ]

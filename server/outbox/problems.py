@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from psycopg import AsyncConnection
-
+from server.database import Conn, required
 from server.outbox.providers import NO_SENDER, no_sender_reason
 from server.outbox.queue import ROW_COLUMNS
 
@@ -46,7 +45,7 @@ _BACKLOG = """SELECT
         AS oldest_pending_at"""
 
 
-async def take_unsendable(conn: AsyncConnection, providers: Sequence[str],
+async def take_unsendable(conn: Conn, providers: Sequence[str],
                           now: datetime) -> list[dict]:
     """Fail (or, if they may have gone, mark unknown) the due rows of providers this worker
     has no sender for; returns them, with their new status, for the desk."""
@@ -55,10 +54,11 @@ async def take_unsendable(conn: AsyncConnection, providers: Sequence[str],
 
 
 def unsendable_reason(row: Mapping[str, Any]) -> str:
+    """Why a queued message cannot be sent: no sender for its provider."""
     return f"not sent: {no_sender_reason(row['provider'])}"
 
 
-async def take_failed_by_status(conn: AsyncConnection) -> list[dict]:
+async def take_failed_by_status(conn: Conn) -> list[dict]:
     """Rows a status webhook failed that the desk has not heard of yet (they are now marked
     told: the caller tells the desk in the same transaction)."""
     return await (await conn.execute(_FAILED_BY_STATUS)).fetchall()
@@ -75,11 +75,11 @@ def status_reason(row: Mapping[str, Any]) -> str:
     return f"{who} reported it failed" + (f": {said[:300]}" if said else " (no reason given)")
 
 
-async def backlog(conn: AsyncConnection, now: datetime) -> dict[str, Any]:
+async def backlog(conn: Conn, now: datetime) -> dict[str, Any]:
     """What /readyz shows of the outbox: messages failed or unknown in the last 24 hours (read
     receipts aside), and the rows not settled yet ('pending': waiting, being sent, or waiting
     for a status) with the age of the oldest."""
-    row = await (await conn.execute(_BACKLOG, {"since": now - timedelta(hours=24)})).fetchone()
+    row = required(await (await conn.execute(_BACKLOG, {"since": now - timedelta(hours=24)})).fetchone())
     oldest = row["oldest_pending_at"]
     return {"failed_24h": row["failed_24h"], "unknown_24h": row["unknown_24h"],
             "pending": row["pending"],

@@ -51,6 +51,7 @@ def senders_from(settings: Settings, *, graph_url: str, public_url: str) -> dict
 
 
 def secure_api(url: str) -> bool:
+    """Whether a provider API URL uses HTTPS (or is local), so tokens never travel in clear."""
     try:
         scheme = urlsplit(url.strip()).scheme
     except ValueError:
@@ -59,4 +60,5 @@ def secure_api(url: str) -> bool:
 
 
 def no_sender_reason(provider: str) -> str:
+    """Why no sender exists for a provider, in words an operator can act on."""
     return NO_SENDER.get(provider, f"no sender is configured for {provider}")

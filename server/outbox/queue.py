@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
-from server.database import apply_schema
+from graph import window
+from server.database import Conn
 
 WHATSAPP_TEXT_LIMIT = 4096
 TEXT_LIMITS = {"meta": WHATSAPP_TEXT_LIMIT, "twilio": 1600}
@@ -21,66 +19,12 @@ READ_RECEIPT_PROVIDERS = frozenset({"meta"})
 ROW_COLUMNS = ("id, conversation_key, provider, recipient, kind, body, template, reply_to_message_id,"
                " attempts, resends")
 """What the worker reads of a row to send it or to tell the desk about it."""
-CUSTOMER_WINDOW = timedelta(hours=24)
 STATUSES = ("pending", "sending", "unconfirmed", "sent", "delivered", "read", "failed", "dead",
             "skipped", "unknown")
 """'sending': claimed, the call may be under way (until claimed_until). 'unconfirmed': a send
 whose outcome is unknown (the call timed out, or its sender died), waiting for a status webhook
-until next_attempt_at, then sent again. 'unknown': still unconfirmed after every resend."""
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS outbox (
-    id bigserial PRIMARY KEY,
-    idempotency_key text NOT NULL UNIQUE,
-    conversation_key text NOT NULL,
-    recipient text NOT NULL,
-    provider text NOT NULL CHECK (provider IN ('meta', 'twilio')),
-    kind text NOT NULL CHECK (kind IN ('text', 'template', 'read_receipt')),
-    body text, template jsonb, reply_to_message_id text,
-    status text NOT NULL DEFAULT 'pending' CHECK (status IN {STATUSES!r}),
-    provider_message_id text,
-    attempts integer NOT NULL DEFAULT 0,          -- provider calls made
-    resends integer NOT NULL DEFAULT 0,           -- of them, sends again after an unknown outcome
-    next_attempt_at timestamptz NOT NULL DEFAULT now(),  -- when due; once claimed, when it is
-                                                  -- sent again unless a status settles it
-    claimed_until timestamptz,                    -- the claim's deadline while 'sending'
-    last_error jsonb,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    sent_at timestamptz,
-    updated_at timestamptz NOT NULL DEFAULT now());
-CREATE UNIQUE INDEX IF NOT EXISTS outbox_provider_message_id
-    ON outbox (provider_message_id) WHERE provider_message_id IS NOT NULL;
--- Tables made before one send at a time per recipient (no claimed_until yet): the new columns,
--- the 'unconfirmed' status, claim deadlines for rows in flight (the old lease was 60 s), indexes.
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'outbox'::regclass
-                   AND attname = 'claimed_until' AND NOT attisdropped) THEN
-        ALTER TABLE outbox ADD COLUMN resends integer NOT NULL DEFAULT 0,
-            ADD COLUMN claimed_until timestamptz, DROP CONSTRAINT IF EXISTS outbox_status_check,
-            ADD CONSTRAINT outbox_status_check CHECK (status IN {STATUSES!r});
-        UPDATE outbox SET claimed_until = updated_at + interval '60 seconds' WHERE status = 'sending';
-        DROP INDEX IF EXISTS outbox_due;
-        DROP INDEX IF EXISTS outbox_open_per_recipient;
-        DROP INDEX IF EXISTS outbox_in_flight;
-    END IF;
-END $$;
-CREATE INDEX IF NOT EXISTS outbox_due_or_unconfirmed
-    ON outbox (next_attempt_at, id) WHERE status IN ('pending', 'unconfirmed');
-CREATE INDEX IF NOT EXISTS outbox_open_by_recipient
-    ON outbox (provider, recipient, id) WHERE status IN ('pending', 'sending', 'unconfirmed');
-CREATE INDEX IF NOT EXISTS outbox_claims ON outbox (claimed_until) WHERE status = 'sending';
--- A 'failed' status webhook sets tell_desk; the worker tells the desk and clears it.
-ALTER TABLE outbox ADD COLUMN IF NOT EXISTS tell_desk boolean NOT NULL DEFAULT false;
-CREATE INDEX IF NOT EXISTS outbox_tell_desk ON outbox (id) WHERE tell_desk;
--- Recent delivery problems, counted on /readyz and listed in the console.
-CREATE INDEX IF NOT EXISTS outbox_problems ON outbox (updated_at)
-    WHERE status IN ('failed', 'dead', 'unknown') AND kind <> 'read_receipt';
-"""
-
-
-async def setup(pool: AsyncConnectionPool) -> None:
-    """Create or migrate the table, once per version of SCHEMA (see `apply_schema`)."""
-    async with pool.connection() as conn:
-        await apply_schema(conn, "outbox", SCHEMA)
+until next_attempt_at, then sent again. 'unknown': still unconfirmed after every resend.
+The table's outbox_status_check (server/migrations/0001_initial.sql) allows the same list."""
 
 
 # --- Splitting --------------------------------------------------------------------------------
@@ -117,7 +61,7 @@ _INSERT = ("INSERT INTO outbox (idempotency_key, conversation_key, recipient, pr
            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id")
 
 
-async def enqueue_reply(conn: AsyncConnection, *, conversation_key: str, recipient: str,
+async def enqueue_reply(conn: Conn, *, conversation_key: str, recipient: str,
                         provider: str, texts: Sequence[str], idempotency_key: str,
                         last_customer_at: datetime, now: datetime,
                         window_template: Mapping[str, Any], reply_to: str | None = None) -> list[int]:
@@ -128,8 +72,9 @@ async def enqueue_reply(conn: AsyncConnection, *, conversation_key: str, recipie
     re-engagement template goes instead (the replies themselves stay in the conversation's
     history). Parts share the key space `{key}:{i}`, so a re-run that lands on the other
     side of the window still cannot send both a text and a template."""
-    if now - last_customer_at > CUSTOMER_WINDOW:
-        rows = [("template", None, json.dumps(dict(window_template)))]
+    if not window.is_open(last_customer_at, now):
+        rows: list[tuple[str, str | None, str | None]] = [
+            ("template", None, json.dumps(dict(window_template)))]
     else:
         limit = TEXT_LIMITS.get(provider, WHATSAPP_TEXT_LIMIT)
         rows = [("text", part, None) for text in texts for part in split_for_whatsapp(text, limit)]
@@ -143,7 +88,7 @@ async def enqueue_reply(conn: AsyncConnection, *, conversation_key: str, recipie
     return ids
 
 
-async def enqueue_read_receipt(conn: AsyncConnection, *, provider: str, recipient: str,
+async def enqueue_read_receipt(conn: Conn, *, provider: str, recipient: str,
                                inbound_message_id: str, conversation_key: str) -> int | None:
     """Queue "read + typing" for an inbound message, at most once per message; nothing for a
     provider that has neither (None)."""
@@ -192,7 +137,7 @@ def _get(update: Any, name: str) -> Any:
     return update.get(name) if isinstance(update, Mapping) else getattr(update, name, None)
 
 
-async def apply_status(conn: AsyncConnection, update: Any) -> bool:
+async def apply_status(conn: Conn, update: Any) -> bool:
     """Apply a delivery status (a mapping or an object with provider_message_id, status,
     errors, at, and optionally outbox_id and provider). True when it moved a row forward;
     unknown ids and stale or unknown statuses change nothing. A row it fails is marked for

@@ -100,7 +100,8 @@ class CloudApiSender:
         except WhatsAppError as error:
             status = error.status_code
             try:  # pywa invents a code from the HTTP status when the body is not Meta's JSON
-                code = int(error.raw_response.json()["error"]["code"])
+                body = error.raw_response.json() if error.raw_response is not None else {}
+                code = int(body["error"]["code"])
             except (AttributeError, ValueError, KeyError, TypeError):
                 code = None
             raise SendError(code, status, error.message) from error

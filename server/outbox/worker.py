@@ -26,10 +26,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
 from server.availability import OUTAGES, Availability
+from server.database import Conn, Pool
 from server.idle import idle
 from server.outbox import problems
 from server.outbox.pacing import Bucket, Pacer
@@ -98,7 +96,10 @@ come many times a second under load."""
 
 
 class OutboxWorker:
-    def __init__(self, pool: AsyncConnectionPool, senders: Mapping[str, Sender], *,
+    """Sends the outbox: one message in flight per customer, paced, retried by error code,
+    settled by status."""
+
+    def __init__(self, pool: Pool, senders: Mapping[str, Sender], *,
                  settings: OutboxSettings | None = None, desk: Desk | None = None,
                  redis: Any | None = None, number_rate: float | None = None, pair_interval_s: float = 6.0,
                  pair_burst: int = 3, batch_size: int = 100, max_attempts: int = 8,
@@ -177,7 +178,7 @@ class OutboxWorker:
     def _query_args(self, now: datetime) -> dict[str, Any]:
         return {"now": now, "resends": self.settings.resends}
 
-    async def _heads(self, conn: AsyncConnection, now: datetime, limit: int,
+    async def _heads(self, conn: Conn, now: datetime, limit: int,
                      of: Mapping[str, Any] | None = None) -> list[dict]:
         """Each recipient's first open row, when it is due and nothing holds it back (only
         the recipient of `of`, when given). At most one per recipient: it holds back the rest."""
@@ -206,7 +207,7 @@ class OutboxWorker:
                 "resend_at": at + timedelta(seconds=self.settings.status_wait_s)})).fetchall()
 
     @staticmethod
-    async def _hold(conn: AsyncConnection, row: Mapping[str, Any], until: datetime) -> None:
+    async def _hold(conn: Conn, row: Mapping[str, Any], until: datetime) -> None:
         """Keep the row and its recipient's later rows back until `until`."""
         await conn.execute(_HOLD, (until, row["provider"], row["recipient"], row["id"]))
 
@@ -220,7 +221,7 @@ class OutboxWorker:
 
     # --- Unknown outcomes -------------------------------------------------------------------
 
-    async def _settle_overdue(self, conn: AsyncConnection, now: datetime) -> None:
+    async def _settle_overdue(self, conn: Conn, now: datetime) -> None:
         """Claims past their deadline become unconfirmed (read receipts: unknown, quietly);
         unconfirmed rows that no status settled and that may not be sent again become unknown
         and go to the desk, as do rows of a provider with no sender (failed) and rows a status
@@ -244,7 +245,7 @@ class OutboxWorker:
             for row in await problems.take_failed_by_status(conn):
                 await self._tell_desk(conn, row, "failed", problems.status_reason(row))
 
-    async def _tell_desk(self, conn: AsyncConnection, row: Mapping[str, Any], outcome: str,
+    async def _tell_desk(self, conn: Conn, row: Mapping[str, Any], outcome: str,
                          why: str) -> None:
         if row["kind"] == "read_receipt":
             return

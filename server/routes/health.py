@@ -50,7 +50,6 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
               for name, r in zip(checks, results, strict=True)}
     ready = all(v == "ok" for v in status.values())
     models = runtime.switchboard.services.model_states()
-    if isinstance(backlog, BaseException):
-        backlog = f"error: {type(backlog).__name__}"
-    return JSONResponse({"ready": ready, **status, "models": models, "outbox": backlog},
+    outbox_view = f"error: {type(backlog).__name__}" if isinstance(backlog, BaseException) else backlog
+    return JSONResponse({"ready": ready, **status, "models": models, "outbox": outbox_view},
                         status_code=200 if ready else 503)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from server.demo_mode import demo_mode
@@ -22,19 +23,23 @@ from server.runtime import public_url
 from server.settings import Settings
 from server.simulator.fake_cloud_api import FakeCloudApi
 
-PAGE = Path(__file__).resolve().parent.parent / "templates" / "simulator.html"
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 router = APIRouter(prefix="/simulator", tags=["simulator"])
 
 
 class CustomerMessage(BaseModel):
+    """A message typed on the simulator's customer phone page."""
+
     phone: str = Field(pattern=r"^\d{6,15}$", description="The customer's WhatsApp number, digits only.")
     text: str = Field(min_length=1, max_length=4096)
     name: str = Field(default="Simulator Customer", max_length=100)
 
 
 @router.get("", response_class=HTMLResponse)
-async def page() -> str:
-    return PAGE.read_text(encoding="utf-8")
+async def page(request: Request) -> HTMLResponse:
+    """The customer's phone, headed with the configured business name (escaped by Jinja)."""
+    return templates.TemplateResponse(request, "simulator.html",
+                                      {"business": request.app.state.simulator_business})
 
 
 @router.post("/api/send", status_code=202)
@@ -49,8 +54,9 @@ async def send(message: CustomerMessage, request: Request) -> dict:
 
 
 @router.get("/api/messages")
-async def messages(phone: str, runtime: RuntimeDep) -> dict:
-    """The conversation as the customer's phone shows it, oldest first."""
+async def messages(phone: str, runtime: RuntimeDep, request: Request) -> dict:
+    """The conversation as the customer's phone shows it, oldest first, and whose number it is
+    (the business name, for `switchboard simulate`)."""
     async with runtime.pool.connection() as conn:
         inbound = await (await conn.execute(
             "SELECT body AS text, sent_at AS at, state FROM inbound_messages"
@@ -64,7 +70,7 @@ async def messages(phone: str, runtime: RuntimeDep) -> dict:
               for r in outbound]
     shown.sort(key=lambda m: m["at"])
     typing = any(r["state"] in ("pending", "in_turn") for r in inbound)
-    return {"messages": shown, "typing": typing}
+    return {"messages": shown, "typing": typing, "business": request.app.state.simulator_business}
 
 
 def mount(app: FastAPI, settings: Settings) -> FakeCloudApi:
@@ -78,4 +84,5 @@ def mount(app: FastAPI, settings: Settings) -> FakeCloudApi:
     app.mount("/fake-graph", fake.app)
     app.include_router(router)
     app.state.simulator = fake
+    app.state.simulator_business = settings.business.name  # BUSINESS__NAME heads the phone
     return fake

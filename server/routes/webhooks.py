@@ -37,6 +37,7 @@ MAX_FORM_FIELDS = 256
 
 
 def require_media_type(request: Request, expected: str) -> None:
+    """415 unless the request has the expected content type."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != expected:
         raise HTTPException(415, f"content type must be {expected}")
@@ -84,6 +85,8 @@ async def meta_subscribe(request: Request, runtime: RuntimeDep) -> str:
 
 
 async def meta_webhook(request: Request) -> JSONResponse:
+    """WhatsApp Cloud API webhook: signature checked, messages and statuses stored, turns
+    scheduled."""
     runtime = await get_runtime(request)
     require_media_type(request, "application/json")
     body = await read_body(request, runtime.settings.max_body_bytes)
@@ -110,6 +113,7 @@ def twilio_signed_url(public_url: str | None, request: Request) -> str:
 
 
 async def twilio_webhook(request: Request) -> Response:
+    """Twilio webhook: signature checked, the message or status stored, the turn scheduled."""
     runtime = await get_runtime(request)
     settings = runtime.settings.twilio
     if settings.auth_token is None:

@@ -15,5 +15,6 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def welcome(request: Request) -> HTMLResponse:
+    """The welcome page (it says whether demo mode is on)."""
     demo = getattr(request.app.state, "demo_mode", None)
     return templates.TemplateResponse(request, "welcome.html", {"demo": bool(demo and demo.on)})

@@ -33,7 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import uvicorn
@@ -60,10 +60,12 @@ def sign_body(body: bytes, app_secret: str) -> str:
 
 
 def new_wamid() -> str:
+    """A message id shaped like the Cloud API's."""
     return "wamid." + base64.b64encode(os.urandom(30)).decode()
 
 
 def meta_error(code: int, details: str | None = None) -> dict[str, Any]:
+    """An error body shaped like the Cloud API's for the given code."""
     title = ERROR_TITLES.get(code, "Error")
     return {"message": f"(#{code}) {title}", "type": "OAuthException", "code": code,
             "error_data": {"messaging_product": "whatsapp", "details": details or title},
@@ -73,7 +75,8 @@ def meta_error(code: int, details: str | None = None) -> dict[str, Any]:
 class ThreadServer:
     """uvicorn serving an app on a thread and event loop of its own."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *, lifespan: str = "off"):
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *,
+                 lifespan: Literal["auto", "on", "off"] = "off"):
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                                     lifespan=lifespan))
         self.host = host
@@ -225,6 +228,8 @@ class FakeCloudApi:
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = {"content-type": "application/json",
                    "x-hub-signature-256": sign_body(body, self.app_secret)}
+        if not self.webhook_url:
+            return None
         try:
             return (await self._http().post(self.webhook_url, content=body, headers=headers)).status_code
         except httpx.TransportError:
@@ -317,7 +322,7 @@ class FakeCloudApi:
             return
         if failure:
             error = meta_error(failure["code"] or 131026)
-            steps = [("failed", [{"code": error["code"], "title": ERROR_TITLES.get(error["code"], "Error"),
+            steps: list[tuple[str, list[dict[str, Any]] | None]] = [("failed", [{"code": error["code"], "title": ERROR_TITLES.get(error["code"], "Error"),
                                   "message": error["message"], "error_data": error["error_data"]}])]
         else:
             steps = [("sent", None), ("delivered", None), ("read", None)]
@@ -392,6 +397,7 @@ def create_fake_cloud_api(app_secret: str, webhook_url: str | None,
 
 def parse_args(argv: list[str] | None = None,
                prog: str = "python -m server.simulator.fake_cloud_api") -> argparse.Namespace:
+    """Command-line options of the fake Cloud API."""
     parser = argparse.ArgumentParser(prog=prog, description="A fake WhatsApp Cloud API over HTTP.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
@@ -407,6 +413,7 @@ def parse_args(argv: list[str] | None = None,
 
 
 def from_args(args: argparse.Namespace) -> FakeCloudApi:
+    """The fake Cloud API the options describe."""
     return FakeCloudApi(args.app_secret, args.webhook_url, args.phone_number_id,
                         access_token=args.access_token or None, status_delay_s=args.status_delay_s,
                         webhook_retry_s=args.webhook_retry_s)

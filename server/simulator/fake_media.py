@@ -22,6 +22,8 @@ from fastapi.responses import JSONResponse, Response
 
 
 class FakeMedia:
+    """The fake Cloud API's media endpoints: files stored in memory, served with the token."""
+
     def __init__(self, access_token: str | None, error: Any):
         self.access_token, self._error = access_token, error
         self.files: dict[str, tuple[bytes, str]] = {}

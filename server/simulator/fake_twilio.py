@@ -62,6 +62,7 @@ ERRORS = {
 
 
 def error_response(code: int, status: int | None = None) -> JSONResponse:
+    """An error body shaped like Twilio's for the given code."""
     http_status, message = ERRORS.get(code, (status or 400, "Error"))
     status = status or http_status
     return JSONResponse({"code": code, "message": message, "status": status,

@@ -20,7 +20,7 @@ async def test_greeting_gets_canned_reply_and_no_agent_run(open_app, phone):
     agent = ScriptedChatModel()  # no steps: any agent call fails the test
     app = await open_app(agent_model=agent, forget=[phone])
     turn = await app.conversations.handle(phone, "hiya!")
-    assert turn.replies == [prompts.GREETING_REPLY]
+    assert turn.replies == [prompts.fill(prompts.GREETING_REPLY, app.services.settings.business)]
     assert agent.calls == []
     assert turn.state["needs_agent"] is False
 

@@ -261,9 +261,10 @@ async def test_stored_payloads_keep_the_envelope(start_server):
 
 
 async def test_payloads_stored_before_minimisation_are_cut_down(start_server):
-    """Rows written by an older version held the provider's whole JSON; the schema's one-time
-    update leaves only their top-level ids, type and time."""
-    from server import inbox
+    """Rows written by an older version held the provider's whole JSON; the one-time migration
+    (0002_minimise_legacy_payloads.sql, run here again on such a row) leaves only their
+    top-level ids, type and time."""
+    from server.migrations import DIRECTORY
 
     server = await start_server(run_workers=False)
     number, message_id = card(), f"wamid.legacy{uuid.uuid4().hex}"
@@ -274,7 +275,7 @@ async def test_payloads_stored_before_minimisation_are_cut_down(start_server):
             "INSERT INTO inbound_messages (provider, provider_message_id, conversation_key, kind,"
             " body, needs_turn, sent_at, payload, state) VALUES ('meta', %s, 'legacy', 'text',"
             " '[card]', true, now(), %s::jsonb, 'done')", (message_id, json.dumps(legacy)))
-        await conn.execute(inbox.SCHEMA[inbox.SCHEMA.index("UPDATE inbound_messages SET payload"):])
+        await conn.execute((DIRECTORY / "0002_minimise_legacy_payloads.sql").read_text())
     (row,) = await server.rows("SELECT payload FROM inbound_messages WHERE provider_message_id = %s",
                                message_id)
     assert row["payload"] == {"id": message_id, "from": "447700900123", "timestamp": "1795340001",

@@ -1,4 +1,5 @@
-"""Schema setup on a real Postgres: DDL runs once per version, concurrent starts do not collide."""
+"""Setting up on a real Postgres: processes starting together take turns without blocking one
+another (the schema's migrations have their own tests: test_migrations.py)."""
 
 from __future__ import annotations
 
@@ -8,43 +9,9 @@ import uuid
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from server.database import apply_schema, open_pool
+from server.database import open_pool
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def pool(settings, database_url):
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    pool = await open_pool(settings, make_conninfo(database_url, options=f"-c search_path={schema}"),
-                           max_size=4)
-    async with pool.connection() as conn:
-        await conn.execute(f"CREATE SCHEMA {schema}")
-    yield pool
-    async with pool.connection() as conn:
-        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
-    await pool.close()
-
-
-async def test_ddl_runs_once_per_version(pool):
-    ddl = "CREATE TABLE IF NOT EXISTS things (id int)"
-    async with pool.connection() as conn:
-        assert await apply_schema(conn, "things", ddl)
-        assert not await apply_schema(conn, "things", ddl)  # unchanged: no DDL, no table lock
-        assert await apply_schema(conn, "things", ddl + "; ALTER TABLE things ADD COLUMN note text")
-        columns = await (await conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'things'"
-            " AND table_schema = current_schema() ORDER BY ordinal_position")).fetchall()
-    assert [c["column_name"] for c in columns] == ["id", "note"]
-
-
-async def test_processes_starting_together_apply_it_once(pool):
-    ddl = "CREATE TABLE IF NOT EXISTS shared (id int); CREATE INDEX IF NOT EXISTS shared_id ON shared (id)"
-
-    async def start() -> bool:
-        async with pool.connection() as conn:
-            return await apply_schema(conn, "shared", ddl)
-    assert sorted(await asyncio.gather(*(start() for _ in range(4)))) == [False, False, False, True]
 
 
 @pytest.fixture

@@ -25,11 +25,11 @@ async def scheduler(redis_server):
 @pytest.fixture
 async def conn(settings, database_url):
     """Fences from the Postgres sequence, as the worker draws them."""
-    from server import inbox
+    from server.migrations import migrate
 
     pool = await open_pool(settings, database_url, max_size=2)
     async with pool.connection() as connection:
-        await connection.execute(inbox.SCHEMA, prepare=False)
+        await migrate(connection)
 
         async def fences(n: int) -> list[int]:
             return await next_fences(connection, n)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -70,6 +71,22 @@ async def test_concurrent_deliveries_run_one_turn_at_a_time(start_server):
     assert state["turn"] == turns
 
 
+async def _until_said(process: subprocess.Popen, marker: str, within_s: float) -> list[str]:
+    """The lines a process printed until one holds `marker` (or the time is up): a loaded
+    machine may take seconds to get there, a fixed sleep would kill it too early."""
+    seen: list[str] = []
+
+    async def read() -> None:
+        while line := await asyncio.to_thread(process.stdout.readline):
+            seen.append(line)
+            if marker in line:
+                return
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(read(), within_s)
+    return seen
+
+
 async def test_worker_killed_mid_turn_still_replies_exactly_once(start_server, data_dir, database_url):
     server = await start_server(run_workers=False, turn_lease_s=1.0, debounce_s=0.1)
     runtime, phone = server.runtime, "4477" + str(uuid.uuid4().int)[:8]
@@ -85,10 +102,10 @@ async def test_worker_killed_mid_turn_still_replies_exactly_once(start_server, d
                                         " conversation_key = %s AND state = 'in_turn'", phone,
                                         within_s=60)
         assert claimed, "the slow worker never took the turn"
-        await asyncio.sleep(0.5)  # it is now inside the hanging agent call
+        said = await _until_said(worker, "agent called: hanging", within_s=30)  # inside the hanging call
     finally:
         os.killpg(worker.pid, signal.SIGKILL)
-        output = worker.communicate()[0]
+        output = "".join(said) + worker.communicate()[0]
     assert "agent called: hanging" in output
 
     runtime.start_workers()  # a healthy worker and the outbox sender, in this process

@@ -3,6 +3,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from graph.state import State
 from nodes import prompts
 from nodes.router import router
+from server.settings import BusinessSettings
 from tests.fakes import ScriptedChatModel, route
 
 
@@ -18,7 +19,8 @@ async def test_router_uses_the_router_model_and_counts_usage(runtime):
 async def test_greeting_gets_the_canned_reply(runtime):
     model = ScriptedChatModel(steps=[route("other", kind="greeting")])
     update = await router(State(messages=[HumanMessage("hey")]), runtime(router_model=model))
-    assert update["needs_agent"] is False and update["outbound"] == [prompts.GREETING_REPLY]
+    greeting = prompts.fill(prompts.GREETING_REPLY, BusinessSettings())
+    assert update["needs_agent"] is False and update["outbound"] == [greeting]
 
 
 async def test_off_schema_answer_falls_back_to_rules(runtime):

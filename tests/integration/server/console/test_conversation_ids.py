@@ -7,7 +7,7 @@ import pytest
 
 from server import conversation_ids
 from server.database import open_pool
-from server.desk.schema import SCHEMA
+from server.migrations import migrate
 from tests.integration.server.console.conftest import new_phone
 
 pytestmark = pytest.mark.integration
@@ -17,8 +17,8 @@ async def test_the_trigger_and_python_agree_and_the_secret_is_made_once(settings
     pool = await open_pool(settings, database_url, max_size=2)
     try:
         async with pool.connection() as conn:
+            await migrate(conn)
             await conversation_ids.setup(conn)
-            await conn.execute(SCHEMA, prepare=False)
             first = conversation_ids.ref("447700900101")
             await conversation_ids.setup(conn)  # another process starting: the same secret
             assert conversation_ids.ref("447700900101") == first

@@ -22,9 +22,9 @@ from server.conversation_ids import ref
 from server.database import open_pool
 from server.desk import sla
 from server.desk.notify import SlackNotifier
-from server.desk.schema import SCHEMA
 from server.desk.sla import SlaPolicy
 from server.desk.watcher import SlaWatcher
+from server.migrations import migrate
 from tests.conftest import free_port
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday, inside business hours
@@ -80,8 +80,8 @@ class Slack:
 async def pool(settings, database_url):
     pool = await open_pool(settings, database_url, max_size=8)
     async with pool.connection() as conn:
-        await conversation_ids.setup(conn)  # alerts link by ref: the secret comes first
-        await conn.execute(SCHEMA, prepare=False)
+        await migrate(conn)
+        await conversation_ids.setup(conn)  # alerts link by ref
     yield pool
     await pool.close()
 

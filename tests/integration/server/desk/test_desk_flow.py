@@ -26,12 +26,12 @@ def new_phone() -> str:
 async def agents(database_url):
     """Sam and Olga exist as desk agents (the desk's foreign keys need them)."""
     from server.database import open_pool
-    from server.desk.schema import SCHEMA
+    from server.migrations import migrate
     from server.settings import Settings
 
     pool = await open_pool(Settings(_env_file=None), database_url, max_size=1)
     async with pool.connection() as conn:
-        await conn.execute(SCHEMA, prepare=False)
+        await migrate(conn)
         for agent in (SAM, OTHER_TEAM):
             await conn.execute(
                 "INSERT INTO desk_agents (id, name, password_hash, role, team) VALUES (%s, %s, 'x', %s, %s)"

@@ -86,7 +86,7 @@ def test_load_reads_sla_config_from_the_environment(tmp_path: Path, monkeypatch)
     path.write_text(sla.BUNDLED.read_text().replace('"escalations"', '"night-shift"'))
     monkeypatch.setenv("SLA_CONFIG", str(path))
     assert SlaPolicy.load().fallback_team == "night-shift"
-    assert sla.load().source == str(path)
+    assert SlaPolicy.load().source == str(path)
     assert SlaPolicy.load(sla.BUNDLED).fallback_team == "escalations"  # an explicit path wins
 
 

@@ -18,6 +18,7 @@ from psycopg.conninfo import make_conninfo
 from server import outbox
 from server.channels import meta
 from server.database import open_pool
+from server.migrations import migrate_pool
 from server.settings import OutboxSettings
 from server.simulator import FakeCloudApi, serve_in_thread
 from tests.integration.server.meta_receiver import APP_SECRET, PHONE_ID, TOKEN, Receiver
@@ -38,8 +39,8 @@ async def pool(settings, database_url):
     pool = await open_pool(settings, make_conninfo(database_url, options=f"-c search_path={schema}"),
                            max_size=6)
     try:
-        await outbox.setup(pool)
-        await outbox.setup(pool)  # a second start is a no-op
+        await migrate_pool(pool)
+        await migrate_pool(pool)  # a second start is a no-op
         yield pool
     finally:
         await pool.close()

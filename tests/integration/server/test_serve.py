@@ -21,7 +21,7 @@ from tests.integration.leftovers import (
 )
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CLI = [sys.executable, "-m", "server.cli"]
 
 

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from server.database import open_pool
+from server.migrations import migrate_pool
 from server.settings import VerificationSettings
 from tests.verification_helpers import attempts, fresh_clock, new_phone
 from tools.verification import Attempt, VerificationLedger
@@ -30,11 +31,11 @@ def right(customer: str = LIAM, ref: str = "HP-10007") -> Attempt:
 async def open_ledger(settings, database_url):
     """Factory: a ledger on the test database, with optional per-number/global limits."""
     pool = await open_pool(settings, database_url, max_size=30)
+    await migrate_pool(pool)
 
     async def make(**limits):
         ledger = VerificationLedger(pool, settings.model_copy(
             update={"verification": VerificationSettings(**limits)}))
-        await ledger.setup()
         return ledger, await fresh_clock(pool)
     yield make
     await pool.close()

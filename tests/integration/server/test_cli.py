@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 CLI = [sys.executable, "-m", "server.cli"]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _run(args, database_url, data_dir, stdin=""):

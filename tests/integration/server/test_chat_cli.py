@@ -16,7 +16,7 @@ from nodes import prompts
 from server.desk.desk import CSAT_PROMPT
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GREETING = "This is Harbor & Pine support"
 
 

@@ -1,0 +1,39 @@
+"""`switchboard migrate`: bring the database's schema up to date and say what was applied.
+Servers do the same on start; this is for a deploy step that migrates before starting them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+
+def migrate() -> None:
+    """Apply the database migrations not yet applied (servers also do this when they start)."""
+
+    async def run() -> list[str]:
+        from server.database import open_pool, setup_lock
+        from server.migrations import migrate_pool
+        from server.settings import get_settings
+
+        pool = await open_pool(get_settings(), max_size=2)  # the lock's, and the migrating one
+        try:
+            async with setup_lock(pool):  # as a starting server does: one at a time
+                return await migrate_pool(pool)
+        finally:
+            await pool.close()
+
+    from server.migrations import MigrationError
+
+    try:
+        applied = asyncio.run(run())
+    except MigrationError as error:
+        Console(stderr=True).print(f"cannot migrate: {error}", markup=False, highlight=False,
+                                   soft_wrap=True)
+        raise typer.Exit(1) from None
+    for name in applied:
+        console.print(f"applied {name}", markup=False, highlight=False)
+    console.print(f"The schema is up to date ({len(applied)} migration(s) applied now).")
