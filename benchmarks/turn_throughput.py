@@ -160,7 +160,7 @@ def summarise_profile(path: Path, top: int) -> dict[str, Any]:
             totals[paths[-1].split("/")[0] if paths else "?"] += n
             mine = [p for p in paths if p.split("/")[0] in OURS]
             # the outermost module of ours below the CLI and the server loop
-            entry = next((p for p in mine if not p.startswith("server/serve_cli")), None)
+            entry = next((p for p in mine if not p.startswith("server/cli/")), None)
             ours[entry or "(none of ours)"] += n
     share = lambda c: {k: round(100 * v / samples, 1) for k, v in c.most_common(top)}  # noqa: E731
     groups: collections.Counter[str] = collections.Counter()

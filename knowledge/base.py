@@ -10,16 +10,27 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import chromadb
+import numpy as np
+import numpy.typing as npt
 
 from knowledge.chunking import Chunk, chunks_of
 from knowledge.embeddings import embedding_function
 from knowledge.formats import parse_markdown
-from knowledge.hybrid import LexicalSnapshot, fuse
+from knowledge.hybrid import (
+    CANDIDATES,
+    DENSE_WEIGHT,
+    LEXICAL_WEIGHT,
+    RRF_K,
+    LexicalSnapshot,
+    chroma_where,
+    reciprocal_rank_fusion,
+)
+from knowledge.paging import included
 
 if TYPE_CHECKING:
     from graph.state import Passage
@@ -162,3 +173,59 @@ async def open_knowledge_base(settings: Settings) -> KnowledgeBase:
         count = await asyncio.to_thread(kb.ingest_markdown, SAMPLE_DIR)
         log.info("knowledge base was empty: ingested %d sample chunks", count)
     return kb
+
+
+# --- Hybrid search: dense and BM25 rankings fused (knowledge/hybrid.py has the parts) ---
+
+def fuse(kb: KnowledgeBase, query: str, k: int, mode: Mode, where: dict[str, str]) -> list[Passage]:
+    """Top-k passages for `mode`, scored 0-1 (1 = first in every ranking used).
+
+    Chroma is asked only for the nearest ids and distances; texts and metadata come from the
+    in-memory snapshot, which saves two round trips per search on the hot path of every turn.
+    """
+    snapshot = kb.lexical()
+    if not snapshot.ids:
+        return []
+    query_vector = np.asarray(kb.embed([query])[0], dtype=np.float32)
+    queries: list[npt.NDArray[np.float32 | np.int32]] = [query_vector]
+    rankings: list[tuple[float, list[str]]] = []
+    similarity: dict[str, float] = {}
+    if mode in ("hybrid", "dense"):
+        found = kb.collection.query(query_embeddings=queries, where=chroma_where(where),
+                                    n_results=min(CANDIDATES, len(snapshot.ids)),
+                                    include=["distances"])
+        ids = found["ids"][0]
+        similarity |= {i: 1.0 - float(d) for i, d in zip(ids, included(found["distances"], "distances")[0],
+                                                          strict=True)}
+        rankings.append((DENSE_WEIGHT, ids))
+    if mode in ("hybrid", "lexical"):
+        best = snapshot.bm25.top(query, CANDIDATES, snapshot.mask(where))
+        rankings.append((LEXICAL_WEIGHT, [snapshot.ids[i] for i, _ in best]))
+    fused = reciprocal_rank_fusion(rankings)
+    ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+    missing = [i for i in ranked[: k * 3] if i not in similarity]
+    if missing:
+        stored = kb.collection.get(ids=missing, include=["embeddings"])
+        vectors = stored["embeddings"]
+        if vectors is None:
+            raise RuntimeError("Chroma returned no embeddings")
+        for id_, vector in zip(stored["ids"], vectors, strict=True):
+            similarity[id_] = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
+    best_possible = sum(weight for weight, _ in rankings) / (RRF_K + 1)
+    kept = [i for i in ranked if similarity.get(i, 0.0) >= kb.min_similarity][:k]
+    return _passages(kb, snapshot, kept, {i: round(fused[i] / best_possible, 4) for i in kept})
+
+
+def _passages(kb: KnowledgeBase, snapshot: LexicalSnapshot, ids: list[str],
+              scores: dict[str, float]) -> list[Passage]:
+    rows: dict[str, tuple[str, Mapping[str, Any]]] = {i: (snapshot.documents[p], snapshot.metadatas[p])
+            for i in ids if (p := snapshot.position.get(i)) is not None}
+    if len(rows) < len(ids):  # written by another process since the snapshot: ask Chroma
+        found = kb.collection.get(ids=[i for i in ids if i not in rows],
+                                  include=["documents", "metadatas"])
+        documents = included(found["documents"], "documents")
+        metadatas = included(found["metadatas"], "metadatas")
+        rows |= dict(zip(found["ids"], zip(documents, metadatas, strict=True), strict=True))
+    return [{"id": i, "title": rows[i][1]["title"], "section": rows[i][1]["section"],
+             "url": rows[i][1]["url"], "text": rows[i][0], "score": scores[i]}
+            for i in ids if i in rows]

@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
 def serve_app() -> FastAPI:
     """The app as each process of `switchboard serve --processes N` builds it (uvicorn's
     factory): settings from the environment the parent prepared."""
-    from server.serve_cli import configure_logging
+    from server.cli.serve import configure_logging
 
     configure_logging()
     return create_app()

@@ -1,4 +1,5 @@
-"""`switchboard doctor`: every dependency the settings name, checked with a real call.
+"""Every dependency the settings name, checked with a real call (the `switchboard doctor`
+command is server/cli/doctor.py).
 
 PostgreSQL (connect, SELECT 1, version), Redis (PING), Chroma (heartbeat, collection size), each
 configured model endpoint, the Cloud API token and number, the Twilio credentials. One row each:
@@ -14,8 +15,6 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-import typer
 
 from server import provider_checks as checks
 from server.demo_mode import channels, demo_mode
@@ -208,34 +207,3 @@ def warn_about_models(settings: Settings) -> threading.Thread:
     thread = threading.Thread(target=run, name="model-check", daemon=True)
     thread.start()
     return thread
-
-
-# --- The command --------------------------------------------------------------------------------
-
-def doctor():
-    """Check every configured dependency with a real call (5 s each) and show what is wrong.
-    Exit code 1 when anything configured fails."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from server.lifecycle import stopping_embedded_services
-    from server.serve_cli import configure_logging, load_settings
-
-    configure_logging()
-    logging.getLogger().setLevel(logging.WARNING)  # the table is the output
-    settings = load_settings()
-    with stopping_embedded_services():
-        rows = asyncio.run(all_rows(settings))
-    table = Table(title="Switchboard doctor")
-    for column in ("dependency", "where", "status", "detail"):
-        table.add_column(column)
-    colour = {OK: "green", FAILED: "bold red", SKIPPED: "dim"}
-    for row in rows:
-        table.add_row(row.dependency, Text(row.where), Text(row.status, style=colour[row.status]),
-                      Text(row.detail))
-    Console().print(table)
-    failed = [row.dependency for row in rows if row.status == FAILED]
-    if failed:
-        typer.echo(f"{len(failed)} failed: {', '.join(failed)}", err=True)
-        raise typer.Exit(1)

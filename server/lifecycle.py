@@ -5,7 +5,8 @@ Every command that may start them (`serve`, `worker`, `doctor`) runs inside
 `stopping_embedded_services()`: on a normal exit, an error, Ctrl-C or SIGTERM, this process
 leaves them, and the last process using them stops them. Keeping Postgres warm would save about
 a second per start, not worth a database that outlives every command. A process killed outright
-(SIGKILL, out of memory) cannot clean up: `switchboard stop` stops what it left behind.
+(SIGKILL, out of memory) cannot clean up: `switchboard stop` (server/cli/stop.py) stops what it
+left behind.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-
-import typer
 
 log = logging.getLogger(__name__)
 STOP_WITHIN_S = 15.0
@@ -103,7 +102,8 @@ def users_of_postgres(data_dir: Path) -> list[int]:
     return []
 
 
-def _stop(process, how: signal.Signals) -> None:
+def stop_process(process, how: signal.Signals) -> None:
+    """Signal a leftover process and wait for it; kill it if it does not stop in time."""
     import psutil
 
     try:
@@ -114,26 +114,3 @@ def _stop(process, how: signal.Signals) -> None:
     except psutil.TimeoutExpired:
         log.warning("pid %s did not stop within %g s; killing it", process.pid, STOP_WITHIN_S)
         process.kill()
-
-
-def stop(force: bool = typer.Option(False, "--force", help="Stop them even while a Switchboard"
-                                                             " process still uses them.")):
-    """Stop the embedded PostgreSQL and Redis in DATA_DIR that a killed process left running
-    (every command stops its own on exit)."""
-    from server.serve_cli import load_settings
-
-    data_dir = load_settings().data_dir
-    users = users_of_postgres(data_dir)
-    if users and not force:
-        typer.echo(f"not stopping: process {', '.join(map(str, users))} still uses the embedded"
-                   f" services in {data_dir}; stop it (or pass --force)", err=True)
-        raise typer.Exit(1)
-    stopped = []
-    # SIGINT is PostgreSQL's fast shutdown (sessions are ended); SIGTERM makes Redis save and exit.
-    for name, process, how in (("PostgreSQL", leftover_postgres(data_dir), signal.SIGINT),
-                               ("Redis", leftover_redis(data_dir), signal.SIGTERM)):
-        if process is not None:
-            _stop(process, how)
-            stopped.append(f"{name} (pid {process.pid})")
-    typer.echo(f"stopped {', '.join(stopped)} in {data_dir}" if stopped
-               else f"nothing running in {data_dir}")

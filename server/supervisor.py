@@ -23,7 +23,7 @@ STOP_WITHIN_S = 15.0
 
 def supervise(count: int, environment: dict[str, str]) -> None:
     """Run `count` worker processes until this one is asked to stop."""
-    from server.serve_cli import run_worker_process
+    from server.cli.serve import run_worker_process
 
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited loop or sockets
     stopping = False

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from rich.console import Console
 
-from server import cli
+from server.cli import chat
 from server.routes import simulator
 from server.settings import Settings
 
@@ -41,21 +41,21 @@ async def test_a_name_is_text_on_the_page_not_markup():
 @pytest.fixture
 def terminal(monkeypatch) -> Console:
     console = Console(record=True, width=200, color_system=None)
-    monkeypatch.setattr(cli, "console", console)
+    monkeypatch.setattr(chat, "console", console)
     return console
 
 
 def test_the_chat_banner_and_replies_name_the_configured_business(terminal):
-    terminal.print(cli.banner("Acme Tiles", "447700900101", "offline brain"))
-    cli._show(["Hi! 👋 This is Acme Tiles support."], "Acme Tiles")
+    terminal.print(chat.banner("Acme Tiles", "447700900101", "offline brain"))
+    chat._show(["Hi! 👋 This is Acme Tiles support."], "Acme Tiles")
     out = terminal.export_text()
     assert "Acme Tiles · Switchboard chat · 447700900101 · offline brain" in out
     assert "─ Acme Tiles ─" in out and "Harbor" not in out
 
 
 def test_a_name_or_reply_in_brackets_is_shown_as_written(terminal):
-    terminal.print(cli.banner("[bold]Acme[/bold]", "447700900101", "offline brain"))
-    cli._show(["See [link removed] for details."], "[red]Acme")
+    terminal.print(chat.banner("[bold]Acme[/bold]", "447700900101", "offline brain"))
+    chat._show(["See [link removed] for details."], "[red]Acme")
     out = terminal.export_text()
     assert "[bold]Acme[/bold] · Switchboard chat" in out
     assert "[red]Acme" in out and "See [link removed] for details." in out

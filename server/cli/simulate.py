@@ -18,7 +18,7 @@ WILDCARDS = {"", "0.0.0.0", "::", "[::]"}
 
 def local_url() -> str:
     """Where `switchboard serve` listens with these settings, as this machine reaches it."""
-    from server.serve_cli import load_settings
+    from server.cli.serve import load_settings
 
     settings = load_settings()
     host = settings.host.strip()

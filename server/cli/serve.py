@@ -1,4 +1,4 @@
-"""`switchboard serve` and `switchboard worker` (`simulate` is in server/simulate_cli.py)."""
+"""`switchboard serve` and `switchboard worker` (`simulate` is in server/cli/simulate.py)."""
 
 from __future__ import annotations
 

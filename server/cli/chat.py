@@ -1,4 +1,5 @@
-"""The `switchboard` command line."""
+"""`switchboard chat`: talk to the agent in the terminal as a WhatsApp customer, and play the
+human agent while a conversation is paused."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-app = typer.Typer(help="Switchboard: a WhatsApp customer-support agent.", no_args_is_help=True)
 console = Console()
 
 CHAT_HELP = """Type as the customer. Commands for playing the human agent while a chat is paused:
@@ -25,7 +25,8 @@ PAUSED = ("This conversation is paused, waiting for a human ({reason}): what you
           "their queue. Play the human with /agent, /return or /resolve, or start over with --new.")
 
 
-def _quiet() -> None:
+def quiet() -> None:
+    """Warnings off and logs at LOG_LEVEL (default WARNING), redacted: the terminal is the output."""
     warnings.filterwarnings("ignore")
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
     from server.log_redaction import install
@@ -33,7 +34,6 @@ def _quiet() -> None:
     install()  # the terminal chat logs through the same redaction as the server
 
 
-@app.command()
 def chat(phone: str = typer.Option("447700900101", help="The customer's WhatsApp number "
                                    "(447700900101 is on file; any other number must verify)."),
          agent_id: str = typer.Option("cli-agent", help="Your id when you act as the human agent."),
@@ -42,7 +42,7 @@ def chat(phone: str = typer.Option("447700900101", help="The customer's WhatsApp
     """Chat with the agent in the terminal as a WhatsApp customer."""
     from knowledge.base import EmbeddingModelMismatch
 
-    _quiet()
+    quiet()
     try:
         asyncio.run(_chat(phone, agent_id, new))
     except EmbeddingModelMismatch as error:
@@ -123,66 +123,3 @@ def _show(replies: list[str], business: str) -> None:
     text, not rich markup, so a reply's "[link removed]" shows as written."""
     for reply in replies:
         console.print(Panel(Text(reply), title=escape(business), title_align="left", border_style="green"))
-
-
-@app.command()
-def seed():
-    """Create the demo store (customers, orders, tickets), resetting its rows."""
-    _quiet()
-
-    async def run() -> dict:
-        from server.database import open_pool, setup_lock
-        from server.migrations import migrate_pool
-        from server.settings import get_settings
-        from tools.seed import seed_demo_store
-        from tools.shop import PostgresShop
-
-        pool = await open_pool(get_settings())
-        try:
-            async with setup_lock(pool):
-                await migrate_pool(pool)
-            return await seed_demo_store(PostgresShop(pool))
-        finally:
-            await pool.close()
-
-    counts = asyncio.run(run())
-    console.print(f"Seeded demo store: {counts['customers']} customers, {counts['orders']} orders.")
-
-
-def _register_commands() -> None:
-    from server.console.cli import agents_app
-    from server.doctor import doctor
-    from server.knowledge_cli import eval_app, ingest
-    from server.lifecycle import stop
-    from server.migrations.cli import migrate
-    from server.serve_cli import serve, worker
-    from server.simulate_cli import simulate
-
-    app.command()(ingest)
-    app.add_typer(eval_app, name="eval")
-    app.add_typer(agents_app, name="agents")
-    for command in (serve, worker, simulate, doctor, stop, migrate):
-        app.command()(command)
-
-
-_register_commands()
-
-
-def main() -> None:
-    """The `switchboard` entry point: a store that does not answer is one line and exit 2,
-    whichever command met it (serve and worker check before starting; chat, seed, ingest
-    and agents meet it on first use)."""
-    from server.database import DatabaseUnreachable
-    from server.migrations import MigrationError
-
-    try:
-        app()
-    except (DatabaseUnreachable, MigrationError) as error:
-        hint = " (check DATABASE_URL)" if isinstance(error, DatabaseUnreachable) else ""
-        Console(stderr=True).print(f"cannot start: {error}{hint}", markup=False,
-                                   highlight=False, soft_wrap=True)
-        raise SystemExit(2) from None
-
-
-if __name__ == "__main__":
-    main()

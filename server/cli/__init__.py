@@ -1,0 +1,52 @@
+"""The `switchboard` command line: one module per command (group), registered here.
+
+chat.py `chat` · seed.py `seed` · knowledge.py `ingest`, `eval` · serve.py `serve`, `worker` ·
+simulate.py `simulate` · doctor.py `doctor` · stop.py `stop` · migrate.py `migrate` ·
+agents.py `agents`. The commands' work lives outside this package (server/doctor.py,
+server/lifecycle.py, server/migrations/, ...); these modules parse options and print.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Switchboard: a WhatsApp customer-support agent.", no_args_is_help=True)
+
+
+def _register_commands() -> None:
+    from server.cli.agents import agents_app
+    from server.cli.chat import chat
+    from server.cli.doctor import doctor
+    from server.cli.knowledge import eval_app, ingest
+    from server.cli.migrate import migrate
+    from server.cli.seed import seed
+    from server.cli.serve import serve, worker
+    from server.cli.simulate import simulate
+    from server.cli.stop import stop
+
+    for command in (chat, seed, ingest):  # the order `switchboard --help` lists them in
+        app.command()(command)
+    app.add_typer(eval_app, name="eval")
+    app.add_typer(agents_app, name="agents")
+    for command in (serve, worker, simulate, doctor, stop, migrate):
+        app.command()(command)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """The `switchboard` entry point: a store that does not answer is one line and exit 2,
+    whichever command met it (serve and worker check before starting; chat, seed, ingest
+    and agents meet it on first use)."""
+    from server.database import DatabaseUnreachable
+    from server.migrations import MigrationError
+
+    try:
+        app()
+    except (DatabaseUnreachable, MigrationError) as error:
+        hint = " (check DATABASE_URL)" if isinstance(error, DatabaseUnreachable) else ""
+        Console(stderr=True).print(f"cannot start: {error}{hint}", markup=False,
+                                   highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
