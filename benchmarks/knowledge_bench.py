@@ -17,11 +17,11 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
+from graph.base.settings import Settings
 from knowledge.base import SAMPLE_DIR, open_collection
 from knowledge.chunking import Chunk, chunks_of
 from knowledge.evaluation import load_questions
 from knowledge.formats import parse_markdown
-from server.settings import Settings
 
 
 def synthetic_chunks(count: int) -> list[Chunk]:

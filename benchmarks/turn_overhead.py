@@ -77,6 +77,7 @@ from psycopg_pool import AsyncConnectionPool  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from graph.base.settings import Settings  # noqa: E402
 from graph.context import Context  # noqa: E402
 from graph.graph import make_graph  # noqa: E402
 from graph.services import Services, build_services  # noqa: E402
@@ -86,9 +87,8 @@ from nodes.brain import OfflineBrain  # noqa: E402
 from nodes.common import call_model  # noqa: E402
 from nodes.schemas import Reply, RouteDecision  # noqa: E402
 from server.conversations import Conversations  # noqa: E402
-from server.database import open_pool  # noqa: E402
+from server.database import open_pool  # noqa: E402  # noqa: E402
 from server.migrations import migrate_pool  # noqa: E402
-from server.settings import Settings  # noqa: E402
 from tests.fakes import ScriptedChatModel, reply, route  # noqa: E402
 from tools import TOOLS  # noqa: E402
 from tools.seed import seed_demo_store  # noqa: E402

@@ -92,7 +92,7 @@ sys.path.insert(0, str(ROOT))
 APP_SECRET = "simulator-app-secret"
 WEBHOOK_PATH = "/webhooks/meta"
 HELLO_PATH = "/hello"
-DUE_KEY = "switchboard:due"  # server.scheduler.DUE
+DUE_KEY = "switchboard:due"  # server.inbound.scheduler.DUE
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -119,8 +119,8 @@ def serve(args: argparse.Namespace) -> None:
     else:
         from pydantic import SecretStr
 
+        from graph.base.settings import MetaSettings, Settings
         from server.app import create_app
-        from server.settings import MetaSettings, Settings
 
         settings = Settings(_env_file=None, data_dir=Path(args.data_dir), port=args.port,
                             database_url=SecretStr(args.database_url),
@@ -153,8 +153,8 @@ def instrument(app):
     import json as _json
     from time import perf_counter
 
+    from server.inbound.scheduler import Scheduler
     from server.routes import webhooks
-    from server.scheduler import Scheduler
 
     samples: dict[str, list[float]] = {"total": [], "accept": [], "redis": [], "lag": []}
     original_accept, original_mark_due = webhooks.accept, Scheduler.mark_due_many

@@ -7,6 +7,7 @@ They are built once per process from Settings. Tests build their own and pass th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -14,10 +15,10 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
+from graph.base.settings import ModelSettings, Settings, get_settings
 from graph.breaker import CircuitBreaker
 from graph.state import HandoffPlan
 from nodes.brain import OfflineBrain
-from server.settings import ModelSettings, Settings, get_settings
 
 if TYPE_CHECKING:
     from knowledge.base import KnowledgeBase
@@ -119,35 +120,28 @@ def build_services(shop: ShopBackend, knowledge: KnowledgeBase, settings: Settin
 
 _default: Services | None = None
 _opening = asyncio.Lock()
+_opener: Callable[[], Awaitable[Services]] | None = None
+
+
+def open_defaults_with(opener: Callable[[], Awaitable[Services]]) -> None:
+    """Say how to open the process-wide services (the server's Studio entry, server/studio.py,
+    does); the graph side cannot open stores itself, which sit above it."""
+    global _opener
+    _opener = opener
 
 
 async def default_services() -> Services:
-    """The process-wide services, opened on first use (LangGraph Studio and the CLI)."""
+    """The process-wide services, opened on first use (LangGraph Studio)."""
     global _default
     if _default is not None:
         return _default
+    if _opener is None:
+        raise RuntimeError("no services: pass Context.services, or serve the graph through"
+                           " server/studio.py")
     async with _opening:  # two first runs at once must not open two pools
         if _default is None:
-            _default = await _open_default_services()
+            _default = await _opener()
     return _default
-
-
-async def _open_default_services() -> Services:
-    from knowledge.base import open_knowledge_base
-    from server.database import open_pool, setup_lock
-    from server.migrations import migrate_pool
-    from tools.seed import seed_if_empty
-    from tools.shop import PostgresShop
-    from tools.verification import VerificationLedger
-
-    settings = get_settings()
-    pool = await open_pool(settings)
-    shop, ledger = PostgresShop(pool), VerificationLedger(pool, settings)
-    async with setup_lock(pool):
-        await migrate_pool(pool)
-        await seed_if_empty(shop)
-    return build_services(shop, await open_knowledge_base(settings), settings,
-                          verification=ledger)
 
 
 async def services_for(context: object | None) -> Services:

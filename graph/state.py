@@ -100,7 +100,7 @@ class Handoff(TypedDict):
     callback_at: NotRequired[str | None]
     transcript_url: NotRequired[str]
     late: NotRequired[dict[str, Any]]
-    """Set only for a batch that reached us late (server/late_messages.py)."""
+    """Set only for a batch that reached us late (server/inbound/late_messages.py)."""
 
 
 class Transition(TypedDict):

@@ -33,8 +33,8 @@ from knowledge.hybrid import (
 from knowledge.paging import included
 
 if TYPE_CHECKING:
+    from graph.base.settings import Settings
     from graph.state import Passage
-    from server.settings import Settings
 
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).parent / "sample"

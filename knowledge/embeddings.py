@@ -17,7 +17,7 @@ from chromadb.utils.embedding_functions import register_embedding_function
 from pydantic import SecretStr
 
 if TYPE_CHECKING:
-    from server.settings import Settings
+    from graph.base.settings import Settings
 
 
 @lru_cache

@@ -7,7 +7,7 @@ parsing. Chunks of a document that are no longer produced are deleted with it.
 A source is read and parsed whole before anything of it is written, so one that fails
 leaves nothing half-ingested; inputs refused outright (a URL to a private address, a
 `file:` or `javascript:` URL) stop the run before anything is written at all. Links stored
-with chunks are kept only when they are http(s) on an allowed host (`nodes.links`): they are
+with chunks are kept only when they are http(s) on an allowed host (`graph.base.links`): they are
 shown to customers as Sources.
 """
 
@@ -17,12 +17,12 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
+from graph.base.links import is_allowed_url
 from knowledge.base import KnowledgeBase
 from knowledge.chunking import Chunk, chunks_of
 from knowledge.fetch import FetchPolicy
 from knowledge.paging import get_all
 from knowledge.sources import Source, SourceError, Unsupported, expand, parse, read, refusals
-from nodes.links import is_allowed_url
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def ingest(kb: KnowledgeBase, inputs: list[str], prune_missing: bool = False,
     """
     policy = policy or FetchPolicy()
     if allowed_hosts is None:
-        from server.settings import get_settings
+        from graph.base.settings import get_settings
 
         allowed_hosts = get_settings().allowed_url_hosts
     allowed_hosts = list(allowed_hosts)

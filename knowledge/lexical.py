@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from nodes.extractive import STOP_WORDS, stem
+from graph.base.extractive import STOP_WORDS, stem
 
 _WORD = re.compile(r"[a-z0-9£]+")
 

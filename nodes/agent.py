@@ -5,13 +5,13 @@ from __future__ import annotations
 from langchain_core.messages import SystemMessage
 from langgraph.runtime import Runtime
 
+from graph.base.settings import BusinessSettings, get_settings
 from graph.context import Context
 from graph.services import services_for
 from graph.state import State
 from nodes import prompts
 from nodes.common import ask_model
 from nodes.schemas import Reply
-from server.settings import BusinessSettings, get_settings
 from tools import TOOLS
 
 HISTORY = 40

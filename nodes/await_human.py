@@ -16,11 +16,11 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite, interrupt
 from pydantic import BaseModel, Field
 
+from graph.base import pii
 from graph.context import Context
 from graph.services import services_for
 from graph.state import State, StatusEvent, move
 from nodes import prompts
-from nodes.checks import redact_pii
 
 HANDBACK = "handback"
 """The name of the hand-back mark's message in the transcript."""
@@ -51,7 +51,7 @@ async def await_human(state: State, runtime: Runtime[Context]) -> dict:
         [{"from": "customer", "text": t} for t in outcome.customer_messages]
         + [{"from": "agent", "text": t} for t in outcome.agent_messages])
     transcript = [
-        HumanMessage(redact_pii(item["text"])[0], additional_kwargs={"guarded": True})
+        HumanMessage(pii.redact(item["text"])[0], additional_kwargs={"guarded": True})
         if item["from"] == "customer" else AIMessage(item["text"], name=f"agent_{outcome.agent}")
         for item in exchange]
     event: StatusEvent = "returned" if outcome.action == "return_to_bot" else "resolved"

@@ -20,10 +20,10 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from graph.base import pii
+from graph.base.extractive import best_answer
 from nodes import prompts
-from nodes.checks import order_refs
 from nodes.common import turn_text
-from nodes.extractive import best_answer
 
 NAME = "switchboard-offline-brain"
 
@@ -72,7 +72,7 @@ def classify(text: str) -> dict[str, Any]:
         return {"kind": "thanks", "intent": "other", "confidence": 0.9}
     if _HUMAN.search(text):
         return {"kind": "query", "intent": "human_request", "confidence": 0.95}
-    if order_refs(text):
+    if pii.order_refs(text):
         return {"kind": "query", "intent": "order_status", "confidence": 0.85}
     for intent, pattern in _INTENTS:
         if pattern.search(text):

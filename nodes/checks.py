@@ -1,6 +1,6 @@
 """Text checks shared by the guardrail nodes: PII, abuse, prompt injection, secrets.
 
-Personal data and secrets are found by `nodes.pii` (one set of patterns for input and output);
+Personal data and secrets are found by `graph.base.pii` (one set of patterns for input and output);
 this module keeps the names the nodes call. Every check reads normalised text (`pii.skeleton`:
 NFKC, no zero-width or format characters, look-alike letters folded), so a full-width or
 Cyrillic "ignore" is still "ignore". The injection check is advisory: it adds a flag and a note
@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 
-from nodes import pii
-from nodes.pii import luhn_ok  # noqa: F401 - part of this module's interface
+from graph.base import pii
+from graph.base.pii import luhn_ok  # noqa: F401 - part of this module's interface
 
-ORDER_REF = re.compile(r"\bHP-?\s?(\d{5})\b", re.I)
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 """A plain e-mail address, as a customer proving who they are types it."""
 
@@ -68,12 +67,6 @@ def policy_topics(text: str) -> list[str]:
     return [name for name, pattern in POLICY.items() if pattern.search(folded)]
 
 
-def redact_pii(text: str) -> tuple[str, list[str]]:
-    """The text with personal data and secrets replaced by [kind] labels, and the kinds found
-    (see `pii.redact`). Order numbers are kept: they are not personal data."""
-    return pii.redact(text)
-
-
 def _views(text: str) -> tuple[str, str]:
     """The text as the word checks read it, and the same with digit-for-letter swaps undone."""
     folded = pii.skeleton(text)
@@ -99,7 +92,3 @@ def scrub_output(text: str) -> tuple[str, list[str]]:
     full account numbers (see `pii.scrub`)."""
     return pii.scrub(text)
 
-
-def order_refs(text: str) -> list[str]:
-    """Order numbers in a text, normalised to HP-12345."""
-    return [f"HP-{digits}" for digits in ORDER_REF.findall(text)]

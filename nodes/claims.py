@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nodes.checks import ORDER_REF, order_refs
-from nodes.pii import normalize
+from graph.base import pii, pii_patterns
+from graph.base.pii import normalize
 from tools.verification import Attempt
 
 MAX_LOOKUPS = 20
@@ -57,8 +57,8 @@ def read_claim(text: str) -> Claim:
     every decimal digit (Arabic-Indic, Devanagari, ...) read as its ASCII digit, so look-alike
     digits or zero-width joiners neither hide a reference nor make one order look like two."""
     text = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in normalize(text))
-    refs = tuple(dict.fromkeys(order_refs(text)))
-    rest = ORDER_REF.sub(" ", text)
+    refs = tuple(dict.fromkeys(pii.order_refs(text)))
+    rest = pii_patterns.ORDER_REF.sub(" ", text)
     emails = [e.lower() for e in _EMAIL.findall(rest)]
     rest = _EMAIL.sub(" ", rest)
     # Full postcodes first, then what is left: "SW1A 1AA" is one secret, not "SW1A" as well.

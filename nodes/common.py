@@ -12,10 +12,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
 from langgraph.runtime import get_runtime
 
+from graph.base.links import remove_links
+from graph.base.settings import ModelSettings, get_settings
 from graph.state import Usage
-from nodes.links import remove_links
 from nodes.model_guard import ask_within, fallback_reason
-from server.settings import ModelSettings, get_settings
 
 if TYPE_CHECKING:
     from graph.breaker import CircuitBreaker
@@ -40,7 +40,7 @@ def say(*texts: str, replace: str | None = None, allowed_hosts: Sequence[str] | 
     """State update that sends texts to the customer and records them in the transcript.
 
     Every text the bot sends passes here, so here every link not on the allow-list is
-    removed (`nodes.links`): replies, Sources lines, handoff and canned texts alike.
+    removed (`graph.base.links`): replies, Sources lines, handoff and canned texts alike.
     `replace` is the id of a message (the agent's Reply tool call) the first text replaces,
     so the transcript keeps the answer as plain text.
     """

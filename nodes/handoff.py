@@ -7,12 +7,12 @@ import hashlib
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.runtime import Runtime
 
+from graph.base.pii import redact
 from graph.context import Context
 from graph.services import services_for
 from graph.state import Handoff, State, move
 from nodes import prompts
 from nodes.common import say, turn_text
-from nodes.pii import redact
 
 ETA = {"urgent": "within 15 minutes", "high": "within 30 minutes", "normal": "within 2 hours"}
 """Without a desk (terminal chat), the wait promised by priority."""

@@ -10,11 +10,12 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from graph import window
+from graph.base import media_text, pii
 from graph.context import Context
 from graph.services import services_for
 from graph.state import State, Status, Transition, move
-from nodes import media_text, prompts
-from nodes.checks import is_abusive, looks_like_injection, order_refs, policy_topics, redact_pii
+from nodes import prompts
+from nodes.checks import is_abusive, looks_like_injection, policy_topics
 from nodes.common import say
 
 
@@ -49,7 +50,7 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
     flags: list[str] = []
     messages = []
     for raw, message_id in texts:
-        redacted, kinds = redact_pii(raw)
+        redacted, kinds = pii.redact(raw)
         flags += [f"pii:{kind}" for kind in kinds if f"pii:{kind}" not in flags]
         if is_abusive(raw):
             flags.append("abuse")
@@ -79,7 +80,7 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
     update.update(
         messages=messages, flags=flags, turn=state.turn + 1, turn_key=context.turn_key, last_customer_at=now.isoformat(),
         recent_message_times=recent, cooldown=max(0, state.cooldown - 1),
-        order_refs=list(dict.fromkeys([*state.order_refs, *order_refs(" ".join(t for t, _ in texts))])),
+        order_refs=list(dict.fromkeys([*state.order_refs, *pii.order_refs(" ".join(t for t, _ in texts))])),
         status=reopened.get("status", status),
         transitions=transitions + reopened.get("transitions", []),
     )

@@ -1,7 +1,7 @@
 """Output guardrail: the reply must fit the schema, cite only this turn's passages, link only
 to allowed hosts and carry no secrets. A failing reply is repaired once or replaced.
 
-Links are judged by `nodes.links`; `say()` applies the same rule again to every text sent,
+Links are judged by `graph.base.links`; `say()` applies the same rule again to every text sent,
 so a link removed or missed here still cannot leave."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import re
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
+from graph.base.links import is_allowed_url, remove_links
 from graph.context import Context
 from graph.services import services_for
 from graph.state import Passage, State
 from nodes import prompts
 from nodes.checks import scrub_output
-from nodes.links import is_allowed_url, remove_links
 from nodes.schemas import Reply
 
 LOW_CONFIDENCE = 0.35

@@ -1,7 +1,7 @@
 """Prompts, as named constants. The offline brain reads the same prompts a real model gets.
 
 Texts that speak for the business are templates: `fill` puts in the configured name,
-description, tone and languages (BUSINESS__NAME, ...: server/settings.py), so no shop is
+description, tone and languages (BUSINESS__NAME, ...: graph/base/settings.py), so no shop is
 written in here.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from server.settings import BusinessSettings
+    from graph.base.settings import BusinessSettings
 
 ROUTER_PROMPT = """You triage WhatsApp messages for {business}, {description}.
 Classify the customer's latest message(s) with the RouteDecision tool.
@@ -72,7 +72,7 @@ SAFE_FALLBACK = "Sorry, I couldn't put together a reliable answer. I'm bringing 
 LATE_APOLOGY = ("Sorry for the delay: your message has only just reached us. A colleague will "
                 "reply here {eta} (ticket {ticket}).")
 """Sent (inside the 24-hour window only) when a message reached us long after it was sent:
-the bot does not answer it, a human does (server/late_messages.py)."""
+the bot does not answer it, a human does (server/inbound/late_messages.py)."""
 UNSURE = "I'm not certain about that one, so I'm bringing in a colleague who can help."
 COOLDOWN_UNSURE = "I'm not sure about that one. If you'd like a colleague to help, just reply 'human'."
 MEDIA_UNREAD = ("I can't open {what} yet, so I haven't seen what you sent. Could you tell me in a "

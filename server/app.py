@@ -11,6 +11,7 @@ from typing import NoReturn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.staticfiles import StaticFiles
 
+from graph.base.settings import Settings, get_settings
 from server import request_guards
 from server.console import media as console_media
 from server.console import routes as console
@@ -19,7 +20,6 @@ from server.media.store import browser_origins
 from server.routes import health, simulator, webhooks, welcome
 from server.runtime import open_runtime
 from server.security_headers import SecurityHeaders
-from server.settings import Settings, get_settings
 from server.startup_checks import check_startup
 
 

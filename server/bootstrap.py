@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
+from graph.base.settings import Settings, get_settings
 from graph.graph import make_graph
 from graph.services import Services, build_services
 from knowledge.base import open_knowledge_base
 from server.conversations import Conversations
 from server.database import open_pool, setup_lock
 from server.migrations import migrate_pool
-from server.settings import Settings, get_settings
 from tools.seed import seed_if_empty
 from tools.shop import PostgresShop
 from tools.verification import VerificationLedger

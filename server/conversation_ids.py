@@ -17,7 +17,7 @@ import hashlib
 import re
 import secrets
 
-from server.database import Conn, required
+from graph.base.sql import Conn, required
 
 PREFIX = "c_"
 HEX_DIGITS = 20

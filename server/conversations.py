@@ -17,14 +17,14 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
+from graph.base import pii
+from graph.base.sql import Pool
 from graph.context import Context
 from graph.services import Services
 from graph.state import Handoff, InputState, State
 from nodes import prompts
 from nodes.await_human import HumanOutcome
-from nodes.checks import redact_pii
 from server.conversation_ids import for_log
-from server.database import Pool
 from server.desk import csat
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class Conversations:
                 await conn.execute(
                     "INSERT INTO held_messages (thread_id, body, source_key) VALUES (%s, %s, %s)"
                     " ON CONFLICT (source_key) DO NOTHING",
-                    (thread_id(phone), redact_pii(text)[0], f"{turn_key}:{i}" if turn_key else None))
+                    (thread_id(phone), pii.redact(text)[0], f"{turn_key}:{i}" if turn_key else None))
 
     @staticmethod
     def _turn(result: dict[str, Any]) -> Turn:
@@ -199,7 +199,7 @@ class Conversations:
 def _redacted(outcome: HumanOutcome) -> HumanOutcome:
     """The outcome with what people wrote redacted: a resume value is checkpointed as given."""
     def clean(text: str) -> str:
-        return redact_pii(text)[0]
+        return pii.redact(text)[0]
     return outcome.model_copy(update={
         "notes": clean(outcome.notes),
         "customer_messages": [clean(t) for t in outcome.customer_messages],

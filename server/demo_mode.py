@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from server.settings import MetaSettings, Settings
+from graph.base.settings import MetaSettings, Settings
 
 META_DEFAULTS = {name: MetaSettings.model_fields[name].default
                  for name in ("app_secret", "verify_token", "access_token", "phone_number_id")}

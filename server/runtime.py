@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from langchain_core.language_models import BaseChatModel
 
+from graph.base.settings import Settings
 from server import outbox
 from server.availability import OUTAGES, Availability
 from server.bootstrap import Switchboard, open_switchboard
 from server.database import setup_lock
 from server.desk.desk import Desk
-from server.intake import Intake
+from server.inbound.intake import Intake
+from server.inbound.scheduler import Scheduler
+from server.inbound.worker import TurnWorker
 from server.media import Media, open_media
 from server.redis_client import open_redis, redis_url
-from server.scheduler import Scheduler
-from server.settings import Settings
-from server.worker import TurnWorker
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+from graph.base.settings import Settings
 from server.demo_mode import (
     DemoMode,
     channels,
@@ -23,7 +24,6 @@ from server.demo_mode import (
     meta_defaults_left,
     url_host,
 )
-from server.settings import Settings
 
 log = logging.getLogger("switchboard.config")
 

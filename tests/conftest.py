@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server.settings import Settings
+from graph.base.settings import Settings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -33,6 +33,8 @@ def database_url(data_dir: Path) -> str:
     if url := os.environ.get("TEST_DATABASE_URL"):
         return url
     from server.database import embedded_database_url
+
+    # Stopped when the test session's process exits.
 
     # Stopped when the test session's process exits.
     return embedded_database_url(data_dir, keep_running=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nodes.checks import order_refs
+from graph.base import pii
 from tools.identity import SupportRuntime, customer_of, shop_services, verified_only
 from tools.shop import Order
 
@@ -38,7 +38,7 @@ async def order_status(order_id: str, runtime: SupportRuntime) -> str:
     """
     customer = customer_of(runtime)
     services = await shop_services(runtime)
-    refs = order_refs(order_id)
+    refs = pii.order_refs(order_id)
     order = await services.shop.order(refs[0], customer["id"]) if len(refs) == 1 else None
     if order is None:
         # Same answer whether the order is someone else's or does not exist: no enumeration.

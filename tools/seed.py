@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from server.database import required
+from graph.base.sql import required
 from tools.shop import PostgresShop
 
 # id, name, WhatsApp number (None: not on file), email, postcode, tier

@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypedDict, TypeVar
 
 from psycopg.rows import class_row
 
-from server.database import Pool
+from graph.base.sql import Pool
 
 
 class Order(TypedDict):

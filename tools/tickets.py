@@ -12,7 +12,7 @@ from typing import Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from nodes.pii import redact
+from graph.base.pii import redact
 from tools.identity import SupportRuntime, customer_of, shop_services, verified_only
 
 TICKET_ID = re.compile(r"[Tt]-\d{1,9}")

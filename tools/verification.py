@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from server.database import Conn, Pool, required
-from server.settings import Settings
+from graph.base.settings import Settings
+from graph.base.sql import Conn, Pool, required
 
 # One row's failures count until the same number later proves the same customer.
 _COUNTED = """failures > 0 AND at > %(now)s - 2 * %(window)s AND at <= %(now)s

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from nodes import media_text
+from graph.base import media_text
 from server.channels.models import (
     InboundMessage,
     MalformedPayload,

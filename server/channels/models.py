@@ -56,7 +56,7 @@ class InboundMessage:
     else "bsuid:<business-scoped user id>" for a customer who shares only a username
     (`username`, Meta only; it can change, so it never keys anything).
     `text` is what the agent reads: the body, a reply title, or a bracketed placeholder such as
-    "[location] Name, Address (lat, lon)"; media reads "[image] <caption>" (nodes/media_text.py).
+    "[location] Name, Address (lat, lon)"; media reads "[image] <caption>" (graph/base/media_text.py).
     `media` (for image/audio/voice/video/document/sticker) has the keys id, url, mime_type,
     sha256, filename and voice; a value is None where the provider did not send it. The file
     itself is fetched after intake (server/media/).

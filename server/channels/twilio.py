@@ -16,7 +16,7 @@ from typing import Any
 
 from twilio.request_validator import RequestValidator
 
-from nodes import media_text
+from graph.base import media_text
 from server.channels.models import (
     InboundMessage,
     MalformedPayload,

@@ -31,10 +31,10 @@ def add(agent_id: str = typer.Argument(..., metavar="ID", help="Login id, e.g. s
         raise typer.Exit(2)
 
     async def run() -> None:
+        from graph.base.settings import get_settings
         from server.console.auth import create_agent
         from server.database import open_pool, setup_lock
         from server.migrations import migrate_pool
-        from server.settings import get_settings
 
         pool = await open_pool(get_settings())
         try:
@@ -57,9 +57,9 @@ def unlock(agent_id: str = typer.Argument(..., metavar="ID", help="The locked lo
     """Lift a login lockout or backoff of one id now (after too many wrong passwords)."""
 
     async def run() -> bool:
+        from graph.base.settings import get_settings
         from server.console.throttle import subject
         from server.database import open_pool
-        from server.settings import get_settings
 
         pool = await open_pool(get_settings())
         try:

@@ -32,11 +32,11 @@ def ingest(inputs: Annotated[list[str], typer.Argument(
 
     Exits 1 if any source failed (the others are ingested), 2 if the run was refused before
     anything was written."""
+    from graph.base.settings import get_settings
     from knowledge.base import EmbeddingModelMismatch, open_collection
     from knowledge.fetch import FetchPolicy
     from knowledge.ingest import ingest as run_ingest
     from knowledge.sources import refusals
-    from server.settings import get_settings
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its complaints become our error lines
     settings = get_settings()
@@ -91,8 +91,8 @@ def _refuse(refused: list[tuple[str, str]]) -> None:
 @eval_app.command()
 def retrieval():
     """Recall@1, recall@5 and MRR on knowledge/eval/retrieval.jsonl for each embedding option."""
+    from graph.base.settings import get_settings
     from knowledge.evaluation import evaluate_options
-    from server.settings import get_settings
 
     with console.status("Embedding the sample help center and the questions..."):
         results = evaluate_options(get_settings())

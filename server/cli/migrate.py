@@ -15,9 +15,9 @@ def migrate() -> None:
     """Apply the database migrations not yet applied (servers also do this when they start)."""
 
     async def run() -> list[str]:
+        from graph.base.settings import get_settings
         from server.database import open_pool, setup_lock
         from server.migrations import migrate_pool
-        from server.settings import get_settings
 
         pool = await open_pool(get_settings(), max_size=2)  # the lock's, and the migrating one
         try:

@@ -16,9 +16,9 @@ def seed():
     quiet()
 
     async def run() -> dict:
+        from graph.base.settings import get_settings
         from server.database import open_pool, setup_lock
         from server.migrations import migrate_pool
-        from server.settings import get_settings
         from tools.seed import seed_demo_store
         from tools.shop import PostgresShop
 

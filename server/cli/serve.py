@@ -44,7 +44,7 @@ def load_settings():
     """The settings; one that does not parse is one line and exit code 2 (never its value)."""
     from pydantic import ValidationError
 
-    from server.settings import get_settings
+    from graph.base.settings import get_settings
 
     try:
         return get_settings()
@@ -151,8 +151,8 @@ def run_worker_process(environment: dict[str, str] | None = None) -> None:
     """One worker process: a turn worker, the outbox sender and the SLA watcher until stopped."""
     import os
 
+    from graph.base.settings import get_settings
     from server.runtime import open_runtime
-    from server.settings import get_settings
 
     if environment:  # a child of `worker --processes N`
         os.environ.update(environment)

@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from psycopg.errors import UniqueViolation
 
-from server.database import Pool
+from graph.base.sql import Pool
 from server.deps import RuntimeDep
 from server.desk.desk import Agent
 

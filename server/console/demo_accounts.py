@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from graph.base.sql import Pool, required
 from server.console.auth import hash_password, verify_password
-from server.database import Pool, required
 
 log = logging.getLogger(__name__)
 

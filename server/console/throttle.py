@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 
 from fastapi import Request
 
-from server.database import Conn, Pool, required
-from server.settings import ConsoleLoginSettings
+from graph.base.settings import ConsoleLoginSettings
+from graph.base.sql import Conn, Pool, required
 
 log = logging.getLogger(__name__)
 ADDRESS_MAX = 100

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from server.database import Conn
+from graph.base.sql import Conn
 
 ACCEPT_FOR = timedelta(hours=24)
 """How long after the prompt a rating is accepted (unless the customer moved on before)."""

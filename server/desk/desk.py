@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from graph.base import pii
+from graph.base.sql import Conn, Pool, required
 from graph.state import Handoff, HandoffPlan
-from nodes.checks import redact_pii
 from server import conversation_ids
 from server.conversations import Conversations
-from server.database import Conn, Pool, required
 from server.desk import events
 from server.desk.sla import SlaPolicy
 from server.desk.states import HUMAN_STATES
@@ -174,7 +174,7 @@ class Desk:
         """Customer messages that arrived while a human owns the conversation."""
         for text in texts:  # the console shows them redacted, like the transcript
             await self.event(conn, key, "customer", "customer_message",
-                             payload={"text": redact_pii(text)[0]})
+                             payload={"text": pii.redact(text)[0]})
         await conn.execute("UPDATE desk_conversations SET last_customer_at = %s, updated_at = %s"
                            " WHERE key = %s", (now, now, key))
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from server.database import Conn, required
+from graph.base.sql import Conn, required
 
 MESSAGE_KINDS = ("customer_message", "agent_message")
 

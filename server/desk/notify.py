@@ -16,7 +16,7 @@ from typing import Protocol
 import httpx
 from pydantic import SecretStr
 
-from nodes.pii import redact
+from graph.base.pii import redact
 from server import conversation_ids
 
 log = logging.getLogger(__name__)

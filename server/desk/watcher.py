@@ -29,8 +29,8 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from graph.base.sql import Conn, Pool, required
 from server.conversation_ids import for_log
-from server.database import Conn, Pool, required
 from server.desk import events
 from server.desk.notify import Alert, Notifier
 from server.desk.sla import SlaPolicy, bump

@@ -9,14 +9,15 @@ from dataclasses import dataclass
 
 import httpx
 
-from server.database import Pool, setup_lock
+from graph.base.settings import Settings
+from graph.base.sql import Pool
+from server.database import setup_lock
+from server.inbound.scheduler import Scheduler
 from server.media.fetch import MediaFetcher
 from server.media.links import MediaLinks, open_links
 from server.media.sources import MetaSource, Source, TwilioSource
 from server.media.store import MediaStore, open_store
 from server.media.transcribe import Transcriber, open_transcriber
-from server.scheduler import Scheduler
-from server.settings import Settings
 
 DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 

@@ -16,17 +16,17 @@ import hashlib
 import logging
 import time
 
-from nodes import media_text
+from graph.base import media_text
+from graph.base.settings import MediaSettings
+from graph.base.sql import Pool
 from server.availability import OUTAGES, Availability
-from server.database import Pool
 from server.idle import idle
+from server.inbound.scheduler import Scheduler
 from server.media import checks, jobs
 from server.media.jobs import Job
 from server.media.sources import Permanent, Source, Transient
 from server.media.store import MediaStore, new_key
 from server.media.transcribe import Transcriber, TranscriptionFailed
-from server.scheduler import Scheduler
-from server.settings import MediaSettings
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,6 @@ class MediaFetcher:
         async with self.pool.connection() as conn, conn.transaction():
             settled = await jobs.finish(conn, job, state, **outcome)
         if settled and job.kind in media_text.HEARD_KINDS and self.scheduler is not None:
-            # The conversation's turn may be waiting for these words (server/worker.py).
+            # The conversation's turn may be waiting for these words (server/inbound/worker.py).
             with contextlib.suppress(*OUTAGES):
                 await self.scheduler.mark_due(job.conversation_key, time.time())

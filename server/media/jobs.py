@@ -10,10 +10,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from nodes import media_text
-from nodes.pii import redact
+from graph.base import media_text
+from graph.base.pii import redact
+from graph.base.sql import Conn
 from server.channels.models import InboundMessage
-from server.database import Conn
 
 COLUMNS = ("id, provider, provider_message_id, conversation_key, kind, provider_media_id,"
            " source_url, declared_type, filename, state, attempts, content_type, storage_key,"

@@ -17,8 +17,8 @@ import math
 import secrets
 import time
 
-from server.database import Conn, required
-from server.settings import MediaSettings
+from graph.base.settings import MediaSettings
+from graph.base.sql import Conn, required
 
 PATH = "/console/media/{id}"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
-from server.settings import MediaSettings, Settings
+from graph.base.settings import MediaSettings, Settings
 
 KEY = re.compile(r"\d{4}/\d{2}/\d{2}/[0-9a-f]{32}\.[a-z0-9]{1,5}")
 PRESIGNED_S = 60

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import httpx
 
+from graph.base.settings import TranscribeSettings
 from server.channels.models import MAX_TEXT_CHARS, without_nul
 from server.media import checks
-from server.settings import TranscribeSettings
 
 OPENAI = "https://api.openai.com/v1"
 

@@ -26,7 +26,7 @@ from typing import Any
 from psycopg import AsyncConnection, Error
 from psycopg.rows import dict_row
 
-from server.database import Pool, required
+from graph.base.sql import Pool, required
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.database import Conn, required
+from graph.base.sql import Conn, required
 from server.outbox.providers import NO_SENDER, no_sender_reason
 from server.outbox.queue import ROW_COLUMNS
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+from graph.base.settings import Settings
 from server.demo_mode import is_loopback, url_host
 from server.outbox.senders import CloudApiSender, Sender
 from server.outbox.twilio_sender import TwilioSender
-from server.settings import Settings
 
 log = logging.getLogger("server.outbox")
 NO_SENDER = {

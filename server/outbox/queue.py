@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graph import window
-from server.database import Conn
+from graph.base.sql import Conn
 
 WHATSAPP_TEXT_LIMIT = 4096
 TEXT_LIMITS = {"meta": WHATSAPP_TEXT_LIMIT, "twilio": 1600}

@@ -26,8 +26,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from graph.base.settings import OutboxSettings
+from graph.base.sql import Conn, Pool
 from server.availability import OUTAGES, Availability
-from server.database import Conn, Pool
 from server.idle import idle
 from server.outbox import problems
 from server.outbox.pacing import Bucket, Pacer
@@ -40,7 +41,6 @@ from server.outbox.senders import (
     SendOutcomeUnknown,
     is_retryable,
 )
-from server.settings import OutboxSettings
 
 if TYPE_CHECKING:
     from server.desk.desk import Desk

@@ -17,10 +17,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from graph.base.settings import Settings
 from server.demo_mode import demo_mode
 from server.deps import RuntimeDep
 from server.runtime import public_url
-from server.settings import Settings
 from server.simulator.fake_cloud_api import FakeCloudApi
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from server.channels import meta, twilio
 from server.channels.models import MalformedPayload, WebhookBatch
 from server.deps import RuntimeDep, get_runtime
-from server.intake import StorageUnavailable
+from server.inbound.intake import StorageUnavailable
 from server.request_guards import BadJson
 from server.runtime import Runtime
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from langgraph.runtime import Runtime
 
+from graph.base.settings import Settings
 from graph.context import Context
 from graph.services import Services
 from nodes.brain import OfflineBrain
-from server.settings import Settings
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from graph.base.settings import Settings
 from graph.services import Services
 from nodes.brain import OfflineBrain
-from server.settings import Settings
 from tools.shop import Order, Ticket
 
 CUSTOMERS = [

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from graph.base.settings import Settings
 from knowledge.base import open_collection
 from knowledge.embeddings import WordLlamaEmbedding
-from server.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "knowledge"
 

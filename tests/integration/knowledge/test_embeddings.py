@@ -8,11 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from graph.base.settings import EmbeddingSettings
 from knowledge.base import open_collection
 from knowledge.embeddings import OpenAICompatibleEmbedding, embedding_function
 from knowledge.evaluation import doc_stem
 from knowledge.ingest import ingest
-from server.settings import EmbeddingSettings
 
 pytestmark = pytest.mark.integration
 

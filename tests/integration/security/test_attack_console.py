@@ -18,10 +18,10 @@ import httpx
 import psycopg
 import pytest
 
+from graph.base.settings import ConsoleLoginSettings
 from server import conversation_ids
 from server.console.throttle import subject
 from server.desk.notify import Alert, SlackNotifier
-from server.settings import ConsoleLoginSettings
 from tests.integration.server.conftest import RunningServer, text_message
 from tests.integration.server.console.conftest import (
     CSRF,

@@ -16,8 +16,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
+from graph.base.settings import ConsoleLoginSettings, MetaSettings, Settings, TwilioSettings
 from server.app import create_app
-from server.settings import ConsoleLoginSettings, MetaSettings, Settings, TwilioSettings
 from server.startup_checks import StartupRefused
 from tests.integration.server.conftest import text_message
 from tests.integration.server.console.conftest import CSRF, Console, new_address
@@ -257,8 +257,8 @@ def test_cli_refuses_in_one_line_without_a_traceback(tmp_path, command, env, nam
 
 
 def test_the_startup_report_masks_every_secret(settings):
+    from graph.base.settings import ModelSettings
     from server.demo_mode import demo_mode
-    from server.settings import ModelSettings
     from server.startup_checks import describe
 
     secrets = ["app-secret-of-the-shop", "verify-token-of-the-shop", "access-token-of-the-shop",

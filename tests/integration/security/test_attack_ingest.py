@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from graph.base.settings import Settings
 from knowledge.base import open_collection
 from knowledge.chunking import Chunk
 from knowledge.fetch import FetchPolicy
 from knowledge.ingest import ingest
-from server.settings import Settings
 from tests.fakes import ScriptedChatModel, reply
 from tests.integration.server.conftest import text_message
 from tests.integration.server.console.conftest import console_for, new_phone, ref_for

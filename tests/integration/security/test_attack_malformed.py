@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from graph.base.settings import TwilioSettings
 from server.console import auth
-from server.settings import TwilioSettings
 from tests.channels_helpers import load_fixture, sign_meta, sign_twilio
 from tests.integration.server.conftest import text_message
 from tests.integration.server.console.conftest import handed_off, ref_for, unique

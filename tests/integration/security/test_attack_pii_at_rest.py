@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from server.settings import TwilioSettings
+from graph.base.settings import TwilioSettings
 from tests.channels_helpers import load_fixture, sign_twilio
 from tests.integration.server.conftest import text_message
 from tests.integration.server.console.conftest import handed_off

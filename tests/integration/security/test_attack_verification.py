@@ -10,8 +10,8 @@ import inspect
 import pytest
 from langchain_core.messages import ToolMessage
 
+from graph.base.settings import VerificationSettings
 from nodes import prompts
-from server.settings import VerificationSettings
 from tests.fakes import ScriptedChatModel, reply, route, tool_call
 from tests.verification_helpers import attempts, fresh_clock, new_phone
 from tools import TOOLS

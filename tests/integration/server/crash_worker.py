@@ -20,10 +20,10 @@ import os
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-from server import inbox, worker
+from graph.base.settings import Settings
+from server.inbound import inbox, worker
+from server.inbound.scheduler import Scheduler
 from server.runtime import open_runtime
-from server.scheduler import Scheduler
-from server.settings import Settings
 
 CRASH_CODE = 77
 

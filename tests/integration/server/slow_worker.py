@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from graph.base.settings import Settings
 from server.runtime import open_runtime
-from server.settings import Settings
 from tests.fakes import ScriptedChatModel
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server.settings import BusinessSettings
+from graph.base.settings import BusinessSettings
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from server.settings import ModelSettings, WorkerSettings
+from graph.base.settings import ModelSettings, WorkerSettings
 from tests.integration.server.conftest import text_message
 from tests.model_stub import ModelStub
 

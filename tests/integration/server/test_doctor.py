@@ -185,8 +185,8 @@ async def test_the_redis_check_says_why_within_its_limit(redis, silent_port):
 
 
 async def test_an_unknown_phone_number_id_is_named(providers, settings):
+    from graph.base.settings import MetaSettings
     from server.provider_checks import check_meta, http_client
-    from server.settings import MetaSettings
 
     meta = MetaSettings(graph_url=f"{providers.url}/graph", access_token=providers.meta_token,
                         phone_number_id="999")
@@ -208,8 +208,8 @@ def test_processes_using_finds_a_running_embedded_redis(tmp_path):
 
 
 async def test_a_silent_model_endpoint_is_named_within_the_limit(silent_port):
+    from graph.base.settings import ModelSettings
     from server.provider_checks import bounded, check_chat_model, http_client
-    from server.settings import ModelSettings
 
     config = ModelSettings(model="gpt-x", base_url=f"http://127.0.0.1:{silent_port}/v1")
     started = time.monotonic()

@@ -8,11 +8,12 @@ import uuid
 
 import pytest
 
-from server import inbox, outbox
+from server import outbox
 from server.channels import meta
 from server.channels.models import WebhookBatch
-from server.intake import Intake, StorageUnavailable
-from server.scheduler import DUE, Scheduler
+from server.inbound import inbox
+from server.inbound.intake import Intake, StorageUnavailable
+from server.inbound.scheduler import DUE, Scheduler
 from tests.integration.server.conftest import text_message
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from server.settings import Settings
+from graph.base.settings import Settings
 from tests.integration.server.conftest import text_message
 
 pytestmark = pytest.mark.integration
@@ -120,7 +120,7 @@ async def test_a_crowd_writing_to_a_hanging_model_is_answered_within_15_s(start_
     15 s of its debounce. (The slow calls open the breaker after 5 s; then one process serves
     some tens of turns a second with the offline brain, so a crowd it can clear in the 10 s
     left is what one process can promise; more processes, more customers.)"""
-    from server.settings import ModelSettings
+    from graph.base.settings import ModelSettings
 
     model = ModelSettings(model="gpt-test", base_url=hanging_openai, api_key="unused")
     server = await start_server(debounce_s=0.5, router=model, agent=model)

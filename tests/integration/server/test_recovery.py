@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from server.scheduler import DUE
-from server.settings import ModelSettings, WorkerSettings
+from graph.base.settings import ModelSettings, WorkerSettings
+from server.inbound.scheduler import DUE
 from tests.integration.server.conftest import text_message
 from tests.model_stub import ModelStub
 

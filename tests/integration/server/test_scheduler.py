@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from server.database import open_pool
+from server.inbound.scheduler import DUE, RUNNING, Scheduler, next_fences
 from server.redis_client import open_redis
-from server.scheduler import DUE, RUNNING, Scheduler, next_fences
 
 pytestmark = pytest.mark.integration
 

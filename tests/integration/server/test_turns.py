@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from server.inbound.worker import TurnWorker
 from server.redis_client import redis_url
-from server.worker import TurnWorker
 from tests.fakes import ScriptedChatModel, reply
 from tests.integration.server.conftest import text_message
 

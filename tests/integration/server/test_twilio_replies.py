@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
+from graph.base.settings import TwilioSettings
 from server import outbox
 from server.outbox.providers import NO_SENDER
-from server.settings import TwilioSettings
 from server.simulator.fake_twilio import FakeTwilio
 from tests.channels_helpers import load_fixture, sign_twilio
 from tests.integration.server.conftest import RunningServer

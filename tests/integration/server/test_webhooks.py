@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from server.settings import TwilioSettings
+from graph.base.settings import TwilioSettings
 from tests.channels_helpers import fixture_names, load_fixture, sign_meta, sign_twilio
 from tests.integration.server.conftest import APP_SECRET, text_message
 

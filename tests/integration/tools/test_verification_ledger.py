@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
+from graph.base.settings import VerificationSettings
 from server.database import open_pool
 from server.migrations import migrate_pool
-from server.settings import VerificationSettings
 from tests.verification_helpers import attempts, fresh_clock, new_phone
 from tools.verification import Attempt, VerificationLedger
 

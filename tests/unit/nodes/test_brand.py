@@ -7,11 +7,11 @@ import pytest
 from langchain_core.messages import HumanMessage
 from pydantic import ValidationError
 
+from graph.base.settings import BusinessSettings, Settings
 from graph.state import State
 from nodes import prompts
 from nodes.agent import agent, system_prompt
 from nodes.router import router
-from server.settings import BusinessSettings, Settings
 from tests.fakes import ScriptedChatModel, reply, route
 
 ACME = {"name": "Acme Tiles", "description": "a Dutch tile wholesaler",

@@ -1,4 +1,4 @@
-from nodes.extractive import best_answer, sentences, terms
+from graph.base.extractive import best_answer, sentences, terms
 
 
 def test_markdown_is_flattened_to_sentences():

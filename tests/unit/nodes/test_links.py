@@ -1,9 +1,9 @@
-"""nodes.links: which text is a link, and which links may stay."""
+"""graph.base.links: which text is a link, and which links may stay."""
 
 import pytest
 
+from graph.base.links import REMOVED, is_allowed_url, remove_links
 from nodes.common import say
-from nodes.links import REMOVED, is_allowed_url, remove_links
 
 HOSTS = ["help.harborandpine.example", "harborandpine.example"]
 

@@ -2,9 +2,10 @@
 
 from langgraph.graph import END
 
+from graph.base import media_text
 from graph.routes import after_input_guardrail
 from graph.state import State
-from nodes import media_text, prompts
+from nodes import prompts
 from nodes.input_guardrail import input_guardrail
 
 

@@ -200,8 +200,8 @@ async def test_a_slow_call_that_answers_is_not_a_failure_twice():
 
 
 def test_router_and_agent_on_one_endpoint_share_a_breaker():
+    from graph.base.settings import ModelSettings, Settings
     from graph.services import build_services
-    from server.settings import ModelSettings, Settings
 
     same = ModelSettings(model="m", base_url="http://models.example/v1")
     shared = build_services(None, None, Settings(_env_file=None, router=same, agent=same))

@@ -1,8 +1,8 @@
-"""nodes.pii: one test per pattern, and ordinary sentences that must come back untouched."""
+"""graph.base.pii: one test per pattern, and ordinary sentences that must come back untouched."""
 
 import pytest
 
-from nodes.pii import iban_ok, luhn_ok, normalize, redact, scrub, skeleton
+from graph.base.pii import iban_ok, luhn_ok, normalize, redact, scrub, skeleton
 
 
 @pytest.mark.parametrize("text, kind, leaked", [

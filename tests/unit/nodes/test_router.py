@@ -1,9 +1,9 @@
 from langchain_core.messages import AIMessage, HumanMessage
 
+from graph.base.settings import BusinessSettings
 from graph.state import State
 from nodes import prompts
 from nodes.router import router
-from server.settings import BusinessSettings
 from tests.fakes import ScriptedChatModel, route
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage
 
+from graph.base.links import REMOVED
+from graph.base.pii import normalize
 from graph.state import State
-from nodes.links import REMOVED
 from nodes.output_guardrail import output_guardrail
-from nodes.pii import normalize
 from nodes.respond import respond
 from tests.fakes import ScriptedChatModel, reply, tool_call
 

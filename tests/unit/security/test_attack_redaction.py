@@ -21,6 +21,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 
+from graph.base.settings import Settings
 from graph.context import Context
 from graph.graph import make_graph
 from graph.services import Services
@@ -31,7 +32,6 @@ from nodes.input_guardrail import input_guardrail
 from nodes.output_guardrail import output_guardrail
 from server.desk.notify import Alert, SlackNotifier
 from server.log_redaction import install
-from server.settings import Settings
 from tests.fakes import reply
 
 # (what the customer types, fragments that must never be stored or shown)
@@ -158,7 +158,7 @@ async def test_log_lines_never_carry_raw_personal_data():
     logging.getLogger().addHandler(handler)
     try:
         install()
-        log = logging.getLogger("server.worker")
+        log = logging.getLogger("server.inbound.worker")
         for text, _ in PII:
             log.warning("turn failed for %s: %r", "conversation", {"text": text})
         try:

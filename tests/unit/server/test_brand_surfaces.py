@@ -8,9 +8,9 @@ import pytest
 from fastapi import FastAPI
 from rich.console import Console
 
+from graph.base.settings import Settings
 from server.cli import chat
 from server.routes import simulator
-from server.settings import Settings
 
 
 async def simulator_page(name: str) -> str:

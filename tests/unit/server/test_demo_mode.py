@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from graph.base.settings import MetaSettings, Settings, TwilioSettings
 from server.demo_mode import channels, demo_mode, is_loopback
-from server.settings import MetaSettings, Settings, TwilioSettings
 from server.startup_checks import StartupRefused, check_startup, describe
 
 

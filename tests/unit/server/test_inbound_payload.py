@@ -5,7 +5,7 @@ import json
 import pytest
 
 from server.channels import meta, twilio
-from server.inbound_payload import DROPPED, MINIMISED, minimise
+from server.inbound.payload import DROPPED, MINIMISED, minimise
 from tests.channels_helpers import fixture_names, load_fixture
 
 CONTENT_KEYS = {"body", "caption", "title", "description", "response_json", "name", "address",

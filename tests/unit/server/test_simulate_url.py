@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from graph.base.settings import get_settings
 from server.cli.simulate import local_url
-from server.settings import get_settings
 
 
 @pytest.mark.parametrize("host, port, expected", [

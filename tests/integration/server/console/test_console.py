@@ -11,8 +11,8 @@ import httpx
 import pytest
 from langchain_core.messages import AIMessage
 
+from graph.base.settings import ConsoleLoginSettings
 from server.desk.desk import CSAT_PROMPT
-from server.settings import ConsoleLoginSettings
 from tests.integration.server.conftest import text_message
 from tests.integration.server.console.conftest import (
     Console,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from graph.base.settings import ConsoleLoginSettings
 from server.console.throttle import subject
-from server.settings import ConsoleLoginSettings
 from tests.integration.server.console.conftest import Console, add_agent, new_address
 
 pytestmark = pytest.mark.integration

@@ -25,9 +25,9 @@ def new_phone() -> str:
 @pytest.fixture(autouse=True)
 async def agents(database_url):
     """Sam and Olga exist as desk agents (the desk's foreign keys need them)."""
+    from graph.base.settings import Settings
     from server.database import open_pool
     from server.migrations import migrate
-    from server.settings import Settings
 
     pool = await open_pool(Settings(_env_file=None), database_url, max_size=1)
     async with pool.connection() as conn:

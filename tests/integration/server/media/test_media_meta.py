@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from graph.base.settings import MediaSettings
 from nodes import prompts
-from server.settings import MediaSettings
 from tests.integration.server.console.conftest import console_for, ref_for
 from tests.integration.server.media.helpers import JPEG, PDF, links, media_row, replies_to
 

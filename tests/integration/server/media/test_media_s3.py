@@ -9,9 +9,9 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
+from graph.base.settings import MediaSettings
 from server.media.store import S3MediaStore, browser_origins, new_key
 from server.security_headers import headers_for
-from server.settings import MediaSettings
 from tests.conftest import free_port
 from tests.integration.server.console.conftest import console_for, ref_for
 from tests.integration.server.media.helpers import JPEG, links, media_row, replies_to

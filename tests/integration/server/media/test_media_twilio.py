@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from graph.base.settings import MediaSettings
 from server.channels import twilio
 from server.media import jobs
 from server.media.fetch import MediaFetcher
 from server.media.sources import TwilioSource
 from server.media.store import LocalMediaStore
-from server.settings import MediaSettings
 from server.simulator.fake_cloud_api import serve_in_thread
 from tests.channels_helpers import load_fixture
 from tests.integration.server.media.helpers import JPEG

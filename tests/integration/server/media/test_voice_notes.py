@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from graph.base.settings import TranscribeSettings
 from nodes import prompts
-from server.settings import TranscribeSettings
 from tests.integration.server.console.conftest import console_for, ref_for
 from tests.integration.server.media.helpers import OGG, links, media_row, replies_to
 from tests.transcribe_stub import TranscribeStub

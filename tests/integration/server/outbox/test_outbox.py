@@ -15,11 +15,11 @@ import pytest
 from fastapi import FastAPI, Request
 from psycopg.conninfo import make_conninfo
 
+from graph.base.settings import OutboxSettings
 from server import outbox
 from server.channels import meta
 from server.database import open_pool
 from server.migrations import migrate_pool
-from server.settings import OutboxSettings
 from server.simulator import FakeCloudApi, serve_in_thread
 from tests.integration.server.meta_receiver import APP_SECRET, PHONE_ID, TOKEN, Receiver
 from tests.integration.server.tcp_door import TcpDoor

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from graph.base.settings import OutboxSettings, TwilioSettings
 from server import outbox
-from server.settings import OutboxSettings, TwilioSettings
 from tests.channels_helpers import load_fixture, sign_twilio
 from tests.integration.server.conftest import RunningServer
 from tests.integration.server.console.conftest import console_for, new_phone

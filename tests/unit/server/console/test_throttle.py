@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from starlette.requests import Request
 
+from graph.base.settings import ConsoleLoginSettings
 from server.console.throttle import LoginThrottle, client_address, subject
-from server.settings import ConsoleLoginSettings
 
 
 def request(peer: str, *forwarded: str) -> Request:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from graph.base.settings import Settings, TwilioSettings
 from server.outbox import CloudApiSender, TwilioSender, senders_from
 from server.outbox.providers import no_sender_reason
-from server.settings import Settings, TwilioSettings
 
 SID, FROM = "AC" + "1" * 32, "whatsapp:+14155238886"
 

@@ -298,7 +298,7 @@ class Settings(BaseSettings):
     stale_message_age_s: int = 24 * 3600
     """Messages older than this when they arrive (Meta retries for days) are not answered by the
     bot: they go to the human queue, and the customer is told a colleague will reply
-    (server/late_messages.py)."""
+    (server/inbound/late_messages.py)."""
     max_body_bytes: int = 3 * 1024 * 1024
     """Webhook bodies above this are refused with 413."""
     turn_lease_s: float = 10.0
@@ -339,7 +339,7 @@ class Settings(BaseSettings):
         "klarna.com", "ico.org.uk", "actionfraud.police.uk", "phishing.gov.uk",
     ]
     """Hosts a reply may link to, exactly (a subdomain must be listed itself). Any other link,
-    with or without a scheme, is removed from every text the bot sends (nodes/links.py), and
+    with or without a scheme, is removed from every text the bot sends (graph/base/links.py), and
     document URLs on other hosts are dropped at ingest."""
     ingest_max_download_mb: float = Field(default=20.0, gt=0)
     """Largest document `switchboard ingest` downloads or reads, in MB once decompressed

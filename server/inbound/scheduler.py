@@ -32,7 +32,7 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from server.database import Conn
+from graph.base.sql import Conn
 
 DUE = "switchboard:due"
 RUNNING = "switchboard:running"

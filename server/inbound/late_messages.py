@@ -19,12 +19,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from graph.base.pii import redact
+from graph.base.sql import Conn
 from graph.state import Handoff
 from nodes import prompts
-from nodes.pii import redact
 from server.conversations import Conversations, Turn
-from server.database import Conn
-from server.inbox import StoredMessage
+from server.inbound.inbox import StoredMessage
 
 if TYPE_CHECKING:
     from server.desk.desk import Desk

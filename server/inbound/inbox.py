@@ -4,7 +4,7 @@ A provider's retry of the same message is a no-op (unique on provider + message 
 message waits here until a worker takes it into a turn; its text stays raw only that long,
 and is redacted once the turn has committed (a message that starts no turn, such as a reaction,
 is stored redacted). The provider's JSON is kept minimised: its envelope of ids, types and
-times, never the content (see `server.inbound_payload`).
+times, never the content (see `server.inbound.payload`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from nodes.pii import redact
+from graph.base.pii import redact
+from graph.base.sql import Conn
 from server.channels.models import InboundMessage
-from server.database import Conn
-from server.inbound_payload import minimise
+from server.inbound.payload import minimise
 
 Outcome = Literal["replied", "handoff", "silent"]
 

@@ -1,4 +1,4 @@
-"""The patterns behind `nodes.pii`: what personal data and secrets look like in a chat message,
+"""The patterns behind `graph.base.pii`: what personal data and secrets look like in a chat message,
 and the checks (Luhn, IBAN mod 97, digit counts) that tell a card or phone from other numbers.
 
 Each pattern runs on normalised text (see `pii.normalize`). Where a pattern has a group named

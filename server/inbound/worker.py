@@ -22,19 +22,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
+from graph.base.settings import Settings
+from graph.base.sql import Conn, Pool
 from graph.window import CUSTOMER_WINDOW
-from server import inbox, late_messages, outbox
+from server import outbox
 from server.availability import OUTAGES, Availability
 from server.conversation_ids import for_log
 from server.conversations import Conversations, Turn
-from server.database import Conn, Pool
 from server.desk.desk import Desk
 from server.desk.states import HUMAN_STATES
 from server.idle import idle
-from server.inbox import StoredMessage
+from server.inbound import inbox, late_messages
+from server.inbound.inbox import StoredMessage
+from server.inbound.scheduler import Lease, Scheduler, next_fences, take_fence
 from server.media import jobs as media_jobs
-from server.scheduler import Lease, Scheduler, next_fences, take_fence
-from server.settings import Settings
 
 log = logging.getLogger(__name__)
 TAKE_AT_ONCE = 8
@@ -354,7 +355,7 @@ class TurnWorker:
     async def _start_turn(self, conn, rows: list[StoredMessage], lease: Lease,
                           now: datetime) -> list[StoredMessage]:
         """Settle what needs no turn, then claim the rest under a new turn key (late messages
-        too: they go to a human, see server/late_messages.py)."""
+        too: they go to a human, see server/inbound/late_messages.py)."""
         oldest = late_messages.oldest_allowed(now, self.settings.stale_message_age_s)
         stale = [r for r in rows if r.sent_at < oldest and not r.needs_turn]
         quiet = [r for r in rows if r.sent_at >= oldest and not r.needs_turn]

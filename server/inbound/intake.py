@@ -18,12 +18,13 @@ from dataclasses import dataclass
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from server import inbox, outbox
+from graph.base.sql import Conn, Pool
+from server import outbox
 from server.availability import OUTAGES, Availability
 from server.channels.models import InboundMessage, WebhookBatch
-from server.database import Conn, Pool
+from server.inbound import inbox
+from server.inbound.scheduler import Scheduler
 from server.media import jobs as media_jobs
-from server.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 MAX_GROUP = 256

@@ -9,7 +9,7 @@ may show one host and open another (https://harborandpine.example@evil.com). So 
   in any script, except file extensions that are no TLD: manual.pdf), a www. host, or a
   dotted IPv4 address. No TLD list: a new TLD must not slip through, so "St.Ives" counts;
 - an email address (its domain is the host judged).
-Text is judged after `nodes.pii.normalize` (NFKC, invisible characters dropped) with
+Text is judged after `graph.base.pii.normalize` (NFKC, invisible characters dropped) with
 ideographic full stops read as dots, so look-alike and zero-width obfuscations count.
 
 A link stays only if it is http(s) with exactly `//`, or bare; its host is exactly on the
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from nodes.pii import normalize
+from graph.base.pii import normalize
 
 REMOVED = "[link removed]"
 

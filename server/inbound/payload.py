@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from nodes.pii import redact
+from graph.base.pii import redact
 
 DROPPED = "[dropped]"
 MINIMISED = "_minimised"

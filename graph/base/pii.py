@@ -12,8 +12,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from nodes import pii_patterns as p
-from nodes.pii_patterns import iban_ok, luhn_ok  # noqa: F401 - part of this module's interface
+from graph.base import pii_patterns as p
+from graph.base.pii_patterns import iban_ok, luhn_ok  # noqa: F401 - part of this module's interface
 
 _INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u180f\u2800\u3164"
                        + "".join(map(chr, range(0xFE00, 0xFE10))))
@@ -169,3 +169,8 @@ def scrub(text: str) -> tuple[str, list[str]]:
 
 def _last_four(number: str) -> str:
     return "•••• " + re.sub(r"\D", "", number)[-4:]
+
+
+def order_refs(text: str) -> list[str]:
+    """Order numbers in a text, normalised to HP-12345 (they are not personal data)."""
+    return ["HP-" + re.sub(r"\D", "", found) for found in p.ORDER_REF.findall(text)]

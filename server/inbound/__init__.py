@@ -1,0 +1,1 @@
+"""The inbound pipeline: intake, inbox, scheduler, lease and the turn worker."""
