@@ -21,7 +21,7 @@ import os
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from graph.base.settings import Settings
-from server.inbound import inbox, worker
+from server.inbound import inbox, turn
 from server.inbound.scheduler import Scheduler
 from server.runtime import open_runtime
 
@@ -61,7 +61,7 @@ def install(point: str) -> None:
             await original_settle(conn, messages, state)
             if state == "done":
                 crash()  # the transaction is open: COMMIT never happens
-        worker.inbox = _Patched(inbox, settle=settle)
+        turn.inbox = _Patched(inbox, settle=settle)
     elif kind == "after_commit":
         original_finish = Scheduler.finish
 
