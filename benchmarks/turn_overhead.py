@@ -398,7 +398,7 @@ async def run_interleaved(variants: list[Variant], turns: int, warmup: int, bloc
         for _ in range(warmup):
             await variant.turn(record=False)
     gc.collect()
-    gc.freeze()  # as the server and the worker do once started (server/runtime.py)
+    gc.freeze()  # as the server and the worker do once started (server/composition.py)
     left = turns
     while left > 0:
         size = min(block, left)

@@ -8,16 +8,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from graph.base.conversation import ConversationId
+
 if TYPE_CHECKING:
     from graph.services import Services
 
 
 @dataclass(kw_only=True)
 class Context:
-    """Identity and raw input of one turn, plus the services it runs against."""
+    """Identity and raw input of one turn, plus the services it runs against.
 
+    Identity comes in two fields that are never mixed up: `conversation_id` names the
+    conversation (permalinks, references, the verification ledger's sender), `phone` is the
+    customer's real number, the only thing a customer is looked up by. The server fills both
+    from the webhook (`server.conversations`); a customer who shares only a username has an id
+    and no phone."""
+
+    conversation_id: ConversationId | None = None
+    """The conversation this turn belongs to (graph/base/conversation.py); None outside a
+    conversation (LangGraph Studio, some tests)."""
     phone: str | None = None
-    """The sender's WhatsApp number, from the webhook. The only source of identity."""
+    """The customer's WhatsApp number, from the webhook; None when they share only a username.
+    The only number the shop is asked about: identity never comes from a message or a model."""
     inbound: list[str] = field(default_factory=list)
     """This turn's raw customer texts. They travel here, not in state, so that text is
     checkpointed only after the input guardrail has redacted it."""

@@ -51,8 +51,9 @@ class Services:
     """Stands in when a configured model fails: always the offline brain."""
     shop: ShopBackend
     knowledge: KnowledgeBase
-    desk: HandoffPlanner | None = None
-    """Plans handoffs (warm or cold, SLA, ETA) when a human desk is running; None in the CLI."""
+    planner: HandoffPlanner | None = None
+    """Plans handoffs (warm or cold, SLA, ETA) when a human desk is running; None in the terminal
+    chat and LangGraph Studio, where the handoff node promises a wait by priority."""
     verification: VerificationLedger | None = None
     """Counts and records identity checks in Postgres; None refuses every order claim."""
     breakers: dict[Role, CircuitBreaker] = field(init=False, default_factory=dict)
@@ -103,8 +104,10 @@ def chat_model(config: ModelSettings, fallback: BaseChatModel) -> BaseChatModel:
 def build_services(shop: ShopBackend, knowledge: KnowledgeBase, settings: Settings | None = None,
                    router_model: BaseChatModel | None = None,
                    agent_model: BaseChatModel | None = None,
-                   verification: VerificationLedger | None = None) -> Services:
-    """Services from settings; explicit models win over configured ones."""
+                   verification: VerificationLedger | None = None,
+                   planner: HandoffPlanner | None = None) -> Services:
+    """Services from settings; explicit models win over configured ones. The composition root
+    (server/composition.py) passes the desk's planner when a desk runs."""
     settings = settings or get_settings()
     brain = OfflineBrain()
     return Services(
@@ -115,6 +118,7 @@ def build_services(shop: ShopBackend, knowledge: KnowledgeBase, settings: Settin
         shop=shop,
         knowledge=knowledge,
         verification=verification,
+        planner=planner,
     )
 
 

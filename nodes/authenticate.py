@@ -49,12 +49,12 @@ def _refused(lock: Lock, now: datetime, failures: int = 0, tripped: bool = False
     return update
 
 
-async def _decide(services: Services, ledger: VerificationLedger, claim: Claim, phone: str,
+async def _decide(services: Services, ledger: VerificationLedger, claim: Claim, sender: str,
                   now: datetime, turn_key: str | None) -> Verdict:
     """Look up the claimed orders and let the ledger decide and record the claim."""
     orders = {ref: await services.shop.order_for_verification(ref)
               for ref in claim.refs[:MAX_LOOKUPS]}
-    return await ledger.settle(phone, judge(claim, orders), now=now, turn_key=turn_key)
+    return await ledger.settle(sender, judge(claim, orders), now=now, turn_key=turn_key)
 
 
 async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
@@ -71,6 +71,7 @@ async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
                 "verification": Verification(status="verified", method=method, attempts=0,
                                              locked_until=None)}
 
+    # Only a real number is looked up: a username-only customer (no phone) proves an order.
     on_file = await shop.customer_by_phone(context.phone) if context.phone else None
     if on_file:
         return verified(on_file, "phone_on_file")
@@ -80,19 +81,21 @@ async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
         log.warning("no verification ledger configured: order claims are refused")
         return say(prompts.VERIFY_PAUSED)
 
-    # The number is the server's (the webhook sender), never the message's or a model's.
-    phone = context.phone or ""
+    # The sender is the server's (the webhook's), never the message's or a model's. The ledger
+    # counts failures per conversation id: a number's digits, or a username-only customer's
+    # BSUID (hashed, and never looked up as a phone number).
+    sender = context.conversation_id or ""
     claim = read_claim("\n".join(context.inbound) or turn_text(state.messages))
     challenged = Verification(status="challenged", method=None,
                               attempts=state.verification["attempts"], locked_until=None)
     if not claim.complete:  # nothing to try; a claim is checked (and recorded) by the ledger
-        lock = await ledger.check_locked(None, phone, now)
+        lock = await ledger.check_locked(None, sender, now)
         if lock:
             return _refused(lock, now)
         return {"verification": challenged,
                 **say(prompts.VERIFY_ONE if claim.several else prompts.VERIFY_ASK)}
 
-    verdict = await _decide(services, ledger, claim, phone, now, context.turn_key)
+    verdict = await _decide(services, ledger, claim, sender, now, context.turn_key)
     if verdict.outcome == "verified":
         customer = await shop.customer_by_id(verdict.customer_id) if verdict.customer_id else None
         if customer is None:  # the ledger verified an order without an owner: a bug

@@ -1,9 +1,9 @@
-"""The offline brain: a deterministic, rule-based chat model.
+"""The offline brain: a deterministic chat model that needs no network.
 
 It sits behind LangChain's chat-model interface (bind_tools, tool calls, usage metadata), so
 the graph runs the same code with or without a real model. It reads only what a real model
 would read: the prompt and the transcript. It serves when no model is configured and stands
-in when the configured one fails.
+in when the configured one fails. Routing is the offline router's (`classify`, nodes/intents).
 """
 
 from __future__ import annotations
@@ -20,64 +20,29 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from graph.base import pii
 from graph.base.extractive import best_answer
 from nodes import prompts
 from nodes.common import turn_text
+from nodes.intents.router import default_router
 
 NAME = "switchboard-offline-brain"
-
-_HUMAN = re.compile(
-    r"\b(human|real person|a person|someone real|agent|representative|operator|staff|"
-    r"speak to (?:someone|somebody)|talk to (?:someone|somebody)|humano|persona|agente|"
-    r"mensch|mitarbeiter|humain|conseiller|operatore|atendente)\b", re.I)
-_GREETING = re.compile(r"^\W*(hi+|hello+|hey+|hiya|yo|good (morning|afternoon|evening)|hola|"
-                       r"bonjour|hallo|ciao|ola|olá)\W*(there|team|all|again|everyone)?\W*$", re.I)
-_THANKS = re.compile(r"^\W*(thanks?( you)?( so much| a lot)?|thx|ty|cheers|great,? thanks?|"
-                     r"perfect,? thanks?|ok(ay)?,? thanks?|gracias|merci|danke)\W*$", re.I)
-_NOISE = re.compile(r"^[\W_]*(ok(ay)?|k|kk|yes|no|lol|hm+|\?+|\.+)?[\W_]*$", re.I)
-_INTENTS: list[tuple[str, re.Pattern]] = [
-    ("complaint", re.compile(r"\b(complain\w*|unhappy|disappoint\w*|terrible|awful|worst|"
-                             r"broken|damaged|scratched|faulty|unacceptable|furious)\b", re.I)),
-    ("returns_refunds", re.compile(r"\b(return\w*|refund\w*|exchange\w*|send (it )?back|"
-                                   r"money back|warranty)\b", re.I)),
-    ("billing", re.compile(r"\b(charged|charge|payment|paid|invoice|receipt|klarna|"
-                           r"card|billing|overcharged|gift ?card|promo)\b", re.I)),
-    ("order_status", re.compile(r"\b(where(?:'s| is)? my|track\w*|deliver\w*|dispatch\w*|"
-                                r"arriv\w*|parcel|package|shipp\w*|order status|eta|"
-                                r"courier|when will)\b", re.I)),
-    ("product_question", re.compile(r"\b(size|dimension\w*|material|in stock|stock|"
-                                    r"colou?r|care|clean\w*|assembl\w*|fit|price)\b", re.I)),
-]
-
 
 _SMALL_TALK = ("greeting", "thanks", "noise")
 """Kinds that need no agent, in the order a burst of several is answered by."""
 
 
 def classify(text: str) -> dict[str, Any]:
-    """RouteDecision arguments for a customer's text, by patterns. A burst of messages
-    ("hi" twice, "hello" then "thanks") that is all small talk is small talk."""
+    """RouteDecision arguments for a customer's text: the offline router's entry point.
+
+    Patterns first, then the intent model over WordLlama embeddings (nodes/intents); an
+    unsure model gives intent "other" with low confidence. A burst of messages ("hi" twice,
+    "hello" then "thanks") that is all small talk is small talk."""
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) > 1:
         decisions = [classify(line) for line in lines]
         if all(d["kind"] in _SMALL_TALK for d in decisions):
             return min(decisions, key=lambda d: _SMALL_TALK.index(d["kind"]))
-    text = text.strip()
-    if _NOISE.match(text):
-        return {"kind": "noise", "intent": "other", "confidence": 0.9}
-    if _GREETING.match(text):
-        return {"kind": "greeting", "intent": "other", "confidence": 0.9}
-    if _THANKS.match(text):
-        return {"kind": "thanks", "intent": "other", "confidence": 0.9}
-    if _HUMAN.search(text):
-        return {"kind": "query", "intent": "human_request", "confidence": 0.95}
-    if pii.order_refs(text):
-        return {"kind": "query", "intent": "order_status", "confidence": 0.85}
-    for intent, pattern in _INTENTS:
-        if pattern.search(text):
-            return {"kind": "query", "intent": intent, "confidence": 0.75}
-    return {"kind": "query", "intent": "other", "confidence": 0.4}
+    return default_router().decide(text)
 
 
 def _field(prompt: str, name: str) -> str:
@@ -94,7 +59,7 @@ def _passages(prompt: str) -> list[dict[str, str]]:
 
 
 class OfflineBrain(BaseChatModel):
-    """Routes by patterns, answers from passages, calls the order tool, hands off when unsure."""
+    """Routes with the offline router, answers from passages, calls the order tool, hands off when unsure."""
 
     min_overlap: int = 2
     """Content words an answer sentence must share with the question."""

@@ -60,7 +60,8 @@ async def handoff(state: State, runtime: Runtime[Context]) -> dict:
     clock = context.clock()
     now = clock.isoformat()
     reason = _reason(state)
-    reference = "H-" + hashlib.sha1(f"{context.phone}:{state.turn}".encode()).hexdigest()[:6].upper()
+    reference = "H-" + hashlib.sha1(
+        f"{context.conversation_id}:{state.turn}".encode()).hexdigest()[:6].upper()
     payload: Handoff = {
         "reference": reference, "reason": reason, "priority": _priority(state, reason),
         "summary": summary(state), "intent": state.intent, "confidence": state.confidence,
@@ -69,11 +70,12 @@ async def handoff(state: State, runtime: Runtime[Context]) -> dict:
         "order_refs": state.order_refs, "requested_at": now, "mode": "warm",
         "eta": ETA[_priority(state, reason)],
     }
-    desk = (await services_for(context)).desk
+    desk = (await services_for(context)).planner
     if desk is not None:  # the desk knows the SLA matrix, business hours and who is online
         tier = (state.customer.get("tier") if state.customer else None) or "retail"
         payload.update(await desk.plan(tier=tier, topic=state.intent or "other", reason=reason, now=clock))
-        payload["transcript_url"] = desk.permalink(context.phone or "")
+        if context.conversation_id:  # the console page, by the conversation's opaque ref
+            payload["transcript_url"] = desk.permalink(context.conversation_id)
     template = prompts.HANDOFF_ACK if payload["mode"] == "warm" else prompts.HANDOFF_COLD
     said = say(template.format(ticket=reference, eta=payload["eta"]))
     return {"handoff": payload, "handoff_reason": reason, "outbound": said["outbound"],

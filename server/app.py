@@ -13,12 +13,13 @@ from fastapi.staticfiles import StaticFiles
 
 from graph.base.settings import Settings, get_settings
 from server import request_guards
+from server.composition import open_server
 from server.console import media as console_media
 from server.console import routes as console
 from server.demo_mode import channels
+from server.logs import configure_logging
 from server.media.store import browser_origins
 from server.routes import health, simulator, webhooks, welcome
-from server.runtime import open_runtime
 from server.security_headers import SecurityHeaders
 from server.startup_checks import check_startup
 
@@ -30,8 +31,9 @@ async def meta_not_configured(request: Request) -> NoReturn:
 
 
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None,
-               **runtime_options) -> FastAPI:
-    """The app; `runtime_options` (database_url, models) are for tests and embedding. Raises
+               **server_options) -> FastAPI:
+    """The app; its lifespan opens the server's parts (server/composition.py `open_server`).
+    `server_options` (database_url, models) are for tests and embedding. Raises
     StartupRefused when the settings are unsafe to serve with."""
     settings = settings or get_settings()
     run_workers = settings.serve_runs_worker if run_workers is None else run_workers
@@ -39,11 +41,11 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, **runtime_options) as runtime:
-            app.state.runtime = runtime
-            await console.startup(runtime, demo=demo)
+        async with open_server(settings, **server_options) as parts:
+            app.state.parts = parts  # routes get it through server/deps.py
+            await console.startup(parts, demo=demo)
             if run_workers:
-                runtime.start_workers()
+                parts.start_workers()
             yield
 
     docs = {"docs_url": "/docs", "redoc_url": "/redoc", "openapi_url": "/openapi.json"}
@@ -72,7 +74,5 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
 def serve_app() -> FastAPI:
     """The app as each process of `switchboard serve --processes N` builds it (uvicorn's
     factory): settings from the environment the parent prepared."""
-    from server.cli.serve import configure_logging
-
-    configure_logging()
+    configure_logging()  # server/logs.py: not the CLI package, which a web process does not need
     return create_app()

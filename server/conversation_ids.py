@@ -1,5 +1,5 @@
-"""Opaque conversation ids: what URLs, Slack alerts, live events and log lines show instead of
-a customer's phone number (the conversation key).
+"""Opaque conversation refs: what URLs, Slack alerts, live events and log lines show instead of
+the conversation id (graph/base/conversation.py), which is a customer's phone number or BSUID.
 
     ref = "c_" + the first 20 hex digits (80 bits) of HMAC-SHA256(secret, key)
 

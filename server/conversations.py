@@ -1,8 +1,9 @@
 """Run customer turns through the graph, and hand paused conversations back from humans.
 
-This is the one entry point for every channel (terminal, webhooks, tests): identity and raw
-text go into the run context, replies come out of `outbound`, and while a human owns the
-conversation the graph is not run at all.
+This is the one entry point for every channel (terminal, webhooks, tests): a conversation is
+named by its id (graph/base/conversation.py), from which the run context gets the id and the
+real phone number apart; raw text goes into the run context, replies come out of `outbound`,
+and while a human owns the conversation the graph is not run at all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from graph.base import pii
+from graph.base.conversation import ConversationId, phone_of, thread_id
 from graph.base.sql import Pool
 from graph.context import Context
 from graph.services import Services
@@ -25,7 +27,7 @@ from graph.state import Handoff, InputState, State
 from nodes import prompts
 from nodes.await_human import HumanOutcome
 from server.conversation_ids import for_log
-from server.desk import csat
+from server.desk import csat, events
 
 log = logging.getLogger(__name__)
 
@@ -58,29 +60,30 @@ class Turn:
         return "silent", self.silence
 
 
-def thread_id(phone: str) -> str:
-    """One LangGraph thread per WhatsApp number."""
-    return f"wa:{phone}"
-
-
 class Conversations:
-    """Runs graph turns per WhatsApp number and keeps what a turn needs besides the graph (held
-    messages)."""
+    """Runs graph turns per conversation (one LangGraph thread each, `thread_id`) and hands
+    paused ones back from humans."""
 
     def __init__(self, graph: CompiledStateGraph[State, Context, InputState, State],
                  services: Services, pool: Pool):
         self.graph, self.services, self.pool = graph, services, pool
         self.durability = services.settings.turn_durability
 
-    def _config(self, phone: str) -> RunnableConfig:
-        return {"configurable": {"thread_id": thread_id(phone)}}
+    @staticmethod
+    def _config(conversation: ConversationId) -> RunnableConfig:
+        return {"configurable": {"thread_id": thread_id(conversation)}}
 
-    async def pending_handoff(self, phone: str) -> Handoff | None:
+    def _context(self, conversation: ConversationId, **values: Any) -> Context:
+        """The run context: the id, and the real number apart from it (None for a BSUID)."""
+        return Context(conversation_id=conversation, phone=phone_of(conversation),
+                       services=self.services, **values)
+
+    async def pending_handoff(self, conversation: ConversationId) -> Handoff | None:
         """The handoff payload if the conversation is paused for a human."""
-        snapshot = await self.graph.aget_state(self._config(phone))
+        snapshot = await self.graph.aget_state(self._config(conversation))
         return snapshot.interrupts[0].value if snapshot.interrupts else None
 
-    async def handle(self, phone: str, *texts: str, now: str | None = None,
+    async def handle(self, conversation: ConversationId, *texts: str, now: str | None = None,
                      turn_key: str | None = None,
                      should_yield: Callable[[], Awaitable[bool]] | None = None) -> Turn:
         """Run one turn for the customer's message(s); rapid messages come bundled in one call.
@@ -88,27 +91,28 @@ class Conversations:
         With a `turn_key`, running the same turn again is safe: a run that crashed midway is
         continued from its last checkpoint (or run again from its start when nothing of it was
         saved), and a finished one is not run twice. Every turn ends in replies, a handoff or a
-        silence with its reason: a run that produced none of them is handed to a human.
+        silence with its reason: a run that produced none of them is handed to a human. While
+        the conversation is paused for a human nothing runs: the turn comes back `held`, and
+        whoever runs it keeps the texts for the human (the server's desk: `Desk.note_customer`).
         """
         if not texts or not any(t.strip() for t in texts):
             raise ValueError("a turn needs at least one non-empty message")
-        config = self._config(phone)
+        config = self._config(conversation)
         snapshot = await self.graph.aget_state(config)
-        context = Context(phone=phone, inbound=list(texts), now=now, turn_key=turn_key,
-                          should_yield=should_yield, services=self.services)
+        context = self._context(conversation, inbound=list(texts), now=now, turn_key=turn_key,
+                                should_yield=should_yield)
         if turn_key and snapshot.values.get("turn_key") == turn_key:  # this turn ran before
             if snapshot.interrupts:  # it ended in a handoff
                 return self._turn({**snapshot.values, "__interrupt__": snapshot.interrupts})
             # Not `snapshot.next`: a run cut off after a step saved its writes but before its
             # checkpoint shows no next step. Continuing finishes it; a finished run returns as is.
-            return await self._answered(phone, await self._run(None, config, context))
+            return await self._answered(conversation, await self._run(None, config, context))
         if snapshot.interrupts:
-            await self._hold(phone, texts, turn_key)
             return Turn(replies=[], handoff=snapshot.interrupts[0].value, held=True)
         async with self.pool.connection() as conn:  # a reply to a CSAT prompt is stored, not answered
-            rating = await csat.take_reply(conn, phone, texts, context.clock())
+            rating = await csat.take_reply(conn, conversation, texts, context.clock())
         context.csat_score = rating.score if rating and rating.pure else None
-        turn = await self._answered(phone, await self._run({"messages": []}, config, context))
+        turn = await self._answered(conversation, await self._run({"messages": []}, config, context))
         turn.rating = context.csat_score
         return turn
 
@@ -116,29 +120,20 @@ class Conversations:
         return await self.graph.ainvoke(graph_input, config, context=context,
                                         durability=self.durability)
 
-    async def _answered(self, phone: str, result: dict[str, Any]) -> Turn:
+    async def _answered(self, conversation: ConversationId, result: dict[str, Any]) -> Turn:
         turn = self._turn(result)
         if turn.replies or turn.handoff or turn.silence:
             return turn
         log.error("turn of %s ended with no reply, handoff or reason; handing it to a human",
-                  for_log(phone))  # the turn key starts with the phone number
-        return await self.give_up(phone, [], None, "no_reply")
+                  for_log(conversation))
+        return await self.give_up(conversation, "no_reply")
 
-    async def give_up(self, phone: str, texts: list[str], turn_key: str | None, reason: str) -> Turn:
-        """Hand a turn the bot could not finish to a human: the graph pauses, the customer's
-        unread messages wait for the human, and the customer is told."""
-        handoff = await self.take_over(phone, reason)
-        await self._hold(phone, texts, turn_key)
+    async def give_up(self, conversation: ConversationId, reason: str) -> Turn:
+        """Hand a turn the bot could not finish to a human: the graph pauses and the customer is
+        told. The turn comes back `held`: its messages wait for the human like any message
+        written while a human owns the conversation."""
+        handoff = await self.take_over(conversation, reason)
         return Turn(replies=[prompts.SAFE_FALLBACK], handoff=handoff, held=True)
-
-    async def _hold(self, phone: str, texts: list[str] | tuple[str, ...], turn_key: str | None) -> None:
-        """Keep messages for the human who owns the conversation (redacted, like the transcript)."""
-        async with self.pool.connection() as conn:
-            for i, text in enumerate(texts):
-                await conn.execute(
-                    "INSERT INTO held_messages (thread_id, body, source_key) VALUES (%s, %s, %s)"
-                    " ON CONFLICT (source_key) DO NOTHING",
-                    (thread_id(phone), pii.redact(text)[0], f"{turn_key}:{i}" if turn_key else None))
 
     @staticmethod
     def _turn(result: dict[str, Any]) -> Turn:
@@ -147,53 +142,58 @@ class Conversations:
                     handoff=interrupts[0].value if interrupts else None,
                     silence=result.get("silence"), state=result)
 
-    async def resume(self, phone: str, outcome: HumanOutcome | dict, now: str | None = None) -> Turn:
-        """Hand a paused conversation back (or close it) with the human's outcome."""
+    async def resume(self, conversation: ConversationId, outcome: HumanOutcome | dict,
+                     now: str | None = None) -> Turn:
+        """Hand a paused conversation back (or close it) with the human's outcome.
+
+        The desk passes the whole exchange since the handoff, in order. Without one (the
+        terminal chat, tests), the customer's messages held since the handoff are read from
+        the desk's event log and come first."""
         outcome = _redacted(HumanOutcome.model_validate(outcome))
-        if not await self.pending_handoff(phone):
-            raise LookupError(f"conversation {thread_id(phone)} is not waiting for a human")
-        async with self.pool.connection() as conn, conn.transaction():
-            rows = await (await conn.execute(
-                "DELETE FROM held_messages WHERE thread_id = %s RETURNING id, body",
-                (thread_id(phone),))).fetchall()
-            held = [r["body"] for r in sorted(rows, key=lambda r: r["id"])]
-            if not outcome.exchange:  # the desk passes the ordered exchange, held messages included
-                outcome = outcome.model_copy(
-                    update={"customer_messages": [*held, *outcome.customer_messages]})
-            context = Context(phone=phone, now=now, services=self.services)
-            result = await self._run(Command(resume=outcome.model_dump()), self._config(phone),
-                                     context)
+        if not await self.pending_handoff(conversation):
+            raise LookupError(f"conversation {for_log(conversation)} is not waiting for a human")
+        if not outcome.exchange:
+            async with self.pool.connection() as conn:
+                exchange = await events.exchange_since_handoff(conn, conversation)
+            held = [item["text"] for item in exchange if item["from"] == "customer"]
+            outcome = outcome.model_copy(
+                update={"customer_messages": [*held, *outcome.customer_messages]})
+        result = await self._run(Command(resume=outcome.model_dump()), self._config(conversation),
+                                 self._context(conversation, now=now))
         return Turn(replies=list(result.get("outbound", [])), state=result)
 
-    async def take_over(self, phone: str, reason: str, agent: str | None = None) -> Handoff:
+    async def take_over(self, conversation: ConversationId, reason: str,
+                        agent: str | None = None) -> Handoff:
         """Pause a conversation the bot owns because a human took it over: the graph goes to
         `await_human` as if it had handed off itself. Returns the handoff payload."""
-        config = self._config(phone)
+        config = self._config(conversation)
         snapshot = await self.graph.aget_state(config)
         if snapshot.interrupts:
             return snapshot.interrupts[0].value
-        payload: Handoff = {"reference": f"T-{phone[-4:]}-{snapshot.values.get('turn', 0)}", "reason": reason,
-                   "priority": "normal", "summary": f"Taken over by {agent or 'a human'}",
-                   "intent": snapshot.values.get("intent"), "customer": snapshot.values.get("customer"),
-                   "order_refs": snapshot.values.get("order_refs", [])}
+        reference = f"T-{conversation[-4:]}-{snapshot.values.get('turn', 0)}"
+        payload: Handoff = {"reference": reference, "reason": reason, "priority": "normal",
+                            "summary": f"Taken over by {agent or 'a human'}",
+                            "intent": snapshot.values.get("intent"),
+                            "customer": snapshot.values.get("customer"),
+                            "order_refs": snapshot.values.get("order_refs", [])}
         await self.graph.aupdate_state(config, {"handoff": payload, "handoff_reason": reason,
                                                 "status": "human"}, as_node="handoff")
-        result = await self._run(None, config, Context(phone=phone, services=self.services))
+        result = await self._run(None, config, self._context(conversation))
         return result["__interrupt__"][0].value
 
-    async def forget(self, phone: str) -> None:
-        """Delete the conversation: checkpoints, held messages and CSAT ratings (erasure
-        requests, `switchboard chat --new`, tests)."""
+    async def forget(self, conversation: ConversationId) -> None:
+        """Delete the conversation: checkpoints and CSAT ratings (erasure requests,
+        `switchboard chat --new`, tests)."""
         saver = self.graph.checkpointer
         if not isinstance(saver, BaseCheckpointSaver):  # the server's graph always has one
             raise RuntimeError("the graph has no checkpointer to forget the conversation from")
-        await saver.adelete_thread(thread_id(phone))
+        await saver.adelete_thread(thread_id(conversation))
         async with self.pool.connection() as conn:
-            await conn.execute("DELETE FROM held_messages WHERE thread_id = %s", (thread_id(phone),))
-            await conn.execute("DELETE FROM desk_csat WHERE conversation_key = %s", (phone,))
+            await csat.forget(conn, conversation)
 
-    async def state(self, phone: str) -> dict[str, Any]:
-        return (await self.graph.aget_state(self._config(phone))).values
+    async def state(self, conversation: ConversationId) -> dict[str, Any]:
+        """The conversation's graph state (empty before its first turn)."""
+        return (await self.graph.aget_state(self._config(conversation))).values
 
 
 def _redacted(outcome: HumanOutcome) -> HumanOutcome:

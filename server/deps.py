@@ -1,4 +1,5 @@
-"""FastAPI dependencies, as Annotated aliases the routes declare."""
+"""FastAPI dependencies, as Annotated aliases the routes declare. The parts come from the
+composition root (server/composition.py) through the app's lifespan (server/app.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,20 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from graph.base.settings import Settings
-from server.runtime import Runtime
+from server.parts import ServerParts
 
 
-async def get_runtime(request: Request) -> Runtime:
+async def server_parts(request: Request) -> ServerParts:
     # async: a plain def would send every request through the thread pool.
-    """FastAPI dependency: the process's runtime."""
-    return request.app.state.runtime
+    """FastAPI dependency: what this server process runs with (desk, intake, workers...)."""
+    return request.app.state.parts
 
 
-async def get_settings(request: Request) -> Settings:
-    """FastAPI dependency: the settings the process runs with."""
-    return request.app.state.runtime.settings
+async def settings_of(request: Request) -> Settings:
+    """FastAPI dependency: the settings this server process runs with (those it was built
+    from, not a fresh read of the environment as graph.base.settings.get_settings)."""
+    return request.app.state.parts.settings
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServerDep = Annotated[ServerParts, Depends(server_parts)]
+SettingsDep = Annotated[Settings, Depends(settings_of)]

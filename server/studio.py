@@ -1,32 +1,27 @@
 """What `langgraph dev` and LangGraph Studio serve (langgraph.json): the support graph, with
-the process-wide services opened on first use from settings."""
+the process-wide services opened on first use by the composition root (server/composition.py
+`open_core`: Postgres migrated, demo shop seeded, the knowledge base and the models)."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
 from graph.base.settings import get_settings
 from graph.graph import graph
-from graph.services import Services, build_services, open_defaults_with
+from graph.services import Services, open_defaults_with
 
 __all__ = ["graph"]
 
+_held_open = AsyncExitStack()
+"""The core Studio's services live on; open for the life of the `langgraph dev` process."""
+
 
 async def open_services() -> Services:
-    """Postgres (migrated, demo shop seeded), the knowledge base and the models from settings."""
-    from knowledge.base import open_knowledge_base
-    from server.database import open_pool, setup_lock
-    from server.migrations import migrate_pool
-    from tools.seed import seed_if_empty
-    from tools.shop import PostgresShop
-    from tools.verification import VerificationLedger
+    """The core's services, from settings (graph/services.py opens them once per process)."""
+    from server.composition import open_core
 
-    settings = get_settings()
-    pool = await open_pool(settings)
-    shop, ledger = PostgresShop(pool), VerificationLedger(pool, settings)
-    async with setup_lock(pool):
-        await migrate_pool(pool)
-        await seed_if_empty(shop)
-    return build_services(shop, await open_knowledge_base(settings), settings,
-                          verification=ledger)
+    core = await _held_open.enter_async_context(open_core(get_settings()))
+    return core.services
 
 
 open_defaults_with(open_services)

@@ -57,11 +57,11 @@ async def open_app(settings: Settings, database_url: str):
     Every conversation a test touches through it starts empty."""
     from contextlib import AsyncExitStack
 
-    from server.bootstrap import open_switchboard
+    from server.composition import open_core
 
     async with AsyncExitStack() as stack:
         async def make(router_model=None, agent_model=None, forget=(), **overrides):
-            app = await stack.enter_async_context(open_switchboard(
+            app = await stack.enter_async_context(open_core(
                 settings.model_copy(update=overrides), database_url=database_url,
                 router_model=router_model, agent_model=agent_model))
             for number in forget:

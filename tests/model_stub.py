@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from nodes.brain import OfflineBrain
-from server.simulator.fake_cloud_api import serve_in_thread
+from tests.http_stub import HttpStub
 
 
 def to_messages(wire: list[dict[str, Any]]) -> list[BaseMessage]:
@@ -62,16 +62,18 @@ def completion(message: AIMessage, model: str) -> dict[str, Any]:
             "usage": {"prompt_tokens": 200, "completion_tokens": 40, "total_tokens": 240}}
 
 
-class ModelStub:
+class ModelStub(HttpStub):
+    base_path = "/v1"
+
     def __init__(self, delay_s: float = 1.0, jitter_s: float = 0.0, *, hang: bool = False):
+        super().__init__()
         self.delay_s, self.jitter_s, self.hang = delay_s, jitter_s, hang
         self.calls = 0
         self.in_flight = 0
         self.peak_in_flight = 0
-        self.url: str | None = None
         self._brain = OfflineBrain()
-        self._serving = None
-        self.app = Starlette(routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])])
+        self.app = Starlette(routes=[Route(f"{self.base_path}/chat/completions", self._complete,
+                                           methods=["POST"])])
 
     async def _complete(self, request: Request) -> JSONResponse:
         body = await request.json()
@@ -86,16 +88,6 @@ class ModelStub:
             return JSONResponse(completion(result.generations[0].message, body.get("model", "stub")))
         finally:
             self.in_flight -= 1
-
-    def __enter__(self) -> ModelStub:
-        self._serving = serve_in_thread(self.app)
-        self.url = self._serving.__enter__() + "/v1"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._serving is not None:
-            self._serving.__exit__(None, None, None)
-            self._serving = None
 
 
 def main() -> None:

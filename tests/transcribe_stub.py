@@ -12,17 +12,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from server.simulator.fake_cloud_api import serve_in_thread
+from tests.http_stub import HttpStub
 
 
-class TranscribeStub:
+class TranscribeStub(HttpStub):
+    base_path = "/v1"
+
     def __init__(self, text: str, *, api_key: str = "stub-key", delay_s: float = 0.0,
                  status: int = 200):
+        super().__init__()
         self.text, self.api_key, self.delay_s, self.status = text, api_key, delay_s, status
         self.calls: list[dict[str, Any]] = []
-        self.url: str | None = None
-        self._serving = None
-        self.app = Starlette(routes=[Route("/v1/audio/transcriptions", self._transcribe,
+        self.app = Starlette(routes=[Route(f"{self.base_path}/audio/transcriptions", self._transcribe,
                                            methods=["POST"])])
 
     async def _transcribe(self, request: Request) -> JSONResponse:
@@ -39,13 +40,3 @@ class TranscribeStub:
         if self.status != 200:
             return JSONResponse({"error": {"message": "unavailable"}}, self.status)
         return JSONResponse({"text": self.text})
-
-    def __enter__(self) -> TranscribeStub:
-        self._serving = serve_in_thread(self.app)
-        self.url = self._serving.__enter__() + "/v1"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._serving is not None:
-            self._serving.__exit__(None, None, None)
-            self._serving = None

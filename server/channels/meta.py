@@ -28,12 +28,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graph.base import media_text
+from graph.base.conversation import conversation_id
 from server.channels.models import (
     InboundMessage,
     MalformedPayload,
     StatusUpdate,
     WebhookBatch,
-    customer_key,
     error_info,
     is_status,
     message_id,
@@ -177,7 +177,7 @@ def _message(raw: dict, where: str, contacts: list[dict], value_errors: tuple,
                     "emoji": _text(body.get("emoji")) or None}
     return InboundMessage(
         provider="meta", provider_message_id=message_id(raw["id"], where),
-        customer_key=customer_key(phone, bsuid), phone=phone, business_scoped_user_id=bsuid,
+        conversation_id=conversation_id(phone, bsuid), phone=phone, business_scoped_user_id=bsuid,
         profile_name=_text(profile.get("name")), username=_text(profile.get("username")),
         kind=kind, text=text, sent_at=unix_time(raw["timestamp"], where, now), raw=raw,
         media=media, reply_to=_text(_dict(raw.get("context")).get("id"))
@@ -258,7 +258,7 @@ def _status(raw: dict, where: str, phone_number_id: str | None,
     billing = {k: raw[k] for k in ("conversation", "pricing") if isinstance(raw.get(k), dict)}
     return StatusUpdate(
         provider="meta", provider_message_id=message_id(raw["id"], where), status=status,
-        recipient=customer_key(phone, bsuid) if phone or bsuid else None,
+        recipient=conversation_id(phone, bsuid) if phone or bsuid else None,
         at=unix_time(raw["timestamp"], where, now), raw=raw,
         errors=tuple(_error(e) for e in _list(raw.get("errors")) if isinstance(e, dict)),
         billing=billing or None, business_phone_number_id=phone_number_id,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeGuard, get_args
 
+from graph.base.conversation import ConversationId
 from server.request_guards import storable
 
 Provider = Literal["meta", "twilio"]
@@ -52,9 +53,10 @@ def without_nul(value: Any) -> Any:
 class InboundMessage:
     """One message from a customer, whichever provider delivered it.
 
-    `customer_key` identifies the conversation: the WhatsApp number's digits (wa_id) when known,
-    else "bsuid:<business-scoped user id>" for a customer who shares only a username
-    (`username`, Meta only; it can change, so it never keys anything).
+    `conversation_id` (graph/base/conversation.py) is the WhatsApp number's digits (wa_id) when
+    known, else "bsuid:<business-scoped user id>" for a customer who shares only a username
+    (`username`, Meta only; it can change, so it never keys anything). `phone` is the real
+    number or None; a BSUID is never put there.
     `text` is what the agent reads: the body, a reply title, or a bracketed placeholder such as
     "[location] Name, Address (lat, lon)"; media reads "[image] <caption>" (graph/base/media_text.py).
     `media` (for image/audio/voice/video/document/sticker) has the keys id, url, mime_type,
@@ -64,7 +66,7 @@ class InboundMessage:
 
     provider: Provider
     provider_message_id: str
-    customer_key: str
+    conversation_id: ConversationId
     phone: str | None
     business_scoped_user_id: str | None
     profile_name: str | None
@@ -84,8 +86,8 @@ class InboundMessage:
 
     def __post_init__(self) -> None:
         _check_id(self.provider_message_id, "message id")
-        if not isinstance(self.customer_key, str) or not 0 < len(self.customer_key) <= 160:
-            raise MalformedPayload("the customer key is not a short string")
+        if not isinstance(self.conversation_id, str) or not 0 < len(self.conversation_id) <= 160:
+            raise MalformedPayload("the conversation id is not a short string")
         if not isinstance(self.text, str):
             raise MalformedPayload(f"message text must be a string, not {type(self.text).__name__}")
         if len(self.text) > MAX_TEXT_CHARS:  # frozen: set through object, as dataclasses do
@@ -109,8 +111,8 @@ class InboundMessage:
 class StatusUpdate:
     """A delivery receipt for a message we sent: sent, delivered, read, failed, ...
 
-    `recipient` uses the same form as `InboundMessage.customer_key`. `billing` carries Meta's
-    `conversation` and `pricing` objects when present. `outbox_id` is the outbox row the message
+    `recipient` is the conversation id, as `InboundMessage.conversation_id`. `billing` carries
+    Meta's `conversation` and `pricing` objects when present. `outbox_id` is the outbox row the message
     was sent for, when the send said so (Meta echoes `biz_opaque_callback_data`; our Twilio
     status callback URL carries `outbox_id`): it settles a send whose response was lost.
     """
@@ -146,15 +148,6 @@ class WebhookBatch:
     statuses: tuple[StatusUpdate, ...] = ()
     ignored: tuple[str, ...] = field(default=())
     rejected: tuple[str, ...] = field(default=())
-
-
-def customer_key(phone: str | None, business_scoped_user_id: str | None) -> str:
-    """The conversation key: phone digits when known, else the business-scoped user id."""
-    if phone:
-        return phone
-    if business_scoped_user_id:
-        return f"bsuid:{business_scoped_user_id}"
-    raise MalformedPayload("a customer has neither a phone number nor a business-scoped user id")
 
 
 def unix_time(value: Any, where: str, now: datetime | None = None) -> datetime:

@@ -17,6 +17,7 @@ from typing import Any
 from twilio.request_validator import RequestValidator
 
 from graph.base import media_text
+from graph.base.conversation import conversation_id
 from server.channels.models import (
     InboundMessage,
     MalformedPayload,
@@ -88,7 +89,8 @@ def parse_form(form: Mapping[str, str], *, received_at: datetime | None = None,
         raise MalformedPayload(f"form for {sid[:64]} has no sender number")
     kind, text, media = _render(form)
     message = InboundMessage(
-        provider="twilio", provider_message_id=sid, customer_key=phone, phone=phone,
+        provider="twilio", provider_message_id=sid, conversation_id=conversation_id(phone),
+        phone=phone,
         business_scoped_user_id=None, profile_name=form.get("ProfileName") or None, kind=kind,
         text=text, sent_at=now, raw=dict(form), media=media,
         reply_to=form.get("OriginalRepliedMessageSid") or None, referral=_referral(form),

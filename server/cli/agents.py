@@ -8,8 +8,6 @@ import os
 import typer
 from rich.console import Console
 
-ROLES = ("agent", "supervisor")
-
 agents_app = typer.Typer(help="Console accounts (agents and supervisors).", no_args_is_help=True)
 console = Console()
 PASSWORD_ENV = "SWITCHBOARD_AGENT_PASSWORD"
@@ -21,8 +19,10 @@ def add(agent_id: str = typer.Argument(..., metavar="ID", help="Login id, e.g. s
         role: str = typer.Option("agent", "--role", help="agent or supervisor."),
         team: str = typer.Option("support", "--team", help="The team whose queue the agent sees.")):
     """Create a console account. The password comes from SWITCHBOARD_AGENT_PASSWORD or a hidden prompt."""
-    if role not in ROLES:
-        console.print(f"[red]--role must be one of: {', '.join(ROLES)}[/]")
+    from server.desk.states import AgentRole  # imported late: the CLI starts fast
+
+    if role not in list(AgentRole):
+        console.print(f"[red]--role must be one of: {', '.join(AgentRole)}[/]")
         raise typer.Exit(2)
     password = os.environ.get(PASSWORD_ENV) or typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True)
@@ -32,17 +32,11 @@ def add(agent_id: str = typer.Argument(..., metavar="ID", help="Login id, e.g. s
 
     async def run() -> None:
         from graph.base.settings import get_settings
+        from server.composition import open_database
         from server.console.auth import create_agent
-        from server.database import open_pool, setup_lock
-        from server.migrations import migrate_pool
 
-        pool = await open_pool(get_settings())
-        try:
-            async with setup_lock(pool):
-                await migrate_pool(pool)
-            await create_agent(pool, agent_id, name or agent_id, password, role, team)
-        finally:
-            await pool.close()
+        async with open_database(get_settings()) as database:
+            await create_agent(database.pool, agent_id, name or agent_id, password, role, team)
 
     try:
         asyncio.run(run())
@@ -58,17 +52,13 @@ def unlock(agent_id: str = typer.Argument(..., metavar="ID", help="The locked lo
 
     async def run() -> bool:
         from graph.base.settings import get_settings
+        from server.composition import open_database
         from server.console.throttle import subject
-        from server.database import open_pool
 
-        pool = await open_pool(get_settings())
-        try:
-            async with pool.connection() as conn:
-                done = await conn.execute("DELETE FROM console_login_throttle WHERE scope = 'account'"
-                                          " AND subject = %s", (subject("account", agent_id),))
-            return done.rowcount > 0
-        finally:
-            await pool.close()
+        async with open_database(get_settings()) as database, database.pool.connection() as conn:
+            done = await conn.execute("DELETE FROM console_login_throttle WHERE scope = 'account'"
+                                      " AND subject = %s", (subject("account", agent_id),))
+        return done.rowcount > 0
 
     lifted = asyncio.run(run())
     console.print(f"Unlocked [bold]{agent_id}[/]." if lifted else f"{agent_id} was not locked.")

@@ -51,25 +51,30 @@ def chat(phone: str = typer.Option("447700900101", help="The customer's WhatsApp
 
 
 async def _chat(phone: str, agent_id: str, new: bool = False) -> None:
-    from server.bootstrap import open_switchboard
+    from graph.base.conversation import conversation_id
+    from graph.base.settings import get_settings
+    from server.composition import open_core
     from server.desk import csat
     from server.desk.desk import CSAT_PROMPT
 
     with console.status("Starting Switchboard (embedded PostgreSQL and Chroma on first run)..."):
-        opened = open_switchboard()
+        opened = open_core(get_settings())  # no desk here: you play the human
         switchboard = await opened.__aenter__()
     try:
-        conversations = switchboard.conversations
+        conversations, conversation = switchboard.conversations, conversation_id(phone)
         brain = "offline brain" if switchboard.services.agent_model is switchboard.services.fallback_model \
             else "configured model"
         business = switchboard.services.settings.business.name
         console.print(banner(business, phone, brain))
         if new:
-            await conversations.forget(phone)
+            await conversations.forget(conversation)
             console.print("[dim](started a new conversation: the earlier one was deleted)[/]")
-        elif handoff := await conversations.pending_handoff(phone):
+        elif handoff := await conversations.pending_handoff(conversation):
             console.print(f"[yellow]{PAUSED.format(reason=handoff.get('reason') or 'handed off')}[/]")
+        # What you write as the human, and as the customer while paused, until the hand-back.
+        # With no desk here, the chat keeps both: the server's desk records them as events.
         agent_messages: list[str] = []
+        held: list[str] = []
         while True:
             try:
                 text = (await asyncio.to_thread(console.input, "[bold cyan]you ›[/] ")).strip()
@@ -87,23 +92,24 @@ async def _chat(phone: str, agent_id: str, new: bool = False) -> None:
             if command in ("/return", "/resolve"):
                 action = "return_to_bot" if command == "/return" else "resolved"
                 try:
-                    turn = await conversations.resume(phone, {
+                    turn = await conversations.resume(conversation, {
                         "action": action, "agent": agent_id, "notes": rest,
-                        "agent_messages": agent_messages})
+                        "customer_messages": held, "agent_messages": agent_messages})
                 except LookupError as error:
                     console.print(f"[red]{error}[/]")
                     continue
-                agent_messages = []
+                agent_messages, held = [], []
                 console.print(f"[dim]conversation {'returned to the bot' if action == 'return_to_bot' else 'closed'}[/]")
                 _show(turn.replies, business)  # nothing: the bot answers only what the customer writes next
                 if action == "resolved":  # as the console's "ask for CSAT" does
                     async with conversations.pool.connection() as conn:
-                        await csat.ask(conn, phone, agent_id)
+                        await csat.ask(conn, conversation, agent_id)
                     _show([CSAT_PROMPT], business)
                 continue
-            turn = await conversations.handle(phone, text)
+            turn = await conversations.handle(conversation, text)
             _show(turn.replies, business)
             if turn.held:
+                held.append(text)
                 console.print("[dim](paused for a human: your message went to their queue; "
                               "use /agent, /return or /resolve)[/]")
             elif turn.handoff:

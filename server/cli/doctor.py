@@ -17,8 +17,9 @@ from server.doctor import FAILED, OK, SKIPPED, all_rows
 def doctor():
     """Check every configured dependency with a real call (5 s each) and show what is wrong.
     Exit code 1 when anything configured fails."""
-    from server.cli.serve import configure_logging, load_settings
+    from server.cli.serve import load_settings
     from server.lifecycle import stopping_embedded_services
+    from server.logs import configure_logging
 
     configure_logging()
     logging.getLogger().setLevel(logging.WARNING)  # the table is the output

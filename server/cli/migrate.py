@@ -16,15 +16,12 @@ def migrate() -> None:
 
     async def run() -> list[str]:
         from graph.base.settings import get_settings
-        from server.database import open_pool, setup_lock
-        from server.migrations import migrate_pool
+        from server.composition import open_database
 
-        pool = await open_pool(get_settings(), max_size=2)  # the lock's, and the migrating one
-        try:
-            async with setup_lock(pool):  # as a starting server does: one at a time
-                return await migrate_pool(pool)
-        finally:
-            await pool.close()
+        # Two connections: the setup lock's (as a starting server, one at a time) and the
+        # migrating one.
+        async with open_database(get_settings(), max_size=2) as database:
+            return database.applied
 
     from server.migrations import MigrationError
 

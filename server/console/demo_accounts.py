@@ -8,66 +8,48 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from graph.base.sql import Pool, required
+from graph.base.sql import Pool
 from server.console.auth import hash_password, verify_password
+from server.desk import accounts
+from server.desk.states import AgentRole
 
 log = logging.getLogger(__name__)
 
-DEMO_AGENTS = (("demo", "Demo Supervisor", "demo", "supervisor", "support"),
-               ("sam", "Sam", "sam", "agent", "support"))
+DEMO_AGENTS = (("demo", "Demo Supervisor", "demo", AgentRole.SUPERVISOR, "support"),
+               ("sam", "Sam", "sam", AgentRole.AGENT, "support"))
 """(id, name, published password, role, team)."""
 
 
 async def seed_demo_agents(pool: Pool) -> bool:
     """With no agents at all, create the demo accounts; True when created."""
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute("LOCK TABLE desk_agents IN SHARE ROW EXCLUSIVE MODE")
-        if required(await (await conn.execute("SELECT count(*) AS n FROM desk_agents")).fetchone())["n"]:
-            return False
-        for agent_id, name, password, role, team in DEMO_AGENTS:
-            await conn.execute(
-                "INSERT INTO desk_agents (id, name, password_hash, role, team, demo)"
-                " VALUES (%s, %s, %s, %s, %s, true)",
-                (agent_id, name, hash_password(password), role, team))
-    return True
+    return await accounts.add_demo_if_none(pool, [
+        (agent_id, name, hash_password(password), role, team)
+        for agent_id, name, password, role, team in DEMO_AGENTS])
 
 
 async def enable_demo_agents(pool: Pool) -> list[str]:
     """Demo mode again (after a start outside it): the demo accounts may log in again."""
-    async with pool.connection() as conn:
-        rows = await (await conn.execute(
-            "UPDATE desk_agents SET active = true WHERE demo AND NOT active RETURNING id")).fetchall()
-    return sorted(r["id"] for r in rows)
+    return await accounts.enable_demo(pool)
 
 
 async def mark_published_password_accounts(pool: Pool) -> list[str]:
     """Mark the accounts with a demo id that still take the published password, though not
     marked (created before the mark existed, or by hand): they are demo accounts all the same."""
     passwords = {agent_id: password for agent_id, _, password, _, _ in DEMO_AGENTS}
-    async with pool.connection() as conn:
-        rows = await (await conn.execute(
-            "SELECT id, password_hash FROM desk_agents WHERE id = ANY(%s) AND NOT demo AND active",
-            (list(passwords),))).fetchall()
+    rows = await accounts.unmarked(pool, list(passwords))
     found = []
     for row in rows:  # scrypt is slow on purpose: off the event loop
         if await asyncio.to_thread(verify_password, passwords[row["id"]], row["password_hash"]):
             found.append(row["id"])
     if found:
-        async with pool.connection() as conn:
-            await conn.execute("UPDATE desk_agents SET demo = true WHERE id = ANY(%s)", (found,))
+        await accounts.mark_demo(pool, found)
     return found
 
 
 async def disable_demo_agents(pool: Pool) -> list[str]:
     """Outside demo mode: no demo account can log in, and their sessions end now."""
     await mark_published_password_accounts(pool)
-    async with pool.connection() as conn, conn.transaction():
-        rows = await (await conn.execute(
-            "UPDATE desk_agents SET active = false WHERE demo AND active RETURNING id")).fetchall()
-        ids = [r["id"] for r in rows]
-        if ids:
-            await conn.execute("DELETE FROM desk_sessions WHERE agent_id = ANY(%s)", (ids,))
-    return sorted(ids)
+    return await accounts.disable_demo(pool)
 
 
 async def apply_demo_mode(pool: Pool, demo_on: bool, why: str) -> None:

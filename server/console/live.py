@@ -11,21 +11,16 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 
+from server.desk import reads
 from server.desk.desk import Agent
-from server.runtime import DESK_CHANNEL, Runtime
+from server.desk.live import DESK_CHANNEL
+from server.parts import ServerParts
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 15.0
 
 
-async def _visible(runtime: Runtime, agent: Agent, ref: str) -> bool:
-    async with runtime.pool.connection() as conn:
-        row = await (await conn.execute(
-            "SELECT team FROM desk_conversations WHERE ref = %s", (ref,))).fetchone()
-    return bool(row and (agent.supervisor or row["team"] == agent.team))
-
-
-async def desk_events(request: Request, runtime: Runtime, agent: Agent) -> AsyncIterator[str]:
+async def desk_events(request: Request, runtime: ServerParts, agent: Agent) -> AsyncIterator[str]:
     """Server-sent events of desk changes the agent may see, until the client goes away."""
     pubsub = runtime.redis.pubsub()
     await pubsub.subscribe(DESK_CHANNEL)
@@ -42,7 +37,7 @@ async def desk_events(request: Request, runtime: Runtime, agent: Agent) -> Async
                 except (TypeError, ValueError):
                     continue
                 ref = str(event.get("ref", "")) if isinstance(event, dict) else ""
-                if ref and await _visible(runtime, agent, ref):
+                if ref and await reads.visible_by_ref(runtime.desk, agent, ref):
                     data = json.dumps({"ref": ref, "kind": event.get("kind")})
                     yield f"event: desk\ndata: {data}\n\n"
                     last = time.monotonic()

@@ -17,17 +17,18 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from server.console.auth import Agent, SessionDep
-from server.deps import RuntimeDep
-from server.desk.actions import NotAllowed, _visible
+from server.deps import ServerDep
+from server.desk import reads
+from server.desk.desk import NotAllowed, NotFound
 from server.media import checks, jobs
 from server.media.store import disposition
-from server.runtime import Runtime
+from server.parts import ServerParts
 
 router = APIRouter(prefix="/console", tags=["console"])
 SHOWN_INLINE = ("image", "sticker", "audio", "voice", "video")
 
 
-async def for_page(runtime: Runtime, agent: Agent, key: str) -> list[dict[str, Any]]:
+async def for_page(runtime: ServerParts, agent: Agent, key: str) -> list[dict[str, Any]]:
     """The conversation's media as the page shows it (the caller has checked the agent may
     see the conversation): each with a link when the file is kept."""
     if runtime.media is None:
@@ -41,7 +42,7 @@ async def for_page(runtime: Runtime, agent: Agent, key: str) -> list[dict[str, A
 
 
 @router.get("/media/{media_id}")
-async def media_file(media_id: str, runtime: RuntimeDep, session: SessionDep, exp: str = "",
+async def media_file(media_id: str, runtime: ServerDep, session: SessionDep, exp: str = "",
                      sig: str = "") -> Response:
     """A customer's file for the console, to a logged-in agent or through a signed, expiring
     link."""
@@ -53,13 +54,12 @@ async def media_file(media_id: str, runtime: RuntimeDep, session: SessionDep, ex
                                  " reload the conversation")
     async with runtime.pool.connection() as conn:
         row = await jobs.one(conn, number)
-        desk_row = row and await (await conn.execute(
-            "SELECT team FROM desk_conversations WHERE key = %s", (row["conversation_key"],))).fetchone()
-    if row is None or desk_row is None or not row["storage_key"] \
-            or row["content_type"] not in checks.EXTENSIONS:
+    if row is None or not row["storage_key"] or row["content_type"] not in checks.EXTENSIONS:
         raise HTTPException(404, "no such file")
     try:  # the desk's rule, asked again: the conversation may have gone to another team since
-        _visible(agent, desk_row)
+        await reads.check_visible(runtime.desk, agent, row["conversation_key"])
+    except NotFound as missing:
+        raise HTTPException(404, "no such file") from missing
     except NotAllowed as refused:
         raise HTTPException(403, str(refused)) from refused
     inline = row["kind"] in SHOWN_INLINE

@@ -19,12 +19,13 @@ from server.console import auth, demo_accounts, live, throttle
 from server.console import media as console_media
 from server.console.auth import AgentDep, CsrfSessionDep, SessionDep
 from server.demo_mode import DemoMode
-from server.deps import RuntimeDep
-from server.desk import actions, csat
+from server.deps import ServerDep
+from server.desk import actions, csat, reads
 from server.desk.desk import DeskError, Invalid
 from server.desk.events import since_handoff
-from server.desk.states import HUMAN_STATES
-from server.runtime import Runtime, public_url
+from server.desk.states import HUMAN_STATES, Priority
+from server.parts import ServerParts
+from server.urls import public_url
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", tags=["console"])
@@ -32,7 +33,8 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 FLASH_COOKIE = "switchboard_flash"
 STATES = HUMAN_STATES
 """The queue's state filter: the states a human owns."""
-PRIORITIES = ("urgent", "high", "normal", "low")
+PRIORITIES = tuple(reversed(Priority))
+"""The queue's priority filter, most urgent first."""
 
 
 # --- Helpers --------------------------------------------------------------------------------
@@ -62,7 +64,7 @@ templates.env.filters["when"] = lambda at: at.astimezone(UTC).strftime("%Y-%m-%d
 def _secure(request: Request) -> bool:
     """Cookies are Secure whenever the public URL is https: behind a TLS-terminating proxy the
     request itself arrives over plain http."""
-    runtime = getattr(request.app.state, "runtime", None)
+    runtime = getattr(request.app.state, "parts", None)
     return request.url.scheme == "https" or bool(
         runtime and public_url(runtime.settings).lower().startswith("https://"))
 
@@ -88,12 +90,6 @@ def _redirect(request: Request, to: str, flash: str | None = None) -> RedirectRe
         response.set_cookie(FLASH_COOKIE, quote(flash[:300]), path="/console", httponly=True,
                             samesite="lax", secure=_secure(request), max_age=60)
     return response
-
-
-async def _agents(runtime: Runtime) -> list[dict[str, Any]]:
-    async with runtime.pool.connection() as conn:
-        return await (await conn.execute(
-            "SELECT id, name, team, role FROM desk_agents WHERE active ORDER BY team, id")).fetchall()
 
 
 # --- Login ----------------------------------------------------------------------------------
@@ -123,7 +119,7 @@ async def login_page(request: Request, next: str = "") -> Response:  # noqa: A00
 
 
 @router.post("/login")
-async def login(request: Request, runtime: RuntimeDep, agent_id: Annotated[str, Form()] = "",
+async def login(request: Request, runtime: ServerDep, agent_id: Annotated[str, Form()] = "",
                 password: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "",
                 next: Annotated[str, Form()] = "") -> Response:  # noqa: A002
     """Log an agent in (throttled, CSRF-checked), then go back where they were headed."""
@@ -150,7 +146,7 @@ async def login(request: Request, runtime: RuntimeDep, agent_id: Annotated[str, 
 
 
 @router.post("/logout")
-async def logout(request: Request, runtime: RuntimeDep, session: CsrfSessionDep) -> Response:
+async def logout(request: Request, runtime: ServerDep, session: CsrfSessionDep) -> Response:
     """Log the agent out."""
     await auth.end_session(runtime.pool, request.cookies.get(auth.SESSION_COOKIE))
     response = RedirectResponse("/console/login", status_code=303)
@@ -161,12 +157,12 @@ async def logout(request: Request, runtime: RuntimeDep, session: CsrfSessionDep)
 # --- Pages ----------------------------------------------------------------------------------
 
 @router.get("", response_class=HTMLResponse)
-async def queue_page(request: Request, runtime: RuntimeDep, agent: AgentDep, state: str = "",
+async def queue_page(request: Request, runtime: ServerDep, agent: AgentDep, state: str = "",
                      priority: str = "", mine: str = "") -> Response:
     """The queue of conversations the agent may see, filtered by state, priority or owner."""
     state = state if state in STATES else ""
     priority = priority if priority in PRIORITIES else ""
-    rows = await actions.queue(runtime.desk, agent, state=state or None, priority=priority or None,
+    rows = await reads.queue(runtime.desk, agent, state=state or None, priority=priority or None,
                                mine=bool(mine))
     async with runtime.pool.connection() as conn:  # a supervisor sees every team's agents
         ratings = await csat.agent_averages(conn, None if agent.supervisor else agent.team)
@@ -184,13 +180,13 @@ def _since_handoff(view: dict[str, Any]) -> list[dict[str, Any]]:
     return since_handoff(view["events"])
 
 
-async def _conversation(request: Request, runtime: Runtime, session: auth.Session, ref: str, *,
+async def _conversation(request: Request, runtime: ServerParts, session: auth.Session, ref: str, *,
                         error: DeskError | None = None) -> Response:
     """The conversation page (with a refused action's message and 4xx status, if any)."""
     agent = session.agent
     try:
-        key = await actions.find(runtime.desk, ref)
-        view = await actions.view(runtime.desk, agent, key)
+        key = await reads.find(runtime.desk, ref)
+        view = await reads.view(runtime.desk, agent, key)
     except DeskError as refused:
         return _render(request, "error.html", {"message": str(refused)}, refused.status)
     conversation = view["conversation"]
@@ -202,15 +198,15 @@ async def _conversation(request: Request, runtime: Runtime, session: auth.Sessio
         "since_handoff": _since_handoff(view), "csat": ratings,
         "citations": view["citations"] or handoff.get("citations") or [],
         "templates": sorted({runtime.settings.reengagement_template, "order_update_v1"}),
-        "teams": await actions.known_teams(runtime.desk),
-        "agents": await _agents(runtime) if agent.supervisor else [],
+        "teams": await reads.known_teams(runtime.desk),
+        "agents": await reads.active_agents(runtime.desk) if agent.supervisor else [],
         "media": await console_media.for_page(runtime, agent, key),
-        "permalink": runtime.desk.permalink(key)},
+        "permalink": runtime.desk.planner.permalink(key)},
         error.status if error else 200, str(error) if error else None)
 
 
 @router.get("/c/{ref}", response_class=HTMLResponse)
-async def conversation_page(request: Request, ref: str, runtime: RuntimeDep, session: SessionDep) -> Response:
+async def conversation_page(request: Request, ref: str, runtime: ServerDep, session: SessionDep) -> Response:
     """One conversation: transcript, desk record and actions."""
     return await _conversation(request, runtime, session, ref)
 
@@ -220,12 +216,12 @@ async def conversation_page(request: Request, ref: str, runtime: RuntimeDep, ses
 Action = Callable[[str], Awaitable[Any]]
 
 
-async def _act(request: Request, runtime: Runtime, session: auth.Session, ref: str,
+async def _act(request: Request, runtime: ServerParts, session: auth.Session, ref: str,
                done: str | Callable[[Any], str], action: Action) -> Response:
     """Run `action(key)`: done, back to the page (POST-redirect-GET) with `done` (or what it
     makes of the action's result); refused, the page again with the reason and a 4xx status."""
     try:
-        result = await action(await actions.find(runtime.desk, ref))
+        result = await action(await reads.find(runtime.desk, ref))
     except DeskError as error:
         return await _conversation(request, runtime, session, ref, error=error)
     return _redirect(request, f"/console/c/{quote(ref, safe='')}",
@@ -233,21 +229,21 @@ async def _act(request: Request, runtime: Runtime, session: auth.Session, ref: s
 
 
 @router.post("/c/{ref}/claim")
-async def claim(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep) -> Response:
+async def claim(request: Request, ref: str, runtime: ServerDep, session: CsrfSessionDep) -> Response:
     """Claim the conversation for the agent."""
     return await _act(request, runtime, session, ref, "Claimed: the conversation is yours.",
                       lambda key: actions.claim(runtime.desk, session.agent, key))
 
 
 @router.post("/c/{ref}/takeover")
-async def take_over(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep) -> Response:
+async def take_over(request: Request, ref: str, runtime: ServerDep, session: CsrfSessionDep) -> Response:
     """Take a conversation from the teammate working on it: explicit, and in the event log."""
     return await _act(request, runtime, session, ref, lambda previous: f"Taken over from {previous}.",
                       lambda key: actions.take_over(runtime.desk, session.agent, key))
 
 
 @router.post("/c/{ref}/assign")
-async def assign(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
+async def assign(request: Request, ref: str, runtime: ServerDep, session: CsrfSessionDep,
                  agent_id: Annotated[str, Form()] = "") -> Response:
     """Assign the conversation to an agent (supervisors only)."""
     return await _act(request, runtime, session, ref, f"Assigned to {agent_id}.",
@@ -255,7 +251,7 @@ async def assign(request: Request, ref: str, runtime: RuntimeDep, session: CsrfS
 
 
 @router.post("/c/{ref}/transfer")
-async def transfer(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
+async def transfer(request: Request, ref: str, runtime: ServerDep, session: CsrfSessionDep,
                    team: Annotated[str, Form()] = "") -> Response:
     """Move the conversation to another team."""
     async def run(key: str) -> None:
@@ -266,7 +262,7 @@ async def transfer(request: Request, ref: str, runtime: RuntimeDep, session: Csr
 
 
 @router.post("/c/{ref}/note")
-async def note(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
+async def note(request: Request, ref: str, runtime: ServerDep, session: CsrfSessionDep,
                text: Annotated[str, Form()] = "") -> Response:
     """Add an internal note (never sent to the customer)."""
     return await _act(request, runtime, session, ref, "Note added.",
@@ -274,7 +270,7 @@ async def note(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSes
 
 
 @router.post("/c/{ref}/reply")
-async def reply(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
+async def reply(request: Request, ref: str, runtime: ServerDep, session: CsrfSessionDep,
                 text: Annotated[str, Form()] = "", template: Annotated[str, Form()] = "") -> Response:
     """Send the customer a message (free text inside the 24-hour window, else a template)."""
     return await _act(request, runtime, session, ref, "Sent.", lambda key: actions.reply(
@@ -282,7 +278,7 @@ async def reply(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSe
 
 
 @router.post("/c/{ref}/resolve")
-async def resolve(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
+async def resolve(request: Request, ref: str, runtime: ServerDep, session: CsrfSessionDep,
                   csat: Annotated[str, Form()] = "") -> Response:
     """Resolve the conversation, optionally asking the customer for a CSAT rating."""
     return await _act(request, runtime, session, ref, "Resolved." + (" CSAT prompt sent." if csat else ""),
@@ -290,7 +286,7 @@ async def resolve(request: Request, ref: str, runtime: RuntimeDep, session: Csrf
 
 
 @router.post("/c/{ref}/return")
-async def return_to_bot(request: Request, ref: str, runtime: RuntimeDep, session: CsrfSessionDep,
+async def return_to_bot(request: Request, ref: str, runtime: ServerDep, session: CsrfSessionDep,
                         notes: Annotated[str, Form()] = "") -> Response:
     """Hand the conversation back to the bot with notes for it."""
     return await _act(request, runtime, session, ref, "Returned to the bot.",
@@ -300,12 +296,12 @@ async def return_to_bot(request: Request, ref: str, runtime: RuntimeDep, session
 # --- Live updates ---------------------------------------------------------------------------
 
 @router.get("/events")
-async def events(request: Request, runtime: RuntimeDep, session: SessionDep) -> StreamingResponse:
+async def events(request: Request, runtime: ServerDep, session: SessionDep) -> StreamingResponse:
     """The live desk event stream (server-sent events)."""
     return StreamingResponse(live.desk_events(request, runtime, session.agent), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-async def startup(runtime: Runtime, *, demo: DemoMode) -> None:
+async def startup(runtime: ServerParts, *, demo: DemoMode) -> None:
     """At server start: demo accounts exist in demo mode only (created, or disabled)."""
     await demo_accounts.apply_demo_mode(runtime.pool, demo.on, demo.why)

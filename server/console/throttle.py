@@ -21,6 +21,7 @@ from fastapi import Request
 
 from graph.base.settings import ConsoleLoginSettings
 from graph.base.sql import Conn, Pool, required
+from server.desk import accounts
 
 log = logging.getLogger(__name__)
 ADDRESS_MAX = 100
@@ -122,9 +123,7 @@ class LoginThrottle:
         """Record the failure (and a lockout) as events and one log line; never the password,
         and the id only if it is a real account's (a mistyped id may be a password)."""
         async with self.pool.connection() as conn, conn.transaction():
-            known = await (await conn.execute(
-                "SELECT id FROM desk_agents WHERE id = %s", (attempt.agent_id,))).fetchone()
-            agent_id = known["id"] if known else None
+            agent_id = attempt.agent_id if await accounts.exists(conn, attempt.agent_id) else None
             kinds = ["failure"] + (["lockout"] if attempt.locks_until else [])
             for kind in kinds:
                 await conn.execute(

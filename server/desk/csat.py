@@ -171,3 +171,8 @@ async def agent_averages(conn: Conn, team: str | None = None,
         " FROM desk_csat c LEFT JOIN desk_agents a ON a.id = c.agent_id"
         " WHERE c.score IS NOT NULL AND c.rated_at >= %s AND (%s::text IS NULL OR a.team = %s)"
         " GROUP BY c.agent_id ORDER BY c.agent_id", (since, team, team))).fetchall()
+
+
+async def forget(conn: Conn, key: str) -> None:
+    """Delete the conversation's CSAT requests and ratings (erasure, `switchboard chat --new`)."""
+    await conn.execute("DELETE FROM desk_csat WHERE conversation_key = %s", (key,))

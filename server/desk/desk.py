@@ -1,28 +1,35 @@
 """The desk: who owns each conversation (bot or human), and what humans do with it.
 
-The desk row is the authority on ownership. The worker reads it under a row lock when it
-commits a bot turn, so once a conversation is PENDING_AGENT or AGENT no bot reply can be
-committed after it; the graph is paused with `interrupt()` and resumed from here with
-`Command(resume=...)` when a human hands the conversation back or resolves it.
+The desk row is the authority on ownership, and the `Desk` is the one door to it: the worker
+asks it under the row lock in a bot turn's commit (`commit_turn`), so once a conversation is
+PENDING_AGENT or AGENT no bot reply can be committed after it; at a turn's start, under the
+lease, the graph follows the row (`follow`: paused with `interrupt()` for a human, resumed with
+`Command(resume=...)` after a hand-back). Console actions are in actions.py, what agents see
+in reads.py; no other package touches the desk tables (docs/desk.md).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graph.base import pii
-from graph.base.sql import Conn, Pool, required
-from graph.state import Handoff, HandoffPlan
+from graph.base.conversation import ConversationId, phone_of
+from graph.base.sql import Conn, Pool
+from graph.state import Handoff
 from server import conversation_ids
 from server.conversations import Conversations
-from server.desk import events
-from server.desk.sla import SlaPolicy
-from server.desk.states import HUMAN_STATES
+from server.desk import bot_turns, events, handback
+from server.desk.planner import DeskPlanner
+from server.desk.states import HUMAN_STATES, AgentRole, DeskState, Priority
+
+if TYPE_CHECKING:
+    from server.conversations import Turn
+    from server.inbound.inbox import StoredMessage
 
 log = logging.getLogger(__name__)
 CSAT_PROMPT = "Thanks for chatting with us! How did we do? Reply with a number from 1 (poor) to 5 (great)."
@@ -58,12 +65,13 @@ class Agent:
 
     id: str
     name: str
-    role: str
+    role: AgentRole | str
     team: str
 
     @property
     def supervisor(self) -> bool:
-        return self.role == "supervisor"
+        """Whether the agent sees every team and may assign conversations."""
+        return self.role == AgentRole.SUPERVISOR
 
 
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
@@ -76,55 +84,35 @@ async def _no_publish(event: dict[str, Any]) -> None:
 class Desk:
     """The human side: the queue of handed-off conversations, their SLA plan and their events."""
 
-    def __init__(self, pool: Pool, conversations: Conversations, policy: SlaPolicy,
-                 *, publish: Publish = _no_publish, public_url: str = "",
+    handback_wait_s = 5.0
+    """How long a console hand-back waits for a worker to resume the graph before answering."""
+
+    def __init__(self, pool: Pool, conversations: Conversations, planner: DeskPlanner,
+                 *, publish: Publish = _no_publish,
                  window_template: dict[str, str] | None = None,
-                 wake: Callable[[str], Awaitable[None]] | None = None,
-                 agent_online_within: timedelta = timedelta(minutes=2)):
-        self.pool, self.conversations, self.policy = pool, conversations, policy
-        self.publish, self.public_url = publish, public_url.rstrip("/")
+                 wake: Callable[[str], Awaitable[None]] | None = None):
+        self.pool, self.conversations, self.planner = pool, conversations, planner
+        self.policy = planner.policy  # the same SLA policy plans handoffs and routes teams
+        self.publish = publish
         self.window_template = window_template or {"name": "order_update_v1", "language": "en"}
-        self.agent_online_within = agent_online_within
         self._wake = wake
 
     async def setup(self) -> None:
         async with self.pool.connection() as conn:
             await conversation_ids.setup(conn)  # the tables come from server/migrations
 
-    def permalink(self, key: str) -> str:
-        """The console page of a conversation: by its opaque ref, never the phone number."""
-        return f"{self.public_url}/console/c/{conversation_ids.ref(key)}"
+    # --- The bot's side: called by the worker's commit (plans: server/desk/planner.py) ---
 
-    # --- The bot's side: called by the graph and by the worker's commit -------------------
-
-    async def agents_online(self, team: str | None = None, now: datetime | None = None) -> int:
-        since = (now or datetime.now(UTC)) - self.agent_online_within
-        async with self.pool.connection() as conn:
-            row = await (await conn.execute(
-                "SELECT count(*) AS n FROM desk_agents WHERE active AND last_seen_at >= %s"
-                " AND (%s::text IS NULL OR team = %s)", (since, team, team))).fetchone()
-        return required(row)["n"]
-
-    async def plan(self, *, tier: str, topic: str, reason: str, now: datetime) -> HandoffPlan:
-        """How a handoff will go: warm with an agent online in business hours, else cold. The
-        SLA clock counts open time only, so after hours it starts at the next opening, and the
-        promised time is then a callback (see SlaPolicy.callback_at)."""
-        first_due, resolution_due = self.policy.due(tier, topic, now)
-        warm = self.policy.is_open(now) and await self.agents_online(now=now) > 0
-        callback = self.policy.callback_at(now, first_due)
-        return {"mode": "warm" if warm else "cold",
-                "priority": self.policy.priority(tier, topic, reason),
-                "first_response_due_at": first_due.isoformat(),
-                "resolution_due_at": resolution_due.isoformat(),
-                "callback_at": callback.isoformat() if callback else None,
-                "eta": self.policy.eta_text(first_due, now)}
-
-    async def wake(self, key: str) -> None:
-        """Have a worker look at the conversation now (e.g. to pause the graph for a human)."""
-        if self._wake:
-            await self._wake(key)
+    async def wake(self, key: str) -> bool:
+        """Have a worker look at the conversation now (to pause the graph for a human, or to
+        resume it after a hand-back); False when this desk has no workers to wake."""
+        if self._wake is None:
+            return False
+        await self._wake(key)
+        return True
 
     async def row(self, conn: Conn, key: str) -> dict[str, Any] | None:
+        """The conversation's desk row (not locked), or None."""
         return await (await conn.execute(
             "SELECT * FROM desk_conversations WHERE key = %s", (key,))).fetchone()
 
@@ -134,6 +122,7 @@ class Desk:
             "SELECT * FROM desk_conversations WHERE key = %s FOR UPDATE", (key,))).fetchone()
 
     async def human_owns(self, key: str) -> bool:
+        """Whether a human owns the conversation now (the agent loop's should_yield)."""
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
                 "SELECT state FROM desk_conversations WHERE key = %s", (key,))).fetchone()
@@ -147,10 +136,10 @@ class Desk:
             "INSERT INTO desk_conversations (key, phone, provider, state, customer_name, tier, topic,"
             " priority, reason, summary, handoff, reference, mode, first_response_due_at,"
             " resolution_due_at, callback_at, pending_since, last_customer_at, opened_at, updated_at)"
-            " VALUES (%(key)s, %(phone)s, %(provider)s, 'PENDING_AGENT', %(name)s, %(tier)s, %(topic)s,"
+            " VALUES (%(key)s, %(phone)s, %(provider)s, %(state)s, %(name)s, %(tier)s, %(topic)s,"
             " %(priority)s, %(reason)s, %(summary)s, %(handoff)s, %(reference)s, %(mode)s,"
             " %(first)s, %(resolution)s, %(callback)s, %(now)s, %(now)s, %(now)s, %(now)s)"
-            " ON CONFLICT (key) DO UPDATE SET state = 'PENDING_AGENT', assigned_agent = NULL,"
+            " ON CONFLICT (key) DO UPDATE SET state = excluded.state, assigned_agent = NULL,"
             " customer_name = excluded.customer_name, tier = excluded.tier, topic = excluded.topic,"
             " priority = excluded.priority, reason = excluded.reason, summary = excluded.summary,"
             " handoff = excluded.handoff, reference = excluded.reference, mode = excluded.mode,"
@@ -158,15 +147,16 @@ class Desk:
             " resolution_due_at = excluded.resolution_due_at, callback_at = excluded.callback_at,"
             " pending_since = excluded.pending_since,"
             " last_customer_at = excluded.last_customer_at, updated_at = excluded.updated_at",
-            {"key": key, "phone": phone, "provider": provider, "name": customer.get("name"),
+            {"key": key, "phone": phone, "provider": provider, "state": DeskState.PENDING_AGENT,
+             "name": customer.get("name"),
              "tier": customer.get("tier") or "retail", "topic": payload.get("intent"),
-             "priority": payload.get("priority", "normal"), "reason": payload.get("reason"),
+             "priority": payload.get("priority", Priority.NORMAL), "reason": payload.get("reason"),
              "summary": payload.get("summary"), "handoff": json.dumps(payload, default=str),
              "reference": payload.get("reference"), "mode": payload.get("mode"),
              "first": payload.get("first_response_due_at"),
              "resolution": payload.get("resolution_due_at"),
              "callback": payload.get("callback_at"), "now": now})
-        await self.event(conn, key, "bot", "transition", to_state="PENDING_AGENT",
+        await self.event(conn, key, "bot", "transition", to_state=DeskState.PENDING_AGENT,
                          reason=payload.get("reason"), payload={"reference": payload.get("reference")})
 
     async def note_customer(self, conn: Conn, key: str, texts: list[str],
@@ -178,6 +168,27 @@ class Desk:
         await conn.execute("UPDATE desk_conversations SET last_customer_at = %s, updated_at = %s"
                            " WHERE key = %s", (now, now, key))
 
+    async def commit_turn(self, conn: Conn, turn: Turn, batch: Sequence[StoredMessage], *,
+                          key: str, phone: str | None) -> bool:
+        """In the turn's commit, under the row lock: may the bot's replies go out? Records a
+        handoff, held messages and discarded replies (server/desk/bot_turns.py)."""
+        return await bot_turns.commit_turn(self, conn, turn, batch, key=key, phone=phone)
+
+    async def follow(self, key: str) -> None:
+        """Under the caller's turn lease: pause the graph for a human owner, or resume it with
+        a waiting hand-back (server/desk/handback.py)."""
+        await handback.follow(self, key)
+
+    async def sweep(self) -> None:
+        """Periodic upkeep: lapsed bot conversations become DORMANT, and hand-backs still
+        waiting are woken again (their due entry may have been lost with Redis)."""
+        await bot_turns.mark_dormant(self)
+        await handback.wake_waiting(self)
+
+    async def set_last_customer_at(self, conn: Conn, key: str, at: datetime) -> None:
+        """When the customer really last wrote (late messages: their own time, not arrival)."""
+        await bot_turns.set_last_customer_at(conn, key, at)
+
     async def delivery_problem(self, conn: Conn, *, key: str, recipient: str,
                                provider: str, outbox_id: int, message_kind: str, outcome: str,
                                reason: str, preview: str | None = None) -> None:
@@ -188,7 +199,7 @@ class Desk:
         can be seen."""
         await conn.execute(
             "INSERT INTO desk_conversations (key, phone, provider) VALUES (%s, %s, %s)"
-            " ON CONFLICT (key) DO NOTHING", (key, recipient if recipient.isdigit() else None, provider))
+            " ON CONFLICT (key) DO NOTHING", (key, phone_of(ConversationId(key)), provider))
         await self.event(
             conn, key, "system", "delivery_unknown" if outcome == "unknown" else "delivery_failed",
             reason=reason, payload={"outbox_id": outbox_id, "message_kind": message_kind,

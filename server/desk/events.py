@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from graph.base.sql import Conn, required
+from server.desk.states import DeskState
 
 MESSAGE_KINDS = ("customer_message", "agent_message")
 
@@ -29,7 +30,7 @@ async def record(conn: Conn, key: str, actor: str, kind: str, *, at: datetime | 
 def _is_handoff(event: Mapping[str, Any]) -> bool:
     """The bot handing the conversation to a human (Desk.open_handoff's event)."""
     return (event["kind"] == "transition" and event["actor"] == "bot"
-            and event["to_state"] == "PENDING_AGENT")
+            and event["to_state"] == DeskState.PENDING_AGENT)
 
 
 def since_handoff(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -30,20 +30,20 @@ from server.desk.sla_config import (  # noqa: F401 - DAYS, TOPICS: part of this 
     Targets,
     parse,
 )
+from server.desk.states import Priority
 
 BUNDLED = Path(__file__).with_name("sla.toml")
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
                "September", "October", "November", "December")
-PRIORITIES = ("low", "normal", "high", "urgent")
-"""Lowest first, as desk_conversations.priority allows them."""
 _SEARCH_DAYS = 3660  # a policy open one day a week still finds an opening well inside this
 
 
-def bump(priority: str) -> str:
-    """One step up: low -> normal -> high -> urgent (urgent stays urgent)."""
-    index = PRIORITIES.index(priority) if priority in PRIORITIES else 1
-    return PRIORITIES[min(index + 1, len(PRIORITIES) - 1)]
+def bump(priority: str) -> Priority:
+    """One step up: low -> normal -> high -> urgent (urgent stays urgent); an unknown value
+    counts as normal."""
+    known = priority if priority in list(Priority) else Priority.NORMAL
+    return Priority(known).raised()
 
 
 @dataclass(frozen=True)
@@ -99,11 +99,13 @@ class SlaPolicy:
                 self.add_business_time(start, targets.resolution))
 
     def priority(self, tier: str | None, topic: str | None, reason: str | None) -> str:
+        """A handoff's priority (a Priority value) by the [priority] rules of the SLA file. A
+        plain string: it goes into the handoff payload, which is checkpointed."""
         if reason in self.urgent_reasons:
-            return "urgent"
+            return Priority.URGENT.value
         if tier in self.high_tiers or topic in self.high_topics or reason in self.high_reasons:
-            return "high"
-        return "normal"
+            return Priority.HIGH.value
+        return Priority.NORMAL.value
 
     # --- business time ---------------------------------------------------------------------
 

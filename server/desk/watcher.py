@@ -23,22 +23,23 @@ tried again on the next run, until the target is breached).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from graph.base.sql import Conn, Pool, required
+from server.availability import Availability
 from server.conversation_ids import for_log
 from server.desk import events
 from server.desk.notify import Alert, Notifier
 from server.desk.sla import SlaPolicy, bump
-from server.desk.states import HUMAN_STATES
+from server.desk.states import HUMAN_STATES, DeskState
+from server.loop import run_until_stopped
 
 log = logging.getLogger(__name__)
 
-UNRESOLVED_STATES = (*HUMAN_STATES, "DORMANT")
+UNRESOLVED_STATES = (*HUMAN_STATES, DeskState.DORMANT)
 """States that count as not resolved once resolution_due_at has passed (BOT: back with the
 bot, CLOSED: done)."""
 
@@ -79,15 +80,16 @@ class SlaWatcher:
         self.batch = batch
 
     async def run_forever(self, stop: asyncio.Event, every_s: float = 30) -> None:
-        while not stop.is_set():
-            try:
-                counts = await self.run_once(datetime.now(UTC))
-                if any(counts.values()):
-                    log.info("SLA watcher: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
-            except Exception:  # the database may be away for a while; try again next time
-                log.exception("SLA watcher run failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every_s)
+        """Run a pass every `every_s` until `stop`; a failed pass is tried again next time."""
+        async def step() -> float:
+            counts = await self.run_once(datetime.now(UTC))
+            if any(counts.values()):
+                log.info("SLA watcher: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+            return every_s
+
+        # An outage waits for the next run, as a bug does: passes are far apart anyway.
+        availability = Availability(log, "SLA watcher", min_pause_s=every_s, max_pause_s=every_s)
+        await run_until_stopped(step, stop, availability, bug_pause_s=every_s)
 
     async def run_once(self, now: datetime | None = None) -> dict[str, int]:
         """One pass at `now` (default: the current time). Returns how many of each action it took:
@@ -132,7 +134,7 @@ class SlaWatcher:
         online = await self._agents_online(conn, c["team"], now)
         if which == "resolution":
             cause = "unresolved"
-        elif c["state"] == "AGENT" and c["assigned_agent"] is not None:
+        elif c["state"] == DeskState.AGENT and c["assigned_agent"] is not None:
             cause = "claimed_no_reply"
         else:
             cause = "unclaimed" if online else "no_agent_online"
@@ -154,7 +156,7 @@ class SlaWatcher:
 
     async def _orphan(self, conn: Conn, key: str, now: datetime) -> bool:
         c = await self._lock(conn, key)
-        if c is None or c["state"] != "AGENT" or c["assigned_agent"] is None:
+        if c is None or c["state"] != DeskState.AGENT or c["assigned_agent"] is None:
             return False
         agent = await (await conn.execute(
             "SELECT id, active, last_seen_at FROM desk_agents WHERE id = %s",
@@ -170,7 +172,7 @@ class SlaWatcher:
         if moved.rowcount != 1:
             return False
         why = "agent_inactive" if agent and not agent["active"] else "agent_offline"
-        await self._event(conn, key, now, "reassigned", "AGENT", "PENDING_AGENT", why, {
+        await self._event(conn, key, now, "reassigned", DeskState.AGENT, DeskState.PENDING_AGENT, why, {
             "previous_agent": c["assigned_agent"], "team": c["team"],
             "last_seen_at": seen.isoformat() if seen else None})
         return True
@@ -207,7 +209,7 @@ class SlaWatcher:
     async def _reroute(self, conn: Conn, key: str, now: datetime) -> bool:
         c = await self._lock(conn, key)
         fallback = self.policy.fallback_team
-        if (c is None or c["state"] != "PENDING_AGENT" or c["team"] == fallback
+        if (c is None or c["state"] != DeskState.PENDING_AGENT or c["team"] == fallback
                 or c["pending_since"] is None
                 or c["pending_since"] >= self._reroute_cutoff(now, c["team"])):
             return False
@@ -219,7 +221,7 @@ class SlaWatcher:
             (fallback, priority, now, now, key, c["team"], c["pending_since"]))
         if moved.rowcount != 1:
             return False
-        await self._event(conn, key, now, "rerouted", "PENDING_AGENT", "PENDING_AGENT", "unclaimed", {
+        await self._event(conn, key, now, "rerouted", DeskState.PENDING_AGENT, DeskState.PENDING_AGENT, "unclaimed", {
             "from_team": c["team"], "to_team": fallback, "from_priority": c["priority"],
             "to_priority": priority, "previous_agent": c["assigned_agent"],
             "pending_since": c["pending_since"].isoformat(),
@@ -250,7 +252,7 @@ class SlaWatcher:
         c = await (await conn.execute(
             "SELECT * FROM desk_conversations WHERE key = %s", (key,))).fetchone()
         due = c["first_response_due_at"] if c else None
-        if (c is None or c["state"] != "PENDING_AGENT" or c["assigned_agent"] is not None
+        if (c is None or c["state"] != DeskState.PENDING_AGENT or c["assigned_agent"] is not None
                 or c["first_response_at"] is not None or due is None
                 or not now < due <= now + self.warn_before
                 or await self._recorded(conn, key, "sla_warning", due)):

@@ -46,7 +46,7 @@ async def store_many(conn: Conn, messages: list[InboundMessage]) -> set[tuple[st
     # One JSON parameter: json.dumps runs in C, where dumping nine arrays runs in Python.
     rows = json.dumps([
         {"provider": m.provider, "provider_message_id": m.provider_message_id,
-         "conversation_key": m.customer_key, "phone": m.phone, "kind": m.kind,
+         "conversation_key": m.conversation_id, "phone": m.phone, "kind": m.kind,
          "body": m.text if m.needs_turn else redact(m.text)[0],  # no turn will read it raw
          "needs_turn": m.needs_turn, "sent_at": m.sent_at.isoformat(),
          "payload": minimise(m.provider, m.raw),

@@ -134,7 +134,7 @@ class Intake:
                 for batch, new in zip(batches, new_by_batch, strict=True)]
 
     async def _schedule(self, new: list[InboundMessage]) -> None:
-        keys = {m.customer_key for m in new if m.needs_turn}
+        keys: set[str] = {m.conversation_id for m in new if m.needs_turn}
         if not keys:
             return
         if time.monotonic() < self._redis_retry_at:  # Redis is away: do not wait for it

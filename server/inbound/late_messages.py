@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from graph.base.conversation import ConversationId
 from graph.base.pii import redact
 from graph.base.sql import Conn
 from graph.state import Handoff
@@ -68,11 +69,12 @@ def how_late(delay: timedelta) -> str:
     return f"{hours // 24} days"
 
 
-async def hand_over(conversations: Conversations, desk: Desk | None, *, phone: str,
+async def hand_over(conversations: Conversations, desk: Desk | None, *,
+                    conversation: ConversationId,
                     batch: Sequence[StoredMessage], turn_key: str, now: datetime) -> Turn:
     """The turn for a late batch: the graph paused for a human (idempotent, so a crashed turn
     can run this again), the texts held for them, and the handoff payload with the SLA plan."""
-    paused = await conversations.give_up(phone, [m.body for m in batch], turn_key, REASON)
+    paused = await conversations.give_up(conversation, REASON)
     oldest = min(m.sent_at for m in batch)
     delay = now - oldest
     graph_payload = paused.handoff
@@ -86,7 +88,7 @@ async def hand_over(conversations: Conversations, desk: Desk | None, *, phone: s
         MARK: {"messages": len(batch), "sent_at": oldest.isoformat(),
                "late_by_s": int(delay.total_seconds())}}
     if desk is not None:  # SLA due times, priority (late_message is high) and the promise
-        payload.update(await desk.plan(tier=(customer.get("tier") if customer else None) or "retail",
+        payload.update(await desk.planner.plan(tier=(customer.get("tier") if customer else None) or "retail",
                                        topic=graph_payload.get("intent") or "other",
                                        reason=REASON, now=now))
     reply = prompts.LATE_APOLOGY.format(eta=payload["eta"], ticket=payload["reference"])
@@ -103,8 +105,7 @@ async def record(conn: Conn, desk: Desk, *, key: str, before: dict[str, Any] | N
     previous = before["last_customer_at"] if before else None
     last = max(newest, previous) if previous else newest
     facts["customer_last_at"] = last
-    await conn.execute("UPDATE desk_conversations SET last_customer_at = %s WHERE key = %s",
-                       (last, key))
+    await desk.set_last_customer_at(conn, key, last)
     await desk.event(conn, key, "system", REASON, reason=(
         f"{facts['messages']} message(s) reached us late, the oldest sent "
         f"{how_late(timedelta(seconds=facts['late_by_s']))} earlier"),

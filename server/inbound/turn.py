@@ -15,25 +15,22 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
+from graph.base.conversation import phone_of, recipient_of
 from graph.base.settings import Settings
 from graph.base.sql import Conn, Pool
 from server import outbox
 from server.conversation_ids import for_log
 from server.conversations import Conversations, Turn
 from server.desk.desk import Desk
-from server.desk.states import HUMAN_STATES
 from server.inbound import inbox, late_messages
 from server.inbound.inbox import StoredMessage
-from server.inbound.scheduler import Lease, Scheduler, take_fence
+from server.inbound.lease import Lease, LostLease, take_fence
+from server.inbound.scheduler import Scheduler
 from server.media import jobs as media_jobs
 
 log = logging.getLogger(__name__)
 GIVE_UP_AFTER = 3
 """Failed attempts at one conversation's turn before it is handed to a human instead."""
-
-
-class LostLease(RuntimeError):
-    """Another worker took the conversation over; this worker's turn must not commit."""
 
 
 class TurnRunner:
@@ -63,8 +60,8 @@ class TurnRunner:
         """Run the leased conversation's turn: a crashed turn first, else its new messages."""
         key = lease.conversation_key
         desk = self.desk
-        if desk:
-            await self._pause_if_taken_over(desk, key)
+        if desk:  # under this lease, the graph follows the desk row (server/desk/handback.py)
+            await desk.follow(key)
         async with self.pool.connection() as conn:
             if await self._awaiting_voice(conn, key):
                 return
@@ -81,35 +78,35 @@ class TurnRunner:
                 batch = await self._start_turn(conn, rows, lease, datetime.now(UTC))
                 if not batch:
                     return
-        turn_key, customer = _turn_key(batch), batch[0]
-        phone, now = customer.phone or key, datetime.now(UTC)
+        turn_key, now = _turn_key(batch), datetime.now(UTC)
         if give_up:
             log.error("turn of %s (fence %s) failed %d times; handing the conversation to a human",
                       for_log(key), lease.fence, GIVE_UP_AFTER)
-            turn = await self.conversations.give_up(phone, [r.body for r in batch], turn_key,
-                                                    "turn_failed")
+            turn = await self.conversations.give_up(key, "turn_failed")
         elif late_messages.is_late(batch, now, self.settings.stale_message_age_s):
             log.info("%d late message(s) for %s: handing them to a human", len(batch), for_log(key))
-            turn = await late_messages.hand_over(self.conversations, self.desk, phone=phone,
+            turn = await late_messages.hand_over(self.conversations, self.desk, conversation=key,
                                                  batch=batch, turn_key=turn_key, now=now)
         else:
             should_yield = partial(desk.human_owns, key) if desk else None
-            turn = await self.conversations.handle(phone, *[r.body for r in batch],
+            turn = await self.conversations.handle(key, *[r.body for r in batch],
                                                    turn_key=turn_key, should_yield=should_yield)
-        await self._commit(lease, turn, batch, phone)
+        await self._commit(lease, turn, batch)
 
-    async def _commit(self, lease: Lease, turn: Turn, batch: list[StoredMessage], phone: str) -> None:
+    async def _commit(self, lease: Lease, turn: Turn, batch: list[StoredMessage]) -> None:
         key, customer, turn_key = lease.conversation_key, batch[0], _turn_key(batch)
         async with self.pool.connection() as conn, conn.transaction():
             if not await take_fence(conn, key, lease.fence):
                 raise LostLease(key)
             outcome = turn.outcome
-            if self.desk and not await self._desk_allows(self.desk, conn, turn, batch, key, phone):
+            # Under the desk row's lock: may the bot's replies go out? (server/desk/bot_turns.py)
+            if self.desk and not await self.desk.commit_turn(conn, turn, batch, key=key,
+                                                             phone=phone_of(key)):
                 turn.replies = []  # a human owns it now: the bot's reply is discarded (recorded)
                 outcome = ("silent", "human_owns" if turn.held else "human_took_over")
             if turn.replies:
                 await outbox.enqueue_reply(
-                    conn, conversation_key=key, recipient=phone, provider=customer.provider,
+                    conn, conversation_key=key, recipient=recipient_of(key), provider=customer.provider,
                     # One WhatsApp message per turn, however many texts the graph produced.
                     texts=["\n\n".join(turn.replies)], idempotency_key=turn_key,
                     last_customer_at=late_messages.window_from(turn, batch), now=datetime.now(UTC),
@@ -121,54 +118,6 @@ class TurnRunner:
             await inbox.settle(conn, batch, "done")
         if turn.replies and self.committed:
             self.committed()
-
-    async def _pause_if_taken_over(self, desk: Desk, key: str) -> None:
-        """A human took the conversation over in the console: pause its graph (under this
-        worker's lease, so no bot turn runs at the same time)."""
-        async with self.pool.connection() as conn:
-            row = await desk.row(conn, key)
-        if row and row["state"] in HUMAN_STATES:
-            await self.conversations.take_over(row["phone"] or key, "agent_takeover",
-                                               agent=row["assigned_agent"])
-
-    async def _desk_allows(self, desk: Desk, conn: Conn, turn: Turn, batch: list[StoredMessage],
-                           key: str, phone: str) -> bool:
-        """Under the desk row's lock: may this turn's bot replies go out? Records the handoff."""
-        now = datetime.now(UTC)
-        row = await desk.lock(conn, key)
-        human = bool(row and row["state"] in HUMAN_STATES)
-        if turn.held:
-            if not human:  # paused for a human the desk does not know of: queue it now
-                if turn.handoff is None:  # a held turn is a paused graph, which has its payload
-                    raise RuntimeError("a held turn without its handoff payload")
-                await desk.open_handoff(conn, key=key, phone=phone, provider=batch[0].provider,
-                                        payload=turn.handoff, now=now)
-            await desk.note_customer(conn, key, [r.body for r in batch], now)
-            if late_messages.is_late_turn(turn):  # one handoff, one apology
-                await late_messages.record(conn, desk, key=key, before=row, batch=batch,
-                                           turn=turn, now=now, opened=not human)
-                return bool(turn.replies) and not human
-            return bool(turn.replies)  # a turn the bot gave up on tells the customer
-        if human:
-            await desk.event(conn, key, "bot", "discarded_bot_reply",
-                             payload={"replies": turn.replies, "turn_key": batch[0].turn_key})
-            return False
-        reopens = not turn.rating  # a rating answers the resolve; it does not reopen
-        if row and row["state"] in ("CLOSED", "DORMANT") and reopens:
-            await desk.event(conn, key, "customer", "transition", from_state=row["state"],
-                             to_state="BOT", reason="customer wrote again")
-        if turn.handoff:
-            await desk.open_handoff(conn, key=key, phone=phone, provider=batch[0].provider,
-                                    payload=turn.handoff, now=now)
-        else:
-            await conn.execute(
-                "INSERT INTO desk_conversations (key, phone, provider, last_customer_at) VALUES"
-                " (%s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET last_customer_at ="
-                " excluded.last_customer_at, updated_at = now(), state = CASE WHEN %s AND"
-                " desk_conversations.state IN ('CLOSED', 'DORMANT') THEN 'BOT' ELSE"
-                " desk_conversations.state END", (key, phone, batch[0].provider,
-                                                 max(r.sent_at for r in batch), reopens))
-        return True
 
     async def _start_turn(self, conn, rows: list[StoredMessage], lease: Lease,
                           now: datetime) -> list[StoredMessage]:
@@ -190,7 +139,8 @@ class TurnRunner:
             await inbox.claim(conn, [r.id for r in batch], turn_key)
             # Read receipt and typing indicator as the turn starts.
             await outbox.enqueue_read_receipt(
-                conn, provider=batch[-1].provider, recipient=batch[-1].phone or lease.conversation_key,
+                conn, provider=batch[-1].provider,
+                recipient=recipient_of(lease.conversation_key),
                 inbound_message_id=batch[-1].provider_message_id,
                 conversation_key=lease.conversation_key)
         return [StoredMessage(**{**r.__dict__, "state": "in_turn", "turn_key": turn_key}) for r in batch]

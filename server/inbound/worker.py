@@ -2,9 +2,10 @@
 
 Any number of worker processes can run against the same Redis and Postgres, each running up
 to `worker.concurrency` turns concurrently, so a slow model call holds one slot and delays
-no other conversation. A conversation is run by one worker at a time (the scheduler's lease,
-renewed by one heartbeat for all of a worker's turns); the commit is fenced, so a worker that
-lost its lease commits nothing. One turn's work is in server/inbound/turn.py.
+no other conversation. A conversation is run by one worker at a time (its lease, renewed by
+one heartbeat for all of a worker's turns: server/inbound/lease.py); the commit is fenced, so a
+worker that lost its lease commits nothing. One turn's work is in server/inbound/turn.py; the
+loop itself is server/loop.py's.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from collections.abc import Callable
 
 from graph.base.settings import Settings
 from graph.base.sql import Pool
-from graph.window import CUSTOMER_WINDOW
 from server.availability import OUTAGES, Availability
 from server.conversation_ids import for_log
 from server.conversations import Conversations
 from server.desk.desk import Desk
-from server.idle import idle
 from server.inbound import inbox
-from server.inbound.scheduler import Lease, Scheduler, next_fences
-from server.inbound.turn import GIVE_UP_AFTER, LostLease, TurnRunner
+from server.inbound.lease import Lease, LostLease, heartbeat, next_fences
+from server.inbound.scheduler import Scheduler
+from server.inbound.turn import GIVE_UP_AFTER, TurnRunner
+from server.loop import run_until_stopped
 
 log = logging.getLogger(__name__)
 TAKE_AT_ONCE = 8
@@ -41,7 +42,7 @@ class TurnWorker:
                  *, concurrency: int | None = None, committed: Callable[[], None] | None = None):
         self.pool, self.scheduler, self.conversations, self.settings = (
             pool, scheduler, conversations, settings)
-        self.desk = desk
+        self.leases, self.desk = scheduler.leases, desk
         self.concurrency = concurrency or settings.worker.concurrency
         self.turns = TurnRunner(pool, scheduler, conversations, settings, desk, committed)
         self.running: dict[str, tuple[Lease, asyncio.Task]] = {}
@@ -49,6 +50,7 @@ class TurnWorker:
         self._failures: dict[str, int] = {}
         self._lost: set[str] = set()
         self._freed = asyncio.Event()
+        """Set when a turn ends while every slot was busy: the loop takes more at once."""
         self._swept_at, self._reaped_at = 0.0, 0.0
         self._sweep_all = True  # at start: whatever was pending while no worker ran
 
@@ -56,24 +58,24 @@ class TurnWorker:
 
     async def run_forever(self, stop: asyncio.Event, idle_s: float = 0.05,
                           sweep_every_s: float = 30.0, drain_s: float = 4.0) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat())
+        """Take and run due conversations until `stop`; then let running turns finish for up
+        to `drain_s` (the rest are cancelled and re-run elsewhere)."""
+        async def step() -> float:
+            await self._housekeeping(sweep_every_s)
+            if await self._start_due() and len(self.running) < self.concurrency:
+                return 0  # more may be due right now
+            return idle_s
+
+        def resumed() -> None:
+            self._sweep_all = True  # Redis may have come back empty
+
+        renewing = asyncio.create_task(heartbeat(
+            self.leases, lambda: [lease for lease, _ in self.running.values()], self._lost_lease))
         try:
-            while not stop.is_set():
-                pause = idle_s
-                try:
-                    await self._housekeeping(sweep_every_s)
-                    if await self._start_due() and len(self.running) < self.concurrency:
-                        pause = 0  # more may be due right now
-                    if self.availability.ok():
-                        self._sweep_all = True  # Redis may have come back empty
-                except OUTAGES as error:
-                    pause = self.availability.failed(error)
-                except Exception:  # a bug: one traceback, then the loop goes on
-                    log.exception("turn worker iteration failed")
-                    pause = 1.0
-                await self._wait(stop, pause)
+            await run_until_stopped(step, stop, self.availability, bug_pause_s=1.0,
+                                    wake_on=[self._freed], resumed=resumed)
         finally:
-            heartbeat.cancel()
+            renewing.cancel()
             await self._drain(drain_s)
 
     async def run_once(self, now: float | None = None) -> int:
@@ -108,15 +110,12 @@ class TurnWorker:
         self.running[key] = (lease, task)
 
         def done(_: asyncio.Task) -> None:
+            was_full = len(self.running) >= self.concurrency
             self.running.pop(key, None)
-            self._freed.set()
+            if was_full:
+                self._freed.set()
         task.add_done_callback(done)
         return task
-
-    async def _wait(self, stop: asyncio.Event, pause: float) -> None:
-        """Sleep `pause`, or until a slot frees up while all are busy, or until stopped."""
-        self._freed.clear()
-        await idle(pause, stop, *([self._freed] if len(self.running) >= self.concurrency else []))
 
     async def _drain(self, within_s: float) -> None:
         """On stop, let running turns finish for a while, then cancel them (they are re-run)."""
@@ -127,26 +126,17 @@ class TurnWorker:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _heartbeat(self) -> None:
-        """Renew every lease this worker holds; cancel the turns whose lease was taken."""
-        while True:
-            await asyncio.sleep(self.scheduler.heartbeat_s)
-            if not self.running:
-                continue
-            try:
-                lost = await self.scheduler.renew([lease for lease, _ in self.running.values()])
-            except OUTAGES:  # Redis is away: the turns go on, and the fence guards their commit
-                continue
-            for key in lost:
-                if key in self.running:
-                    self._lost.add(key)
-                    self.running[key][1].cancel()
+    def _lost_lease(self, key: str) -> None:
+        """The heartbeat found another worker holding `key`'s lease: stop its turn here."""
+        if key in self.running:
+            self._lost.add(key)
+            self.running[key][1].cancel()
 
     async def _housekeeping(self, sweep_every_s: float) -> None:
         now = time.monotonic()
         if now - self._reaped_at > 1.0:
             self._reaped_at = now
-            await self.scheduler.reap()
+            await self.leases.reap()
         if self._sweep_all or now - self._swept_at > sweep_every_s:
             everything, self._sweep_all, self._swept_at = self._sweep_all, False, now
             try:
@@ -158,7 +148,7 @@ class TurnWorker:
     async def sweep(self, everything: bool = False) -> int:
         """Reschedule conversations whose messages are stored but not due in Redis (Redis was
         down when they arrived, or lost its data). Postgres is the truth."""
-        older_than = 0.0 if everything else max(2 * self.settings.debounce_s, self.scheduler.lease_ms / 1000)
+        older_than = 0.0 if everything else max(2 * self.settings.debounce_s, self.leases.lease_ms / 1000)
         async with self.pool.connection() as conn:
             rows = await inbox.unscheduled(conn, older_than)
         rescheduled = await self.scheduler.reschedule(
@@ -166,18 +156,8 @@ class TurnWorker:
         if rescheduled:
             log.info("rescheduled %d conversation(s) with unanswered messages", rescheduled)
         if self.desk:
-            await self._mark_dormant(self.desk)
+            await self.desk.sweep()  # lapsed windows, hand-backs still waiting
         return rescheduled
-
-    async def _mark_dormant(self, desk: Desk) -> None:
-        """Bot conversations whose 24-hour window has lapsed become DORMANT (recorded)."""
-        async with self.pool.connection() as conn, conn.transaction():
-            lapsed = await (await conn.execute(
-                "UPDATE desk_conversations SET state = 'DORMANT', updated_at = now() WHERE state = 'BOT'"
-                " AND last_customer_at < now() - %s RETURNING key", (CUSTOMER_WINDOW,))).fetchall()
-            for row in lapsed:
-                await desk.event(conn, row["key"], "system", "transition", from_state="BOT",
-                                 to_state="DORMANT", reason="24-hour window lapsed")
 
     # --- One conversation's turn ------------------------------------------------------------
 
@@ -212,4 +192,4 @@ class TurnWorker:
             with contextlib.suppress(*OUTAGES):
                 if retry_in is not None:
                     await self.scheduler.mark_due(key, time.time() + retry_in)
-                await self.scheduler.finish(lease)
+                await self.leases.finish(lease)

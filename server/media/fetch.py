@@ -20,8 +20,8 @@ from graph.base import media_text
 from graph.base.settings import MediaSettings
 from graph.base.sql import Pool
 from server.availability import OUTAGES, Availability
-from server.idle import idle
 from server.inbound.scheduler import Scheduler
+from server.loop import run_until_stopped
 from server.media import checks, jobs
 from server.media.jobs import Job
 from server.media.sources import Permanent, Source, Transient
@@ -53,17 +53,15 @@ class MediaFetcher:
         self._wake.set()
 
     async def run_forever(self, stop: asyncio.Event, poll_s: float = 1.0) -> None:
-        while not stop.is_set():
-            self._wake.clear()
-            pause = poll_s
-            try:
-                if await self._start_due() and len(self.running) < self.concurrency:
-                    pause = 0
-            except OUTAGES as error:
-                pause = self.availability.failed(error)
-            except Exception:  # a bug: one traceback, then the loop goes on
-                log.exception("media fetcher iteration failed")
-            await idle(pause, stop, self._wake)
+        """Fetch until `stop`, at once when woken, else every `poll_s`; then wait for the
+        fetches under way."""
+        async def step() -> float:
+            if await self._start_due() and len(self.running) < self.concurrency:
+                return 0  # more may be due right now
+            return poll_s
+
+        await run_until_stopped(step, stop, self.availability, bug_pause_s=poll_s,
+                                wake_on=[self._wake])
         await asyncio.gather(*self.running, return_exceptions=True)
 
     async def run_once(self) -> int:

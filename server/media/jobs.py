@@ -51,7 +51,7 @@ def fetched(message: InboundMessage) -> bool:
 async def record(conn: Conn, messages: list[InboundMessage]) -> None:
     """Queue the files of newly stored messages (in the caller's transaction)."""
     rows = [{"provider": m.provider, "provider_message_id": m.provider_message_id,
-             "conversation_key": m.customer_key, "kind": m.kind,
+             "conversation_key": m.conversation_id, "kind": m.kind,
              "provider_media_id": _short(m.media.get("id")), "source_url": _short(m.media.get("url"), 2048)
              if m.provider == "twilio" else None,  # Meta's is asked for by id, fresh, when fetching
              "declared_type": _short(m.media.get("mime_type"), 200),

@@ -143,6 +143,6 @@ async def _advisory_lock(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
 
 async def migrate_pool(pool: Pool) -> list[str]:
     """`migrate` on one of the pool's connections: what a command that opens its own pool calls
-    (servers call it from their composition, server/bootstrap.py, under the setup lock)."""
+    (the composition root, server/composition.py `open_database`, calls it under the setup lock)."""
     async with pool.connection() as conn:
         return await migrate(conn)

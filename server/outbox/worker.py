@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from graph.base.settings import OutboxSettings
 from graph.base.sql import Conn, Pool
 from server.availability import OUTAGES, Availability
-from server.idle import idle
+from server.loop import run_until_stopped
 from server.outbox import problems
 from server.outbox.pacing import Bucket, Pacer
 from server.outbox.queue import ROW_COLUMNS as _COLUMNS
@@ -119,18 +119,14 @@ class OutboxWorker:
     # --- The loop ---------------------------------------------------------------------------
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                settle = time.monotonic() - self._settled_at >= SETTLE_EVERY_S
-                pause = 0.0 if await self.run_once(settle=settle) >= self.batch_size else self.poll_s
-                self.availability.ok()
-            except OUTAGES as error:  # rows wait in Postgres; one log line per outage
-                pause = self.availability.failed(error)
-            except Exception:  # a bug: its traceback, then the loop goes on
-                log.exception("outbox iteration failed")
-                pause = self.poll_s
-            self._woken.clear()
-            await idle(pause, stop, self._woken)
+        """Send until `stop`: at once when woken, else every `poll_s`; rows wait in Postgres
+        through an outage (server/loop.py logs it once)."""
+        async def step() -> float:
+            settle = time.monotonic() - self._settled_at >= SETTLE_EVERY_S
+            return 0.0 if await self.run_once(settle=settle) >= self.batch_size else self.poll_s
+
+        await run_until_stopped(step, stop, self.availability, bug_pause_s=self.poll_s,
+                                wake_on=[self._woken])
 
     def wake(self) -> None:
         """New rows were committed in this process: look now rather than at the next poll."""

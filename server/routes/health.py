@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from server.deps import RuntimeDep
+from server.deps import ServerDep
 from server.outbox import problems
 
 router = APIRouter(tags=["health"])
@@ -22,7 +22,7 @@ async def healthz() -> dict:
 
 
 @router.get("/readyz")
-async def readyz(runtime: RuntimeDep) -> JSONResponse:
+async def readyz(runtime: ServerDep) -> JSONResponse:
     """Postgres, Redis and Chroma all answer; 503 naming the ones that do not. `models` shows
     each model's circuit breaker; an open one does not make it 503: the offline brain serves.
     `outbox` reports messages failed or of unknown delivery in the last 24 hours and the open
@@ -36,7 +36,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
         await runtime.redis.ping()
 
     async def chroma() -> None:
-        knowledge = runtime.switchboard.services.knowledge
+        knowledge = runtime.core.services.knowledge
         await asyncio.to_thread(knowledge.collection.count)
 
     async def outbox() -> dict[str, Any]:
@@ -49,7 +49,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     status = {name: "ok" if r is None else f"error: {type(r).__name__}"
               for name, r in zip(checks, results, strict=True)}
     ready = all(v == "ok" for v in status.values())
-    models = runtime.switchboard.services.model_states()
+    models = runtime.core.services.model_states()
     outbox_view = f"error: {type(backlog).__name__}" if isinstance(backlog, BaseException) else backlog
     return JSONResponse({"ready": ready, **status, "models": models, "outbox": outbox_view},
                         status_code=200 if ready else 503)

@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field
 
 from graph.base.settings import Settings
 from server.demo_mode import demo_mode
-from server.deps import RuntimeDep
-from server.runtime import public_url
+from server.deps import ServerDep
 from server.simulator.fake_cloud_api import FakeCloudApi
+from server.urls import public_url
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 router = APIRouter(prefix="/simulator", tags=["simulator"])
@@ -54,7 +54,7 @@ async def send(message: CustomerMessage, request: Request) -> dict:
 
 
 @router.get("/api/messages")
-async def messages(phone: str, runtime: RuntimeDep, request: Request) -> dict:
+async def messages(phone: str, runtime: ServerDep, request: Request) -> dict:
     """The conversation as the customer's phone shows it, oldest first, and whose number it is
     (the business name, for `switchboard simulate`)."""
     async with runtime.pool.connection() as conn:

@@ -25,10 +25,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from server.channels import meta, twilio
 from server.channels.models import MalformedPayload, WebhookBatch
-from server.deps import RuntimeDep, get_runtime
+from server.deps import ServerDep, server_parts
 from server.inbound.intake import StorageUnavailable
+from server.parts import ServerParts
 from server.request_guards import BadJson
-from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -56,7 +56,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def accept(runtime: Runtime, batch: WebhookBatch) -> dict:
+async def accept(runtime: ServerParts, batch: WebhookBatch) -> dict:
     """Store messages and statuses (in one statement or transaction with concurrent webhooks),
     then schedule the conversations; 503 when Postgres cannot take them."""
     for message in batch.messages:
@@ -75,7 +75,7 @@ async def accept(runtime: Runtime, batch: WebhookBatch) -> dict:
 
 
 @router.get("/meta", response_class=PlainTextResponse)
-async def meta_subscribe(request: Request, runtime: RuntimeDep) -> str:
+async def meta_subscribe(request: Request, runtime: ServerDep) -> str:
     """Meta's subscription check: echo hub.challenge when the verify token matches."""
     challenge = meta.verify_subscription(
         request.query_params, runtime.settings.meta.verify_token.get_secret_value())
@@ -87,7 +87,7 @@ async def meta_subscribe(request: Request, runtime: RuntimeDep) -> str:
 async def meta_webhook(request: Request) -> JSONResponse:
     """WhatsApp Cloud API webhook: signature checked, messages and statuses stored, turns
     scheduled."""
-    runtime = await get_runtime(request)
+    runtime = await server_parts(request)
     require_media_type(request, "application/json")
     body = await read_body(request, runtime.settings.max_body_bytes)
     signature = request.headers.get("x-hub-signature-256")
@@ -114,7 +114,7 @@ def twilio_signed_url(public_url: str | None, request: Request) -> str:
 
 async def twilio_webhook(request: Request) -> Response:
     """Twilio webhook: signature checked, the message or status stored, the turn scheduled."""
-    runtime = await get_runtime(request)
+    runtime = await server_parts(request)
     settings = runtime.settings.twilio
     if settings.auth_token is None:
         raise HTTPException(404, "Twilio channel not configured")

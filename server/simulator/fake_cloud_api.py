@@ -303,8 +303,9 @@ class FakeCloudApi:
 
     def status_value(self, message: dict[str, Any], status: str,
                      errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        recipient = "recipient_user_id" if message.get("by_user_id") else "recipient_id"
         entry: dict[str, Any] = {"id": message["id"], "status": status,
-                                 "timestamp": str(int(time.time())), "recipient_id": message["to"]}
+                                 "timestamp": str(int(time.time())), recipient: message["to"]}
         if message.get("biz_opaque_callback_data"):
             entry["biz_opaque_callback_data"] = message["biz_opaque_callback_data"]
         if status in ("sent", "delivered"):
@@ -374,8 +375,11 @@ class FakeCloudApi:
             if behaviour["code"] is None:
                 return PlainTextResponse("upstream error", status_code=behaviour["http_status"])
             return JSONResponse({"error": meta_error(behaviour["code"])}, behaviour["http_status"])
-        to = str(body.get("to"))
-        record = {"id": new_wamid(), "to": to, "type": body.get("type"), "text": text,
+        # A customer who shares only a username is sent to by BSUID, in `recipient`, not `to`.
+        by_user_id = not body.get("to") and bool(body.get("recipient"))
+        to = str(body.get("recipient") if by_user_id else body.get("to"))
+        record = {"id": new_wamid(), "to": to, "by_user_id": by_user_id, "type": body.get("type"),
+                  "text": text,
                   "template": body.get("template"), "context": body.get("context"),
                   "biz_opaque_callback_data": body.get("biz_opaque_callback_data"),
                   "payload": body, "requested_at": requested_at, "at": time.time()}

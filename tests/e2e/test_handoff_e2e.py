@@ -49,7 +49,7 @@ async def test_customer_agent_and_bot_handoff_round_trip(start_server):
     server = await start_server(debounce_s=0.2)
     if not await server.rows("SELECT 1 FROM desk_agents WHERE id = 'demo'"):
         # The shared test database may already hold agents, so the demo seed was skipped.
-        await create_agent(server.runtime.pool, "demo", "Demo Supervisor", "demo", "supervisor", "support")
+        await create_agent(server.parts.pool, "demo", "Demo Supervisor", "demo", "supervisor", "support")
     phone = "4477" + str(uuid.uuid4().int)[:8]
     started = time.monotonic()
 
@@ -110,7 +110,7 @@ async def test_customer_agent_and_bot_handoff_round_trip(start_server):
             await customer.fill("#text", "how long do refunds take?")
             await customer.press("#text", "Enter")
             await expect(customer.locator(".msg.business", has_text="working days")).to_be_visible()
-            messages = (await server.runtime.switchboard.conversations.state(phone))["messages"]
+            messages = (await server.parts.core.conversations.state(phone))["messages"]
             human = next(i for i, m in enumerate(messages)
                          if isinstance(m, AIMessage) and m.name == "agent_demo" and m.text == HUMAN_REPLY)
             question = next(i for i, m in enumerate(messages)

@@ -110,7 +110,7 @@ async def test_a_locked_account_refuses_the_right_password_until_the_lockout_end
         events = await server.rows("SELECT kind FROM console_login_events WHERE agent_id = %s"
                                    " AND kind = 'lockout'", agent_id)
         assert len(events) == 1
-        async with server.runtime.pool.connection() as conn:  # fifteen minutes later
+        async with server.parts.pool.connection() as conn:  # fifteen minutes later
             await conn.execute("UPDATE console_login_throttle SET blocked_until = now() - interval '1 s'"
                                " WHERE scope = 'account' AND subject = %s", (subject("account", agent_id),))
         assert (await try_login(http, agent_id, PASSWORD)).status_code == 303
@@ -246,7 +246,7 @@ async def test_cookies_are_secure_when_the_public_url_is_https_even_over_a_plain
 
 async def assigned_conversation(server: RunningServer, owner: str, team: str = "support") -> tuple[str, str]:
     key = new_phone()
-    async with server.runtime.pool.connection() as conn:
+    async with server.parts.pool.connection() as conn:
         await conn.execute("INSERT INTO desk_conversations (key, phone, state, team, assigned_agent,"
                            " last_customer_at) VALUES (%s, %s, 'AGENT', %s, %s, now())",
                            (key, key, team, owner))
@@ -340,7 +340,7 @@ async def test_slack_alerts_link_by_ref_and_name_no_phone(start_server):
     try:
         payload = json.dumps(notifier.payload(alert))
         assert key not in payload and f"https://desk.example/console/c/{ref}" in payload
-        assert server.runtime.desk.permalink(key).endswith(f"/console/c/{ref}")
+        assert server.parts.desk.planner.permalink(key).endswith(f"/console/c/{ref}")
     finally:
         await boss.aclose()
 

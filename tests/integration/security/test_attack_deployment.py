@@ -125,17 +125,17 @@ async def attempt_login(server, agent_id: str, password: str) -> httpx.Response:
 
 async def test_demo_accounts_live_and_die_with_demo_mode(fresh_database, start_server):
     database = {"database_url": fresh_database}
-    real = await start_server(run_workers=False, twilio=TWILIO, runtime_options=database)
+    real = await start_server(run_workers=False, twilio=TWILIO, server_options=database)
     assert await real.rows("SELECT id FROM desk_agents") == []  # never created outside demo mode
 
-    demo = await start_server(run_workers=False, runtime_options=database)
+    demo = await start_server(run_workers=False, server_options=database)
     rows = await demo.rows("SELECT id, demo, active FROM desk_agents ORDER BY id")
     assert [tuple(r.values()) for r in rows] == [("demo", True, True), ("sam", True, True)]
     supervisor = await login(demo, "demo", "demo")
     page = (await supervisor.http.get("/console")).text
     assert "demo account" in page and "Demo account: its password is" in page
 
-    again = await start_server(run_workers=False, twilio=TWILIO, runtime_options=database,
+    again = await start_server(run_workers=False, twilio=TWILIO, server_options=database,
                                console_login=PROXIED)
     for agent_id in ("demo", "sam"):  # the published passwords no longer open anything
         assert (await attempt_login(again, agent_id, agent_id)).status_code == 401
@@ -151,10 +151,10 @@ async def test_demo_accounts_made_before_the_mark_are_disabled_too(fresh_databas
     from server.console.auth import create_agent
 
     database = {"database_url": fresh_database}
-    demo = await start_server(run_workers=False, runtime_options=database)
+    demo = await start_server(run_workers=False, server_options=database)
     await demo.rows("DELETE FROM desk_agents WHERE id = %s RETURNING id", agent_id)
-    await create_agent(demo.runtime.pool, agent_id, agent_id, agent_id, "supervisor")  # unmarked
-    real = await start_server(run_workers=False, meta=REAL_META, runtime_options=database,
+    await create_agent(demo.parts.pool, agent_id, agent_id, agent_id, "supervisor")  # unmarked
+    real = await start_server(run_workers=False, meta=REAL_META, server_options=database,
                               console_login=PROXIED)
     assert (await attempt_login(real, agent_id, agent_id)).status_code == 401
     [row] = await real.rows("SELECT demo, active FROM desk_agents WHERE id = %s", agent_id)

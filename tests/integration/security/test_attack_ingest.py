@@ -299,8 +299,8 @@ async def test_the_console_never_makes_a_javascript_citation_clickable(start_ser
     # repeat_last: a turn retried under load asks the model again
     agent = ScriptedChatModel(steps=[reply("Let me bring in a colleague.", handoff=True, confidence=0.1)],
                               repeat_last=True)
-    server = await start_server(runtime_options={"agent_model": agent})
-    kb = server.runtime.switchboard.services.knowledge
+    server = await start_server(server_options={"agent_model": agent})
+    kb = server.parts.core.services.knowledge
     marker = f"zebra{uuid.uuid4().hex[:6]}"
     chunk = Chunk(id=f"{marker}#hinges", text=f"Realign {marker} wardrobe hinges with a screwdriver.",
                   title=f"{marker} wardrobe", section="Hinges", url="JaVaScRiPt:alert(document.cookie)",

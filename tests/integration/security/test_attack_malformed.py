@@ -256,8 +256,8 @@ async def test_hostile_request_lines_and_headers_get_a_4xx(start_server, request
 async def signed_in(server, role: str = "supervisor") -> tuple[httpx.AsyncClient, str]:
     """A browser of a signed-in agent and its CSRF token, the session made server-side (the
     login form's throttle is another test's subject)."""
-    agent = await auth.create_agent(server.runtime.pool, unique(role), "Agent", "pw", role)
-    token, session = await auth.start_session(server.runtime.pool, agent, 1)
+    agent = await auth.create_agent(server.parts.pool, unique(role), "Agent", "pw", role)
+    token, session = await auth.start_session(server.parts.pool, agent, 1)
     client = httpx.AsyncClient(base_url=server.url, cookies={auth.SESSION_COOKIE: token}, timeout=30)
     return client, session.csrf_token
 

@@ -201,7 +201,7 @@ async def test_a_resume_value_is_redacted_before_it_is_checkpointed(start_server
     server = await start_server()
     phone = await handed_off(server)
     number, pw = card(), word() + "7#"
-    await server.runtime.switchboard.conversations.resume(phone, {
+    await server.parts.core.conversations.resume(phone, {
         "action": "return_to_bot", "agent": "a1", "notes": f"customer pw is {pw}",
         "exchange": [{"from": "customer", "text": f"my card {spaced(number)}"},
                      {"from": "agent", "text": f"noted {spaced(number)}"}]})
@@ -270,7 +270,7 @@ async def test_payloads_stored_before_minimisation_are_cut_down(start_server):
     number, message_id = card(), f"wamid.legacy{uuid.uuid4().hex}"
     legacy = {"id": message_id, "from": "447700900123", "timestamp": "1795340001", "type": "text",
               "text": {"body": f"card {number}"}, "context": {"id": "wamid.x"}}
-    async with server.runtime.pool.connection() as conn:
+    async with server.parts.pool.connection() as conn:
         await conn.execute(
             "INSERT INTO inbound_messages (provider, provider_message_id, conversation_key, kind,"
             " body, needs_turn, sent_at, payload, state) VALUES ('meta', %s, 'legacy', 'text',"

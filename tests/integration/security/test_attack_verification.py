@@ -24,13 +24,22 @@ AMELIA_PHONE = "447700900101"  # on file
 RETRY = prompts.VERIFY_RETRY.format(left=2)  # the reply to any first wrong claim
 
 
+class _Clocked:
+    """The opened core plus this test's own clock."""
+
+    def __init__(self, core):
+        self.core, self.clock = core, None
+
+    def __getattr__(self, name):
+        return getattr(self.core, name)
+
+
 @pytest.fixture
 async def bot(open_app):
     """Factory: (app, at) with at(minutes) the ISO time of a step on this test's own clock."""
     async def make(**overrides):
-        app = await open_app(**overrides)
-        clock = await fresh_clock(app.conversations.pool)
-        app.clock = clock
+        app = _Clocked(await open_app(**overrides))
+        clock = app.clock = await fresh_clock(app.conversations.pool)
         return app, lambda minutes=0, seconds=0: clock(minutes, seconds).isoformat()
     return make
 

@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from server.app import create_app
-from server.runtime import Runtime
+from server.parts import ServerParts
 from server.simulator.fake_cloud_api import FakeCloudApi
 from tests.channels_helpers import sign_meta
 
@@ -33,8 +33,9 @@ class RunningServer:
     http: httpx.AsyncClient
 
     @property
-    def runtime(self) -> Runtime:
-        return self.app.state.runtime
+    def parts(self) -> ServerParts:
+        """What the server process runs with (server/composition.py `open_server`)."""
+        return self.app.state.parts
 
     @property
     def fake_cloud_api(self) -> FakeCloudApi:
@@ -48,7 +49,7 @@ class RunningServer:
         return await self.http.post("/webhooks/meta", content=body, headers=headers)
 
     async def rows(self, sql: str, *args: Any) -> list[dict]:
-        async with self.runtime.pool.connection() as conn:
+        async with self.parts.pool.connection() as conn:
             return await (await conn.execute(sql, args)).fetchall()
 
     async def wait_for(self, sql: str, *args: Any, count: int = 1, within_s: float = 20) -> list[dict]:
@@ -79,7 +80,7 @@ async def start_server(settings, database_url):
     """Factory: start a server; stopped at the end of the test."""
     servers: list[tuple[uvicorn.Server, asyncio.Task, httpx.AsyncClient]] = []
 
-    async def start(run_workers: bool = True, runtime_options: dict | None = None,
+    async def start(run_workers: bool = True, server_options: dict | None = None,
                     **overrides) -> RunningServer:
         # Bind first and hand uvicorn the socket: no window in which another process takes the port.
         sock = socket.socket()
@@ -89,7 +90,7 @@ async def start_server(settings, database_url):
         config = settings.model_copy(update={"port": port, "debounce_s": 0.2,
                                              "run_sla_watcher": False, **overrides})
         app = create_app(config, run_workers=run_workers,
-                         **{"database_url": database_url, **(runtime_options or {})})
+                         **{"database_url": database_url, **(server_options or {})})
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                                lifespan="on"))
         task = asyncio.create_task(server.serve(sockets=[sock]))

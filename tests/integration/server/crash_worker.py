@@ -21,9 +21,9 @@ import os
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from graph.base.settings import Settings
+from server.composition import open_server
 from server.inbound import inbox, turn
-from server.inbound.scheduler import Scheduler
-from server.runtime import open_runtime
+from server.inbound.lease import Leases
 
 CRASH_CODE = 77
 
@@ -63,12 +63,12 @@ def install(point: str) -> None:
                 crash()  # the transaction is open: COMMIT never happens
         turn.inbox = _Patched(inbox, settle=settle)
     elif kind == "after_commit":
-        original_finish = Scheduler.finish
+        original_finish = Leases.finish
 
         async def finish(self, lease):
             crash()
             return await original_finish(self, lease)
-        Scheduler.finish = finish
+        Leases.finish = finish
     else:
         raise SystemExit(f"unknown CRASH_AT {point!r}")
 
@@ -85,9 +85,9 @@ class _Patched:
 
 async def main() -> None:
     install(os.environ["CRASH_AT"])
-    async with open_runtime(Settings()) as runtime:
+    async with open_server(Settings()) as parts:
         print("crash worker ready", flush=True)
-        await runtime.turn_worker.run_forever(runtime.stop, idle_s=0.02)
+        await parts.turn_worker.run_forever(parts.stop, idle_s=0.02)
 
 
 if __name__ == "__main__":

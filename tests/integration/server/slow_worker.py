@@ -9,7 +9,7 @@ import asyncio
 import time
 
 from graph.base.settings import Settings
-from server.runtime import open_runtime
+from server.composition import open_server
 from tests.fakes import ScriptedChatModel
 
 
@@ -21,8 +21,8 @@ def hang(messages, tools):
 
 async def main() -> None:
     agent = ScriptedChatModel(steps=[hang], repeat_last=True)
-    async with open_runtime(Settings(), agent_model=agent) as runtime:
-        await runtime.turn_worker.run_forever(runtime.stop)
+    async with open_server(Settings(), agent_model=agent) as parts:
+        await parts.turn_worker.run_forever(parts.stop)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ asks for a rating that is stored."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -55,3 +56,16 @@ def test_resolve_asks_for_a_rating_and_stores_it_against_the_agent(database_url,
         rows = conn.execute("SELECT agent_id, score, raw_kind FROM desk_csat"
                             " WHERE conversation_key = %s", (phone,)).fetchall()
     assert rows == [("cli-sam", 5, "emoji")]
+
+
+async def test_what_the_customer_writes_while_paused_reaches_the_bot_on_return(
+        database_url, data_dir, phone, open_app):
+    """No desk in the terminal: the chat keeps what the customer wrote while paused and hands it
+    back with the human's messages."""
+    out = await asyncio.to_thread(chat, database_url, data_dir, phone,
+                                  "human please\nis HP-10002 on its way?\n/agent Yes, it is.\n"
+                                  "/return\n/quit\n")
+    assert "your message went to their queue" in out and "returned to the bot" in out
+    app = await open_app()
+    texts = [m.content for m in (await app.conversations.state(phone))["messages"]]
+    assert texts.index("is HP-10002 on its way?") < texts.index("Yes, it is.")

@@ -43,7 +43,7 @@ async def test_a_crash_is_followed_by_exactly_one_reply(start_server, data_dir, 
                                                         durability, crash_at):
     server = await start_server(run_workers=False, turn_lease_s=1.0, debounce_s=0.1,
                                 turn_durability=durability)
-    runtime, phone = server.runtime, "4476" + str(uuid.uuid4().int)[:8]
+    runtime, phone = server.parts, "4476" + str(uuid.uuid4().int)[:8]
     env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(data_dir),
            "REDIS_URL": redis_url(runtime.settings), "TURN_LEASE_S": "1.0", "DEBOUNCE_S": "0.1",
            "TURN_DURABILITY": durability, "CRASH_AT": crash_at, "RUN_SLA_WATCHER": "false",
@@ -71,7 +71,7 @@ async def test_a_crash_is_followed_by_exactly_one_reply(start_server, data_dir, 
     assert len(sent) == 1
     turns = await server.rows("SELECT outcome, messages FROM turns WHERE conversation_key = %s", phone)
     assert turns == [{"outcome": "replied", "messages": 1}]
-    state = await runtime.switchboard.conversations.state(phone)
+    state = await runtime.core.conversations.state(phone)
     assert [m.content for m in state["messages"] if m.type == "human"] == [QUESTION]
     assert state["turn"] == 1
 

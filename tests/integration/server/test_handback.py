@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
+from graph.base.pii import redact
 from nodes.common import turn_text
+from server.desk import events
 from tests.fakes import ScriptedChatModel, reply, route
 
 pytestmark = pytest.mark.integration
@@ -25,7 +27,16 @@ async def _handed_off(open_app, phone):
     assert first.handoff and first.replies[0].startswith("I've asked a colleague")
     held = await app.conversations.handle(phone, HELD)
     assert held.held and held.replies == []
+    await kept_for_the_human(app, phone, HELD)
     return app, router, agent
+
+
+async def kept_for_the_human(app, phone, text):
+    """What the worker's commit does with a held turn's text (Desk.note_customer): one
+    'customer_message' desk event, the only place held messages are kept."""
+    async with app.conversations.pool.connection() as conn:
+        await events.record(conn, phone, "customer", "customer_message",
+                            payload={"text": redact(text)[0]})
 
 
 def _answered_only_the_new_message(router, agent):

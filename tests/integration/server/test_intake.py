@@ -32,31 +32,31 @@ def new_phone() -> str:
 
 
 @pytest.fixture
-async def runtime(start_server):
-    runtime = (await start_server(run_workers=False)).runtime
-    yield runtime
+async def parts(start_server):
+    parts = (await start_server(run_workers=False)).parts
+    yield parts
     # No worker runs here: leave nothing due for the next test's workers to pick up.
     if PHONES:
-        await runtime.redis.zrem(DUE, *PHONES)
-        async with runtime.pool.connection() as conn:
+        await parts.redis.zrem(DUE, *PHONES)
+        async with parts.pool.connection() as conn:
             await conn.execute("UPDATE inbound_messages SET state = 'skipped'"
                                " WHERE conversation_key = ANY(%s)", (PHONES,))
         PHONES.clear()
 
 
 @pytest.fixture
-def intake(runtime):
-    return runtime.intake
+def intake(parts):
+    return parts.intake
 
 
 @pytest.fixture
-def pool(runtime):
-    return runtime.pool
+def pool(parts):
+    return parts.pool
 
 
 @pytest.fixture
-def redis(runtime):
-    return runtime.redis
+def redis(parts):
+    return parts.redis
 
 
 async def stored_ids(pool, phones: list[str]) -> list[str]:

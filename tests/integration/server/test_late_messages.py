@@ -58,9 +58,9 @@ async def test_a_late_message_goes_to_a_human_with_how_late_and_a_template(start
     await asyncio.sleep(0.5)  # room for a wrong bot answer to show up
     replies = await server.rows(REPLIES, phone)
     assert [(r["kind"], r["template"]["name"]) for r in replies] == [("template", "order_update_v1")]
-    state = await server.runtime.switchboard.conversations.state(phone)
+    state = await server.parts.core.conversations.state(phone)
     assert not any("5-7 working days" in str(m.content) for m in state.get("messages", []))
-    assert await server.runtime.switchboard.conversations.pending_handoff(phone) is not None
+    assert await server.parts.core.conversations.pending_handoff(phone) is not None
 
     [message] = await server.rows(EVENTS, phone, "customer_message")
     assert message["payload"]["text"] == "how long do refunds take? write to [email]"
@@ -152,7 +152,7 @@ async def test_a_late_message_that_needs_no_reply_is_only_recorded(start_server)
     value["messages"][0]["id"] = f"wamid.{uuid.uuid4().hex}"
     value["messages"][0]["timestamp"] = str(int(time.time()) - 7 * 24 * HOUR)
     await server.post_meta(reaction)
-    await server.runtime.turn_worker.sweep(everything=True)
+    await server.parts.turn_worker.sweep(everything=True)
     rows = await server.wait_for("SELECT state FROM inbound_messages WHERE conversation_key = %s"
                                  " AND state = 'stale'", phone)
     assert rows == [{"state": "stale"}]

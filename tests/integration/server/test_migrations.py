@@ -88,9 +88,9 @@ async def test_a_new_database_gets_the_whole_schema_once(new_database):
         tables = {r["tablename"] for r in await rows(
             conn, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert {"inbound_messages", "turns", "outbox", "desk_conversations", "desk_csat",
-                "held_messages", "inbound_media", "shop_tickets", "verification_attempts",
+                "desk_events", "inbound_media", "shop_tickets", "verification_attempts",
                 "console_login_events", "schema_migrations"} <= tables
-        assert "switchboard_schema" not in tables
+        assert not {"switchboard_schema", "held_messages"} & tables
         # The status list in SQL is the one the code uses.
         [check] = await rows(conn, "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint"
                                    " WHERE conname = 'outbox_status_check'")
@@ -146,6 +146,18 @@ async def test_a_database_of_the_previous_version_is_adopted_with_its_data(new_d
     assert old not in after["inbound_messages"]
     after["inbound_messages"] = [r for r in after["inbound_messages"] if "wamid.old" not in r]
     before["inbound_messages"].remove(old)
+    # The held message is the desk's customer_message event now (0005); held_messages is gone.
+    assert "held_messages" not in after and len(before.pop("held_messages")) == 1
+    moved = [json.loads(r) for r in after["desk_events"] if "customer_message" in r]
+    assert [(m["conversation_key"], m["actor"], m["payload"]) for m in moved] == [
+        ("447700900999", "customer", {"text": "waiting"})]
+    after["desk_events"] = [r for r in after["desk_events"] if "customer_message" not in r]
+    # 0004 adds desk_conversations.handback, empty on adopted rows (no hand-back waits).
+    handbacks = [json.loads(r).pop("handback") for r in after["desk_conversations"]]
+    assert handbacks == [None]
+    after["desk_conversations"] = sorted(json.dumps(
+        {k: v for k, v in json.loads(r).items() if k != "handback"}, sort_keys=True)
+        for r in after["desk_conversations"])
     assert after == before
     async with await connect(previous) as conn:
         [payload] = await rows(conn, "SELECT payload FROM inbound_messages"
@@ -157,6 +169,31 @@ async def test_a_database_of_the_previous_version_is_adopted_with_its_data(new_d
     async with await connect(fresh) as conn:
         await migrate(conn)
         assert await shape(conn) == adopted
+
+
+async def test_held_messages_become_desk_events_once(new_database, tmp_path):
+    """0005 moves messages held for a human into the desk's event log, in order, except those
+    the desk already recorded, and drops held_messages."""
+    url = await new_database()
+    before = write(tmp_path / "m", {f.name: f.read_text() for f in sorted(DIRECTORY.glob("*.sql"))
+                                    if f.name < "0005"})
+    async with await connect(url) as conn:
+        await migrate(conn, before)
+        await conn.execute(
+            "INSERT INTO desk_events (conversation_key, actor, kind, payload) VALUES"
+            " ('447700900998', 'customer', 'customer_message', '{\"text\": \"hello?\"}')")
+        await conn.execute(
+            "INSERT INTO held_messages (thread_id, body, source_key) VALUES"
+            " ('wa:447700900998', 'hello?', 'a:0'), ('wa:447700900998', 'my order HP-1', 'a:1'),"
+            " ('wa:bsuid:US.1349', 'first', 'b:0'), ('wa:bsuid:US.1349', 'second', 'b:1')")
+        assert await migrate(conn) == ["0005_held_messages_in_desk_events"]
+        moved = await rows(conn, "SELECT conversation_key, actor, kind, payload->>'text' AS text"
+                                 " FROM desk_events ORDER BY id")
+        assert [(m["conversation_key"], m["text"]) for m in moved] == [
+            ("447700900998", "hello?"), ("447700900998", "my order HP-1"),
+            ("bsuid:US.1349", "first"), ("bsuid:US.1349", "second")]
+        assert {(m["actor"], m["kind"]) for m in moved} == {("customer", "customer_message")}
+        assert not await rows(conn, "SELECT 1 FROM pg_tables WHERE tablename = 'held_messages'")
 
 
 def write(directory: Path, files: dict[str, str]) -> Path:

@@ -65,7 +65,7 @@ async def timed_turn(conversations, phone: str, text: str, delay_s: float = 0):
 
 async def test_hanging_models_cost_each_customer_at_most_the_deadline(start_server, hanging_models):
     server = await start_server(run_workers=False, **hanging_models)
-    conversations = server.runtime.switchboard.conversations
+    conversations = server.parts.core.conversations
     phones = ["4476" + str(uuid.uuid4().int)[:8] for _ in range(CUSTOMERS)]
 
     # Everyone at once: the router hangs for all of them; past the deadline the brain answers.

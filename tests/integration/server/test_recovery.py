@@ -66,11 +66,11 @@ async def test_redis_back_without_its_data_reschedules_from_postgres(start_serve
     numbers = phones(3)
     for phone in numbers:
         assert (await server.post_meta(text_message(phone, QUESTION))).status_code == 200
-    assert await server.runtime.redis.zcard(DUE) >= 3
+    assert await server.parts.redis.zcard(DUE) >= 3
     redis_server.stop()
     redis_server.start()  # restarted without its data: the schedule is gone
-    assert await server.runtime.redis.zcard(DUE) == 0
-    server.runtime.start_workers()
+    assert await server.parts.redis.zcard(DUE) == 0
+    server.parts.start_workers()
     started = time.monotonic()
     assert len(await replied(server, numbers, within_s=20)) == 3
     assert time.monotonic() - started < 10
@@ -80,12 +80,12 @@ async def test_a_dead_workers_conversation_resumes_within_20_s(start_server, dat
                                                                 database_url):
     """With the default lease: the worker is killed mid-turn, another finishes the turn."""
     server = await start_server(run_workers=False, debounce_s=0.1)
-    assert server.runtime.settings.turn_lease_s <= 10
+    assert server.parts.settings.turn_lease_s <= 10
     from server.redis_client import redis_url
 
     phone = phones(1)[0]
     env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(data_dir),
-           "REDIS_URL": redis_url(server.runtime.settings), "DEBOUNCE_S": "0.1",
+           "REDIS_URL": redis_url(server.parts.settings), "DEBOUNCE_S": "0.1",
            "META__GRAPH_URL": f"{server.url}/fake-graph"}
     worker = subprocess.Popen([sys.executable, "-m", "tests.integration.server.slow_worker"],  # noqa: ASYNC220
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -95,7 +95,7 @@ async def test_a_dead_workers_conversation_resumes_within_20_s(start_server, dat
         claimed = await server.wait_for("SELECT 1 FROM inbound_messages WHERE conversation_key = %s"
                                         " AND state = 'in_turn'", phone, within_s=60)
         assert claimed, "the slow worker never took the turn"
-        server.runtime.start_workers()  # a healthy worker is already running when the other dies
+        server.parts.start_workers()  # a healthy worker is already running when the other dies
         await asyncio.sleep(1.0)
     finally:
         os.killpg(worker.pid, signal.SIGKILL)
@@ -139,7 +139,7 @@ async def test_postgres_down_answers_503_and_workers_back_off_quietly(start_serv
     from tests.integration.server.tcp_door import TcpDoor
 
     door = await TcpDoor.before_postgres(database_url)
-    server = await start_server(runtime_options={"database_url": door.postgres_url(database_url)})
+    server = await start_server(server_options={"database_url": door.postgres_url(database_url)})
     caplog.set_level(logging.INFO)
     await door.shut()  # Postgres is gone for this server
     phone = phones(1)[0]

@@ -3,13 +3,15 @@ conversation, heartbeats, dead holders reaped, lost data noticed."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
 import pytest
 
 from server.database import open_pool
-from server.inbound.scheduler import DUE, RUNNING, Scheduler, next_fences
+from server.inbound.lease import RUNNING, heartbeat, next_fences
+from server.inbound.scheduler import DUE, Scheduler
 from server.redis_client import open_redis
 
 pytestmark = pytest.mark.integration
@@ -57,7 +59,7 @@ async def test_one_holder_at_a_time_and_messages_during_a_turn_wait_for_the_next
     (lease,) = (await scheduler.take(conn, 10, now)).leases
     await scheduler.mark_due(conversation, now)  # a message arrives while the turn runs
     assert (await scheduler.take(conn, 10, now + 0.5)).leases == []  # still held
-    assert await scheduler.finish(lease)
+    assert await scheduler.leases.finish(lease)
     (second,) = (await scheduler.take(conn, 10, now + 1)).leases
     assert second.fence > lease.fence  # fences keep growing
 
@@ -66,10 +68,30 @@ async def test_heartbeat_keeps_a_lease_and_reports_one_taken_over(scheduler, con
     conversation, now = key(), time.time()
     await scheduler.mark_due(conversation, now)
     (lease,) = (await scheduler.take(conn, 10, now)).leases
-    assert await scheduler.renew([lease]) == set()
+    assert await scheduler.leases.renew([lease]) == set()
     await scheduler.redis.set(f"switchboard:lease:{conversation}", "someone-else")
-    assert await scheduler.renew([lease]) == {conversation}
-    assert not await scheduler.finish(lease)  # not ours any more: nothing released
+    assert await scheduler.leases.renew([lease]) == {conversation}
+    assert not await scheduler.leases.finish(lease)  # not ours any more: nothing released
+
+
+async def test_the_heartbeat_keeps_a_lease_past_its_time_until_another_worker_holds_it(
+        scheduler, conn):
+    conversation = key()
+    await scheduler.mark_due(conversation, time.time())
+    (lease,) = (await scheduler.take(conn, 10)).leases
+    lost: list[str] = []
+    beating = asyncio.create_task(heartbeat(scheduler.leases, lambda: [lease], lost.append))
+    try:
+        await asyncio.sleep(1.5)  # longer than the 1 s lease
+        assert await scheduler.redis.get(f"switchboard:lease:{conversation}") == lease.token
+        await scheduler.redis.set(f"switchboard:lease:{conversation}", "someone-else")
+        for _ in range(100):
+            if lost:
+                break
+            await asyncio.sleep(0.02)
+        assert lost == [conversation]
+    finally:
+        beating.cancel()
 
 
 async def test_a_dead_holder_is_reaped_and_its_conversation_due_again(scheduler, conn):
@@ -77,7 +99,7 @@ async def test_a_dead_holder_is_reaped_and_its_conversation_due_again(scheduler,
     await scheduler.mark_due(conversation, now)
     await scheduler.take(conn, 10, now)
     await scheduler.redis.delete(f"switchboard:lease:{conversation}")  # the lease ran out
-    await scheduler.reap(now + 2)
+    await scheduler.leases.reap(now + 2)
     assert await scheduler.redis.zscore(RUNNING, conversation) is None
     assert [k for k, _ in await scheduler.due(now + 2)] == [conversation]
 

@@ -31,9 +31,9 @@ def slow_reply(messages, tools):
 async def test_concurrent_deliveries_run_one_turn_at_a_time(start_server):
     agent = ScriptedChatModel(steps=[slow_reply], repeat_last=True)
     server = await start_server(run_workers=False, debounce_s=0.05,
-                                runtime_options={"agent_model": agent})
-    runtime, phone = server.runtime, "4478" + str(uuid.uuid4().int)[:8]
-    conversations = runtime.switchboard.conversations
+                                server_options={"agent_model": agent})
+    runtime, phone = server.parts, "4478" + str(uuid.uuid4().int)[:8]
+    conversations = runtime.core.conversations
     running, peak, turns = 0, 0, 0
     original = conversations.handle
 
@@ -89,7 +89,7 @@ async def _until_said(process: subprocess.Popen, marker: str, within_s: float) -
 
 async def test_worker_killed_mid_turn_still_replies_exactly_once(start_server, data_dir, database_url):
     server = await start_server(run_workers=False, turn_lease_s=1.0, debounce_s=0.1)
-    runtime, phone = server.runtime, "4477" + str(uuid.uuid4().int)[:8]
+    runtime, phone = server.parts, "4477" + str(uuid.uuid4().int)[:8]
     env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(data_dir),
            "REDIS_URL": redis_url(runtime.settings), "TURN_LEASE_S": "1.0", "DEBOUNCE_S": "0.1",
            "META__GRAPH_URL": f"{server.url}/fake-graph"}
@@ -118,5 +118,5 @@ async def test_worker_killed_mid_turn_still_replies_exactly_once(start_server, d
     assert [r["idempotency_key"] for r in replies] == [f"{claimed[0]['turn_key']}:0"]
     sent = [m for m in server.fake_cloud_api.sent if m["to"] == phone and m["type"] == "text"]
     assert len(sent) == 1 and "5-7 working days" in sent[0]["text"]
-    state = await runtime.switchboard.conversations.state(phone)
+    state = await runtime.core.conversations.state(phone)
     assert [m.content for m in state["messages"] if m.type == "human"] == ["how long do refunds take?"]

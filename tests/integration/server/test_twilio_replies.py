@@ -48,12 +48,12 @@ async def server(start_server, fake_twilio) -> RunningServer:
 async def queue(server: RunningServer, phone: str, texts: list[str], *,
                 customer_age: timedelta = timedelta(minutes=1), template: dict = TEMPLATE) -> list[int]:
     now = datetime.now(UTC)
-    async with server.runtime.pool.connection() as conn, conn.transaction():
+    async with server.parts.pool.connection() as conn, conn.transaction():
         ids = await outbox.enqueue_reply(
             conn, conversation_key=phone, recipient=phone, provider="twilio", texts=texts,
             idempotency_key=f"test-{uuid.uuid4()}", last_customer_at=now - customer_age, now=now,
             window_template=template)
-    server.runtime.outbox_worker.wake()
+    server.parts.outbox_worker.wake()
     return ids
 
 
@@ -177,7 +177,7 @@ async def test_long_replies_are_split_for_twilios_limit(server, fake_twilio):
 
 async def test_without_a_twilio_sender_replies_fail_visibly(start_server):
     server = await start_server(twilio=TwilioSettings(auth_token=SecretStr(TOKEN)))  # webhooks only
-    assert "twilio" not in server.runtime.outbox_worker.senders
+    assert "twilio" not in server.parts.outbox_worker.senders
     phone = new_phone()
     form = {**load_fixture("twilio/text.form"), "WaId": phone, "From": f"whatsapp:+{phone}",
             "MessageSid": f"SM{uuid.uuid4().hex}", "Body": "how long do refunds take?"}

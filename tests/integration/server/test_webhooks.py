@@ -69,7 +69,7 @@ async def test_burst_is_one_turn_in_timestamp_order(start_server):
     await asyncio.sleep(1.5)
     replies = await server.rows(REPLIES, phone)
     assert len(replies) == 1  # one turn, one reply
-    state = await server.runtime.switchboard.conversations.state(phone)
+    state = await server.parts.core.conversations.state(phone)
     assert [m.content for m in state["messages"] if m.type == "human"] == texts
 
 
@@ -117,7 +117,7 @@ async def test_a_message_with_nul_characters_is_stored_and_answered(start_server
 
 async def test_database_down_answers_503_so_meta_retries(start_server):
     server = await start_server(run_workers=False)
-    await server.runtime.pool.close()
+    await server.parts.pool.close()
     response = await server.post_meta(text_message(new_phone(), "anyone there?"))
     assert response.status_code == 503
 
@@ -132,7 +132,7 @@ async def test_health_endpoints(start_server):
         "ready": True, "postgres": "ok", "redis": "ok", "chroma": "ok",
         "models": {"router": "offline", "agent": "offline"}}
     assert set(outbox) == {"failed_24h", "unknown_24h", "pending", "oldest_pending_s"}
-    await server.runtime.pool.close()
+    await server.parts.pool.close()
     down = await server.http.get("/readyz")
     assert down.status_code == 503 and down.json()["postgres"].startswith("error")
     assert down.json()["redis"] == "ok" and down.json()["outbox"].startswith("error")
@@ -151,3 +151,38 @@ async def test_a_rejected_message_is_logged_by_reason_never_by_content(start_ser
     logged = [r.getMessage() for r in caplog.records if r.name == "server.routes.webhooks"]
     assert len(logged) == 1 and "rejected 1" in logged[0] and "type must be a string" in logged[0]
     assert "4111" not in logged[0]
+
+
+def username_only_message(user_id: str, text: str) -> dict:
+    """A Meta webhook from a customer who shares only a username: no number anywhere."""
+    payload = text_message("0", text)
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["contacts"] = [{"profile": {"name": "Marta", "username": "@marta.k"}, "user_id": user_id}]
+    message = value["messages"][0]
+    del message["from"]
+    message["from_user_id"] = user_id
+    return payload
+
+
+async def test_a_username_only_customer_is_answered_by_business_scoped_user_id(start_server):
+    server = await start_server()
+    user_id = "GB." + str(uuid.uuid4().int)[:20]
+    conversation = f"bsuid:{user_id}"
+    await server.post_meta(username_only_message(user_id, "how long do refunds take?"))
+    [reply] = await server.wait_for(REPLIES, conversation)
+    assert "5-7 working days" in reply["body"]
+    # The reply and the read receipt go to the bare BSUID, which the Cloud API takes as
+    # `recipient`; "bsuid:..." is never handed on as if it were a number.
+    sends = await server.wait_for("SELECT recipient, status FROM outbox WHERE conversation_key = %s"
+                                  " AND status IN ('sent', 'delivered', 'read')", conversation, count=2)
+    assert {s["recipient"] for s in sends} == {user_id}
+    [sent] = [s for s in server.fake_cloud_api.sent if s["to"] == user_id]
+    assert sent["payload"]["recipient"] == user_id and "to" not in sent["payload"]
+    [row] = await server.rows("SELECT phone FROM desk_conversations WHERE key = %s", conversation)
+    assert row["phone"] is None  # the desk has no number for this customer, and invents none
+    # A handoff keeps it that way.
+    await server.post_meta(username_only_message(user_id, "I want to talk to a person"))
+    await server.wait_for("SELECT 1 FROM desk_conversations WHERE key = %s AND state = 'PENDING_AGENT'",
+                          conversation)
+    [row] = await server.rows("SELECT phone FROM desk_conversations WHERE key = %s", conversation)
+    assert row["phone"] is None

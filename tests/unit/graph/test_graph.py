@@ -9,6 +9,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
+from graph.base.conversation import conversation_id
 from graph.context import Context
 from graph.graph import make_graph
 from tests.fakes import ScriptedChatModel, reply, tool_call
@@ -26,8 +27,8 @@ def run():
     thread = uuid.uuid4().hex
 
     async def turn(*texts: str, phone: str = STRANGER, resume: dict | None = None, **given):
-        context = Context(phone=phone, inbound=list(texts), now=NOW, turn_key=uuid.uuid4().hex,
-                          services=offline_services(shop, **given))
+        context = Context(conversation_id=conversation_id(phone), phone=phone, inbound=list(texts),
+                          now=NOW, turn_key=uuid.uuid4().hex, services=offline_services(shop, **given))
         config = {"configurable": {"thread_id": thread}}
         given = Command(resume=resume) if resume else {"messages": []}
         return await graph.ainvoke(given, config, context=context), await graph.aget_state(config)

@@ -19,6 +19,14 @@ from tools import TOOLS
     ("the sofa arrived scratched, unacceptable", "query", "complaint"),
     ("what are the dimensions of the oak table", "query", "product_question"),
     ("tell me a joke", "query", "other"),
+    # Phrasings the keyword router sent to "other" (issue 13); none is in the training set.
+    ("I need to speak with someone", "query", "human_request"),
+    ("help me to contact someone", "query", "human_request"),
+    ("how do I check the status of my order?", "query", "order_status"),
+    ("get invoices from last month", "query", "billing"),
+    ("how to file a consumer claim?", "query", "complaint"),
+    # An order number with no clearer intent is about that order, never small talk.
+    ("HP-10007 8YYY", "query", "order_status"),
 ])
 def test_classify(text, kind, intent):
     decision = RouteDecision.model_validate(classify(text))
@@ -81,5 +89,5 @@ def test_a_burst_of_small_talk_is_small_talk():
     assert classify("hi there\nhi there")["kind"] == "greeting"
     assert classify("hello\nthanks!")["kind"] == "greeting"
     assert classify("ok\n👍")["kind"] == "noise"
-    assert classify("hi\nhow long do refunds take?") == {"kind": "query", "intent": "returns_refunds",
-                                                        "confidence": 0.75}
+    decision = classify("hi\nhow long do refunds take?")
+    assert (decision["kind"], decision["intent"]) == ("query", "returns_refunds")

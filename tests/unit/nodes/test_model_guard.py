@@ -73,7 +73,8 @@ def fail() -> Step:
 
 def next_turn(runtime: Runtime) -> Runtime:
     """A new turn (fresh context, so a fresh deadline) on the same process-wide services."""
-    return Runtime(context=Context(phone=runtime.context.phone, services=runtime.context.services))
+    return Runtime(context=Context(conversation_id=runtime.context.conversation_id,
+                                   phone=runtime.context.phone, services=runtime.context.services))
 
 
 REFUND = State(messages=[HumanMessage("I want a refund")])

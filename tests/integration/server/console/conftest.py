@@ -30,7 +30,7 @@ def new_address() -> str:
 async def add_agent(server: RunningServer, role: str = "agent", team: str = "support",
                     password: str = "pw-for-tests") -> str:
     agent_id = unique(role)
-    await create_agent(server.runtime.pool, agent_id, agent_id.title(), password, role, team)
+    await create_agent(server.parts.pool, agent_id, agent_id.title(), password, role, team)
     return agent_id
 
 

@@ -132,7 +132,7 @@ async def test_queue_is_ordered_by_sla_due_time_then_priority_with_filters(start
     rows = [("normal", 30, "PENDING_AGENT"), ("low", 10, "PENDING_AGENT"),
             ("urgent", 30, "AGENT"), ("high", -5, "PENDING_AGENT")]
     keys = {}
-    async with server.runtime.pool.connection() as conn:
+    async with server.parts.pool.connection() as conn:
         for priority, minutes, state in rows:
             key = new_phone()
             keys[priority] = key
@@ -181,7 +181,7 @@ async def test_claim_reply_note_and_the_window_rules(start_server):
         assert notes == [{"actor": f"agent:{console.agent_id}",
                           "payload": {"text": "Customer sounds upset; refund likely."}}]
         # Outside the 24-hour window: no free text, a template works.
-        async with server.runtime.pool.connection() as conn:
+        async with server.parts.pool.connection() as conn:
             await conn.execute("UPDATE desk_conversations SET last_customer_at = now() - interval '2 days'"
                                " WHERE key = %s", (phone,))
         before = len(await server.rows(OUTBOX, phone))
@@ -210,7 +210,7 @@ async def test_return_to_bot_resumes_the_graph_with_the_human_exchange(start_ser
         assert "Returned to the bot." in page.text
         row = (await server.rows("SELECT state, assigned_agent FROM desk_conversations WHERE key = %s", phone))[0]
         assert row == {"state": "BOT", "assigned_agent": None}
-        state = await server.runtime.switchboard.conversations.state(phone)
+        state = await server.parts.core.conversations.state(phone)
         said = [m for m in state["messages"] if isinstance(m, AIMessage) and m.name == f"agent_{console.agent_id}"]
         assert [m.text for m in said] == ["Your refund is approved, it arrives this week."]
         assert state.get("handoff_notes") == "Refund approved by a human."

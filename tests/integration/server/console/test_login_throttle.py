@@ -49,7 +49,7 @@ async def test_failures_older_than_the_memory_no_longer_count(start_server):
     console = Console(server, agent_id, address)
     try:
         assert (await console.login("typo")).status_code == 401
-        async with server.runtime.pool.connection() as conn:  # two days later
+        async with server.parts.pool.connection() as conn:  # two days later
             await conn.execute("UPDATE console_login_throttle SET last_failure_at = now() - interval '2 days',"
                                " blocked_until = NULL WHERE subject = %s", (subject("account", agent_id),))
         await asyncio.sleep(1.2)  # the address's own backoff

@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.desk import actions
+from server.desk import reads
 from server.desk.desk import Agent
 from server.desk.desk import Desk as RealDesk
+from server.desk.planner import DeskPlanner
 from server.desk.sla import BUNDLED, Hours
 from tests.integration.server.conftest import text_message
 from tests.integration.server.console.conftest import console_for, new_phone, ref_for
@@ -33,8 +34,8 @@ NIGHTS_ONLY = Hours((((0, 8 * 60), (20 * 60, 24 * 60)),) * 7, frozenset())
 
 async def night_handoff(desk: Desk, name: str, tier: str = "retail") -> str:
     """A handoff recorded by the desk as the worker records one, at NIGHT, in desk's team."""
-    real = RealDesk(desk.pool, None, desk.policy)
-    plan = await real.plan(tier=tier, topic="order_status", reason="customer_request", now=NIGHT)
+    real = RealDesk(desk.pool, None, DeskPlanner(desk.pool, desk.policy))
+    plan = await real.planner.plan(tier=tier, topic="order_status", reason="customer_request", now=NIGHT)
     key = f"sla-{desk.uid}-{name}"
     async with desk.pool.connection() as conn, conn.transaction():
         await real.open_handoff(conn, key=key, phone=None, provider="meta", now=NIGHT, payload={
@@ -91,9 +92,9 @@ async def test_callbacks_are_listed_first_the_overdue_at_the_top(desk: Desk):
                                        first_response_due_at=OPENING + 30 * MIN,
                                        first_response_at=OPENING + MIN)
     plain = await desk.conversation("plain", first_response_due_at=OPENING + 200 * MIN)
-    real = RealDesk(desk.pool, None, desk.policy)
+    real = RealDesk(desk.pool, None, DeskPlanner(desk.pool, desk.policy))
     agent = Agent(id=f"{desk.uid}-ann", name="Ann", role="agent", team=desk.team)
-    rows = await actions.queue(real, agent)
+    rows = await reads.queue(real, agent)
     assert [r["key"] for r in rows if r["key"] in desk.keys] == [
         overdue, night, morning_vip, answered, plain]
     assert next(r for r in rows if r["key"] == night)["callback_at"] == OPENING + 120 * MIN
@@ -140,7 +141,7 @@ async def test_a_handoff_on_a_closed_day_promises_a_callback_the_console_shows(s
                                  " AND state = 'PENDING_AGENT'", phone, within_s=30)
     assert rows, "no handoff recorded"
     row = rows[0]
-    opening = server.runtime.desk.policy.next_opening(datetime.now(UTC))
+    opening = server.parts.desk.policy.next_opening(datetime.now(UTC))
     assert opening.astimezone(ZoneInfo("Europe/London")).date() == today + timedelta(days=2)
     assert row["callback_at"] == row["first_response_due_at"] == opening + 120 * MIN
     assert row["mode"] == "cold"

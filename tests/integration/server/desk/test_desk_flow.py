@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from server.desk import actions
+from server.desk import actions, reads
 from server.desk.desk import Agent, DeskError
 from tests.fakes import ScriptedChatModel, reply
 from tests.integration.server.conftest import text_message
@@ -74,16 +74,16 @@ async def test_while_a_human_owns_it_the_bot_is_silent_and_messages_reach_the_co
 
 async def test_agent_reply_and_return_to_bot_resume_the_graph_with_the_exchange(start_server):
     server = await start_server()
-    phone, desk = new_phone(), server.runtime.desk
+    phone, desk = new_phone(), server.parts.desk
     await _handed_off(server, phone)
     with pytest.raises(DeskError):
-        await actions.view(desk, OTHER_TEAM, phone)  # another team's agent sees nothing
+        await reads.view(desk, OTHER_TEAM, phone)  # another team's agent sees nothing
     await actions.claim(desk, SAM, phone)
     await actions.reply(desk, SAM, phone, text="Hi, Sam here. The sofa is 210 cm wide.")
     texts = await server.wait_for(TEXTS, phone, count=2)
     assert texts[-1]["body"] == "Hi, Sam here. The sofa is 210 cm wide."
     await actions.return_to_bot(desk, SAM, phone, notes="Answered a size question.")
-    state = await server.runtime.switchboard.conversations.state(phone)
+    state = await server.parts.core.conversations.state(phone)
     agent_lines = [m.content for m in state["messages"] if getattr(m, "name", None) == "agent_sam-test"]
     assert agent_lines == ["Hi, Sam here. The sofa is 210 cm wide."]
     assert state["handoff_notes"] == "Answered a size question." and state["status"] == "automated"
@@ -103,12 +103,12 @@ async def test_a_human_taking_over_mid_turn_discards_the_bot_reply(start_server)
         return reply("This bot reply must never be sent.", confidence=0.9)
 
     loop = asyncio.get_running_loop()
-    server = await start_server(runtime_options={"agent_model": ScriptedChatModel(steps=[slow])})
-    phone, desk = new_phone(), server.runtime.desk
+    server = await start_server(server_options={"agent_model": ScriptedChatModel(steps=[slow])})
+    phone, desk = new_phone(), server.parts.desk
     await server.post_meta(text_message(phone, "how long do refunds take?"))
     await asyncio.wait_for(started.wait(), 20)
     # The bot is mid-turn; a human takes the conversation over from the console.
-    async with server.runtime.pool.connection() as conn:
+    async with server.parts.pool.connection() as conn:
         await conn.execute("INSERT INTO desk_conversations (key, phone) VALUES (%s, %s)"
                            " ON CONFLICT (key) DO NOTHING", (phone, phone))
     await actions.claim(desk, SAM, phone)
@@ -118,16 +118,16 @@ async def test_a_human_taking_over_mid_turn_discards_the_bot_reply(start_server)
     assert "never be sent" in events[0]["payload"]["replies"][0]
     await asyncio.sleep(0.5)
     assert await server.rows(TEXTS, phone) == []
-    assert await server.runtime.switchboard.conversations.pending_handoff(phone) is not None
+    assert await server.parts.core.conversations.pending_handoff(phone) is not None
 
 
 async def test_lapsed_window_makes_a_bot_conversation_dormant_and_a_new_message_reopens_it(start_server):
     server = await start_server()
     phone = new_phone()
-    async with server.runtime.pool.connection() as conn:
+    async with server.parts.pool.connection() as conn:
         await conn.execute("INSERT INTO desk_conversations (key, phone, state, last_customer_at)"
                            " VALUES (%s, %s, 'BOT', now() - interval '25 hours')", (phone, phone))
-    await server.runtime.turn_worker.sweep()
+    await server.parts.turn_worker.sweep()
     row = (await server.rows("SELECT state FROM desk_conversations WHERE key = %s", phone))[0]
     assert row["state"] == "DORMANT"
     await server.post_meta(text_message(phone, "hello"))

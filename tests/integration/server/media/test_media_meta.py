@@ -50,7 +50,7 @@ async def test_a_photo_is_kept_shown_to_agents_and_answered_plainly(start_server
     # A link made for an agent of another team (the conversation moved?) is refused by the
     # desk's own visibility rule, asked again when the file is served.
     other_team = await console_for(server, team="billing")
-    row_link = server.runtime.media.links.url(row["id"], other_team.agent_id)
+    row_link = server.parts.media.links.url(row["id"], other_team.agent_id)
     assert (await other_team.http.get(row_link)).status_code == 403
     for console in (agent, colleague, other_team):
         await console.aclose()

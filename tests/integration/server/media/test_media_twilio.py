@@ -89,7 +89,7 @@ async def test_twilio_media_is_fetched_with_credentials_that_stay_on_twilio(
     fake, api_url = twilio_media
     server = await start_server(run_workers=False)
     url = f"{api_url}/2010-04-01/Accounts/{SID}/Messages/MM1/Media/ME{uuid.uuid4().hex}"
-    row = await fetch(server.runtime.pool, tmp_path, api_url, inbound(url, phone))
+    row = await fetch(server.parts.pool, tmp_path, api_url, inbound(url, phone))
     assert row["state"] == "stored" and row["content_type"] == "image/jpeg"
     assert (tmp_path / row["storage_key"]).read_bytes() == JPEG
     assert row["source_url"] is None  # the URL is dropped once the file is kept
@@ -101,6 +101,6 @@ async def test_a_media_url_off_twilio_gets_no_request(start_server, twilio_media
     fake, api_url = twilio_media
     server = await start_server(run_workers=False)
     elsewhere = f"{fake.cdn_url}/files/steal-my-credentials"  # a signed webhook could name it
-    row = await fetch(server.runtime.pool, tmp_path, api_url, inbound(elsewhere, phone))
+    row = await fetch(server.parts.pool, tmp_path, api_url, inbound(elsewhere, phone))
     assert row["state"] == "failed" and row["reason"] == "the media URL is not on Twilio's API host"
     assert fake.cdn_headers == [] and fake.api_calls == []

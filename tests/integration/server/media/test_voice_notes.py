@@ -45,7 +45,7 @@ async def test_a_voice_note_is_heard_and_its_words_answered(start_server, phone)
     inbox = await server.wait_for("SELECT body FROM inbound_messages WHERE conversation_key = %s"
                                   " AND state = 'done'", phone)
     assert inbox[0]["body"] == "[voice note] " + row["transcript"]  # redacted once answered
-    state = await server.runtime.switchboard.conversations.state(phone)
+    state = await server.parts.core.conversations.state(phone)
     heard = [m.content for m in state["messages"] if m.type == "human"]
     assert heard == ["[voice note] " + row["transcript"]] and "ana.lopez" not in str(state)
 

@@ -26,7 +26,7 @@ TEMPLATE = {"name": "order_update_v1", "language": "en"}
 
 async def queue_reply(server: RunningServer, phone: str, text: str, provider: str = "meta") -> int:
     now = datetime.now(UTC)
-    async with server.runtime.pool.connection() as conn, conn.transaction():
+    async with server.parts.pool.connection() as conn, conn.transaction():
         [row_id] = await outbox.enqueue_reply(
             conn, conversation_key=phone, recipient=phone, provider=provider, texts=[text],
             idempotency_key=f"test-{uuid.uuid4()}", last_customer_at=now, now=now,
@@ -111,9 +111,9 @@ async def test_meta_status_naming_the_row_settles_it(start_server):
 
 async def test_delivery_unknown_and_failed_reach_the_console(start_server):
     server = await start_server(run_workers=False, outbox=QUICK)
-    worker, fake, phone = server.runtime.outbox_worker, server.fake_cloud_api, new_phone()
+    worker, fake, phone = server.parts.outbox_worker, server.fake_cloud_api, new_phone()
     row_id = await queue_reply(server, phone, "Your refund of 20 GBP is approved.")
-    async with server.runtime.pool.connection() as conn:
+    async with server.parts.pool.connection() as conn:
         receipt_id = await outbox.enqueue_read_receipt(
             conn, provider="meta", recipient=phone, conversation_key=phone,
             inbound_message_id=f"wamid.inbound-{uuid.uuid4().hex}")

@@ -22,7 +22,7 @@ async def test_readyz_counts_failed_unknown_and_stuck_rows(start_server):
 
     long_ago = datetime.now(UTC) - timedelta(minutes=10)
     ids = []
-    async with server.runtime.pool.connection() as conn, conn.transaction():
+    async with server.parts.pool.connection() as conn, conn.transaction():
         for _ in range(4):
             phone = new_phone()
             ids += await outbox.enqueue_reply(

@@ -162,7 +162,7 @@ def test_lone_surrogates_and_nul_are_repaired_when_loading_a_signed_body():
 
 
 def test_the_model_refuses_what_a_parser_should_not_build():
-    fields = dict(provider="meta", provider_message_id="wamid.1", customer_key="44", phone="44",
+    fields = dict(provider="meta", provider_message_id="wamid.1", conversation_id="44", phone="44",
                   business_scoped_user_id=None, profile_name=None, kind="text", text="hi",
                   sent_at=NOW, raw={})
     with pytest.raises(MalformedPayload):
@@ -236,7 +236,7 @@ def test_junk_in_any_field_is_parsed_or_malformed_never_a_crash(provider):
             pytest.fail(f"{name} with {path} replaced: {type(error).__name__}: {error}")
         for message in batch.messages:
             assert isinstance(message.text, str) and len(message.text) <= MAX_TEXT_CHARS
-            assert message.sent_at <= NOW and isinstance(message.customer_key, str)
+            assert message.sent_at <= NOW and isinstance(message.conversation_id, str)
             json.dumps(message.raw, allow_nan=False)
         for status in batch.statuses:
             assert status.at <= NOW and isinstance(status.provider_message_id, str)

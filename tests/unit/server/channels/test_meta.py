@@ -12,7 +12,7 @@ from tests.channels_helpers import fixture_names, load_fixture, sign_meta
 PRIYA, TOM, BUSINESS = "447700900123", "447700900456", "113269274970227"
 BSUID = "GB.13491208655302741918"
 
-# fixture: (kind, text, customer_key, sent_at, needs_turn)
+# fixture: (kind, text, conversation_id, sent_at, needs_turn)
 MESSAGES = {
     "text": ("text", "Hi, my order #10482 hasn't arrived yet", PRIYA, "09:33:21", True),
     "image": ("image", "[image] The corner of the table arrived cracked", PRIYA, "09:34:20", True),
@@ -81,7 +81,7 @@ def test_message_fixtures(name):
     kind, text, key, clock, needs_turn = MESSAGES[name]
     message = only_message(name)
     raw = load_fixture(f"meta/{name}")["entry"][0]["changes"][0]["value"]["messages"][0]
-    assert (message.kind, message.text, message.customer_key) == (kind, text, key)
+    assert (message.kind, message.text, message.conversation_id) == (kind, text, key)
     assert message.sent_at == at(clock) and message.sent_at.tzinfo is UTC
     assert message.needs_turn is needs_turn
     assert message.provider == "meta" and message.provider_message_id == raw["id"]
@@ -132,7 +132,7 @@ def test_bsuid_from_contact_when_message_names_no_sender():
     payload = load_fixture("meta/username_only")
     del payload["entry"][0]["changes"][0]["value"]["messages"][0]["from_user_id"]
     (message,) = meta.parse_webhook(payload).messages
-    assert message.customer_key == f"bsuid:{BSUID}" and message.username == "@marta.k"
+    assert message.conversation_id == f"bsuid:{BSUID}" and message.username == "@marta.k"
 
 
 def test_media_fields():
@@ -202,7 +202,7 @@ def test_unsupported_without_subtype():
 
 def test_batch_with_several_entries_and_changes():
     batch = parse("batch_multi_entry")
-    assert [(m.customer_key, m.kind, m.profile_name, m.business_phone_number_id)
+    assert [(m.conversation_id, m.kind, m.profile_name, m.business_phone_number_id)
             for m in batch.messages] == [
         (PRIYA, "text", "Priya Shah", BUSINESS),
         (TOM, "text", "Tom Okafor", BUSINESS),
@@ -374,7 +374,7 @@ def test_single_contact_names_the_sender_even_if_its_wa_id_differs():
     payload = load_fixture("meta/image")
     payload["entry"][0]["changes"][0]["value"]["contacts"][0]["wa_id"] = "4407700900123"
     (message,) = meta.parse_webhook(payload).messages
-    assert (message.customer_key, message.profile_name) == (PRIYA, "Priya Shah")
+    assert (message.conversation_id, message.profile_name) == (PRIYA, "Priya Shah")
 
 
 def test_nul_characters_are_replaced_so_the_message_can_be_stored():

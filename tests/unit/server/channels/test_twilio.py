@@ -42,7 +42,7 @@ def test_message_fixtures(name):
     form = load_fixture(f"twilio/{name}")
     message = only_message(form)
     assert (message.kind, message.text) == MESSAGES[name]
-    assert (message.customer_key, message.phone, message.profile_name) == (
+    assert (message.conversation_id, message.phone, message.profile_name) == (
         PRIYA, PRIYA, "Priya Shah")
     assert message.provider == "twilio" and message.provider_message_id == form["MessageSid"]
     assert message.sent_at == RECEIVED and message.business_phone_number_id == BUSINESS
@@ -139,7 +139,7 @@ def test_referral_fields_use_meta_names():
 def test_number_from_the_from_address_when_waid_is_absent():
     form = load_fixture("twilio/text.form")
     del form["WaId"]
-    assert only_message(form).customer_key == PRIYA
+    assert only_message(form).conversation_id == PRIYA
 
 
 def test_unknown_message_type_without_body_is_unsupported():
