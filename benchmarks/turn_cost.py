@@ -65,11 +65,13 @@ TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
 
 
 def per_thread(db_url: str, threads: list[str]) -> dict[str, dict[str, float]]:
-    """Rows and bytes per LangGraph table, summed over `threads`."""
+    """Rows and bytes per LangGraph table, summed over the threads of the conversations
+    `threads` (server/conversation_ids.py thread_id, computed by Postgres)."""
     out = {}
     for table in TABLES:
         row = e2e.query(db_url, f"SELECT count(*) AS rows, coalesce(sum(pg_column_size(t.*)), 0) AS bytes"
-                                f" FROM {table} t WHERE thread_id = ANY(%s)", (threads,))[0]
+                                f" FROM {table} t WHERE thread_id IN (SELECT 'wa:' || conversation_ref(c)"
+                                f" FROM unnest(%s::text[]) c)", (threads,))[0]
         out[table] = {"rows": row["rows"], "bytes": int(row["bytes"])}
     return out
 
@@ -114,7 +116,7 @@ async def run_script(args: argparse.Namespace, db_url: str, server_url: str, fak
                      mode: str, run_id: str) -> dict[str, Any]:
     prefix = e2e.phone_prefix()
     phones = [f"{prefix}{c:05d}" for c in range(args.conversations)]
-    threads = [f"wa:{p}" for p in phones]
+    threads = phones  # the threads are "wa:" + each number's opaque ref (per_thread)
     replies = e2e.Replies()
     records = e2e.FakeRecords(fake_url, replies.on_send).start()
     steps = []

@@ -1,7 +1,8 @@
 """The composition root: the one place that builds Switchboard, in dependency order, and closes
 it in reverse. Entry points take the size they need and open nothing themselves:
 
-- `open_database`: settings -> Postgres pool, migrated (server/migrations/).
+- `open_database`: settings -> Postgres pool, migrated (server/migrations/), with the secret of
+  the opaque conversation ids loaded (server/conversation_ids.py).
 - `open_core`: + LangGraph's checkpoint tables, the demo shop seeded, the verification ledger,
   the knowledge base, the models, the handoff planner when a desk runs -> `Services` -> the
   graph -> `Conversations`. `switchboard chat` and LangGraph Studio (no desk, no Redis).
@@ -28,7 +29,7 @@ from graph.base.settings import Settings
 from graph.graph import make_graph
 from graph.services import build_services
 from knowledge.base import open_knowledge_base
-from server import outbox
+from server import conversation_ids, outbox
 from server.conversations import Conversations
 from server.database import open_pool, setup_lock
 from server.desk.desk import Desk
@@ -62,6 +63,8 @@ async def open_database(settings: Settings, *, database_url: str | None = None,
     try:
         async with setup_lock(pool):
             applied = await migrate_pool(pool)  # every table but LangGraph's: server/migrations
+            async with pool.connection() as conn:  # opaque ids for URLs, logs and threads
+                await conversation_ids.setup(conn)
         yield Database(pool, PostgresShop(pool), applied)
     finally:
         await pool.close()
@@ -114,8 +117,6 @@ async def open_server(settings: Settings, *, database_url: str | None = None,
         desk = Desk(pool, core.conversations, planner, publish=LivePublisher(redis).publish,
                     wake=wake, window_template={"name": settings.reengagement_template,
                                                 "language": settings.template_language})
-        async with setup_lock(pool):
-            await desk.setup()
         senders = outbox.senders_from(settings, graph_url=cloud_api_url(settings),
                                       public_url=public_url(settings))
         for sender in senders.values():

@@ -17,6 +17,7 @@ import hashlib
 import re
 import secrets
 
+from graph.base.conversation import ConversationId
 from graph.base.sql import Conn, required
 
 PREFIX = "c_"
@@ -66,6 +67,16 @@ def ref(key: str) -> str:
     if _pads is None:
         raise RuntimeError("conversation ids are not set up (server.conversation_ids.setup)")
     return ref_with(_pads, key)
+
+
+THREAD_PREFIX = "wa:"
+
+
+def thread_id(conversation: ConversationId) -> str:
+    """The conversation's LangGraph thread, "wa:" + its opaque ref: checkpoints never hold the
+    customer's number. Raises before setup(), like `ref`. (Threads named "wa:<number>" by older
+    versions are renamed by server/migrations/0006_opaque_thread_ids.sql.)"""
+    return THREAD_PREFIX + ref(conversation)
 
 
 def for_log(key: str | None) -> str:

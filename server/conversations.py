@@ -19,14 +19,14 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from graph.base import pii
-from graph.base.conversation import ConversationId, phone_of, thread_id
+from graph.base.conversation import ConversationId, phone_of
 from graph.base.sql import Pool
 from graph.context import Context
 from graph.services import Services
 from graph.state import Handoff, InputState, State
 from nodes import prompts
 from nodes.await_human import HumanOutcome
-from server.conversation_ids import for_log
+from server.conversation_ids import for_log, thread_id
 from server.desk import csat, events
 
 log = logging.getLogger(__name__)

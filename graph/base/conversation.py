@@ -2,9 +2,10 @@
 
 A conversation is keyed by the customer's WhatsApp number (its digits, Meta's wa_id) whenever
 the webhook carries one, else by "bsuid:<business-scoped user id>" for a customer who shares
-only a username. From that id follow the LangGraph thread, the real phone number (None for a
-username-only customer) and the address a reply is sent to. URLs, alerts and log lines never
-show the id itself but its opaque ref (server/conversation_ids.py).
+only a username. From that id follow the real phone number (None for a username-only
+customer) and the address a reply is sent to. Outside our own tables the id never shows: URLs,
+alerts, log lines and the LangGraph thread (so checkpoints) carry its opaque ref instead
+(server/conversation_ids.py `ref`, `thread_id`).
 
 The phone number is a function of the id by construction: an id is a number exactly when the
 webhook gave one. So code that needs the number asks `phone_of`, and a BSUID is never handed on
@@ -22,8 +23,6 @@ one of those boundaries, where a class would need converting each time; the NewT
 nothing there and still lets mypy refuse a bare phone string where an id is expected."""
 
 BSUID_PREFIX = "bsuid:"
-THREAD_PREFIX = "wa:"
-"""LangGraph thread ids are "wa:" + the conversation id; existing checkpoints depend on it."""
 
 
 def conversation_id(phone: str | None, business_scoped_user_id: str | None = None) -> ConversationId:
@@ -34,11 +33,6 @@ def conversation_id(phone: str | None, business_scoped_user_id: str | None = Non
     if business_scoped_user_id:
         return ConversationId(BSUID_PREFIX + business_scoped_user_id)
     raise ValueError("a customer has neither a phone number nor a business-scoped user id")
-
-
-def thread_id(conversation: ConversationId) -> str:
-    """The conversation's LangGraph thread: one per conversation, "wa:<id>"."""
-    return THREAD_PREFIX + conversation
 
 
 def phone_of(conversation: ConversationId) -> str | None:

@@ -97,10 +97,6 @@ class Desk:
         self.window_template = window_template or {"name": "order_update_v1", "language": "en"}
         self._wake = wake
 
-    async def setup(self) -> None:
-        async with self.pool.connection() as conn:
-            await conversation_ids.setup(conn)  # the tables come from server/migrations
-
     # --- The bot's side: called by the worker's commit (plans: server/desk/planner.py) ---
 
     async def wake(self, key: str) -> bool:

@@ -8,6 +8,7 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from nodes import prompts
+from server.conversation_ids import thread_id
 from tests.fakes import ScriptedChatModel, reply, tool_call
 from tests.integration.server.test_handback import kept_for_the_human
 
@@ -132,7 +133,7 @@ async def test_bot_yields_when_a_human_takes_over_mid_turn(open_app, phone):
 
     context = Context(conversation_id=phone, phone=phone, inbound=["how long do refunds take?"],
                       should_yield=human_is_writing, services=app.services)
-    config = {"configurable": {"thread_id": f"wa:{phone}"}}
+    config = {"configurable": {"thread_id": thread_id(phone)}}
     result = await app.conversations.graph.ainvoke({"messages": []}, config, context=context)
     assert result["silence"] == "human_took_over" and result.get("outbound", []) == []
     assert agent.calls == []
@@ -279,7 +280,7 @@ async def test_pii_is_redacted_before_it_is_checkpointed(open_app, phone):
     app = await open_app(forget=[phone])
     await app.conversations.handle(phone, "my card 4111 1111 1111 1111 was charged twice, call 07700 900123")
     checkpointer = app.conversations.graph.checkpointer
-    config = {"configurable": {"thread_id": f"wa:{phone}"}}
+    config = {"configurable": {"thread_id": thread_id(phone)}}
     async for checkpoint in checkpointer.alist(config):
         dumped = repr(checkpoint.checkpoint["channel_values"])
         assert "4111" not in dumped and "900123" not in dumped

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
+from server import conversation_ids
 from server.migrations import DIRECTORY, MigrationError, load, migrate
 
 pytestmark = pytest.mark.integration
@@ -186,7 +188,9 @@ async def test_held_messages_become_desk_events_once(new_database, tmp_path):
             "INSERT INTO held_messages (thread_id, body, source_key) VALUES"
             " ('wa:447700900998', 'hello?', 'a:0'), ('wa:447700900998', 'my order HP-1', 'a:1'),"
             " ('wa:bsuid:US.1349', 'first', 'b:0'), ('wa:bsuid:US.1349', 'second', 'b:1')")
-        assert await migrate(conn) == ["0005_held_messages_in_desk_events"]
+        through_0005 = write(tmp_path / "n", {f.name: f.read_text() for f in sorted(
+            DIRECTORY.glob("*.sql")) if f.name < "0006"})
+        assert await migrate(conn, through_0005) == ["0005_held_messages_in_desk_events"]
         moved = await rows(conn, "SELECT conversation_key, actor, kind, payload->>'text' AS text"
                                  " FROM desk_events ORDER BY id")
         assert [(m["conversation_key"], m["text"]) for m in moved] == [
@@ -194,6 +198,36 @@ async def test_held_messages_become_desk_events_once(new_database, tmp_path):
             ("bsuid:US.1349", "first"), ("bsuid:US.1349", "second")]
         assert {(m["actor"], m["kind"]) for m in moved} == {("customer", "customer_message")}
         assert not await rows(conn, "SELECT 1 FROM pg_tables WHERE tablename = 'held_messages'")
+
+
+async def test_threads_named_by_a_number_are_renamed_by_its_opaque_ref(new_database, tmp_path):
+    """0006 renames LangGraph threads "wa:<number>" to "wa:<ref>" in all three checkpoint tables,
+    making the HMAC secret when no process has yet (the ref Python computes from it agrees)."""
+    url = await new_database()
+    before = write(tmp_path / "m", {f.name: f.read_text() for f in sorted(DIRECTORY.glob("*.sql"))
+                                    if f.name < "0006"})
+    async with await connect(url) as conn:
+        await migrate(conn, before)
+        await AsyncPostgresSaver(conn).setup()  # LangGraph's own tables, as an older version left them
+        for key, checkpoint in (("447700900996", "1"), ("bsuid:US.77", "2")):
+            await conn.execute("INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id,"
+                               " checkpoint) VALUES (%s, '', %s, '{}')", ("wa:" + key, checkpoint))
+            await conn.execute("INSERT INTO checkpoint_writes (thread_id, checkpoint_ns,"
+                               " checkpoint_id, task_id, idx, channel, blob) VALUES"
+                               " (%s, '', %s, 't', 0, 'c', '')", ("wa:" + key, checkpoint))
+        await conn.execute("INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id,"
+                           " checkpoint) VALUES ('studio-thread', '', '3', '{}')")
+        assert not await rows(conn, "SELECT 1 FROM conversation_ref_key")
+        assert await migrate(conn) == ["0006_opaque_thread_ids"]
+        key_row = (await rows(conn, "SELECT inner_pad, outer_pad FROM conversation_ref_key"))[0]
+        pads = (bytes(key_row["inner_pad"]), bytes(key_row["outer_pad"]))
+        expected = {"wa:" + conversation_ids.ref_with(pads, k) for k in ("447700900996", "bsuid:US.77")}
+        for table in ("checkpoints", "checkpoint_writes"):
+            threads = {r["thread_id"] for r in await rows(conn, f"SELECT thread_id FROM {table}")}
+            assert threads - {"studio-thread"} == expected
+        assert {r["thread_id"] for r in await rows(conn, "SELECT thread_id FROM checkpoints")} >= {
+            "studio-thread"}  # threads not named by a number (Studio's) are left alone
+        assert await migrate(conn) == []  # and it runs once
 
 
 def write(directory: Path, files: dict[str, str]) -> Path:

@@ -1,5 +1,5 @@
-"""The conversation id and what follows from it: the LangGraph thread, the real phone number
-and the address replies go to."""
+"""The conversation id and what follows from it: the real phone number and the address replies
+go to (its LangGraph thread: tests/unit/server/test_conversation_ids.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from graph.base.conversation import (
     conversation_id,
     phone_of,
     recipient_of,
-    thread_id,
 )
 from graph.context import Context
 
@@ -24,11 +23,6 @@ def test_a_known_number_keys_the_conversation_else_the_business_scoped_user_id()
     assert USERNAME_ONLY == "bsuid:US.13491208655302741918"
     with pytest.raises(ValueError, match="neither a phone number"):
         conversation_id(None, None)
-
-
-def test_the_thread_id_is_wa_and_the_id_so_existing_checkpoints_stay_reachable():
-    assert thread_id(NUMBER) == "wa:447700900123"
-    assert thread_id(USERNAME_ONLY) == "wa:bsuid:US.13491208655302741918"
 
 
 def test_a_business_scoped_user_id_is_never_a_phone_number():

@@ -7,6 +7,7 @@ import hmac
 
 import pytest
 
+from graph.base.conversation import ConversationId
 from server import conversation_ids
 
 
@@ -38,3 +39,16 @@ def test_log_lines_never_show_the_key(monkeypatch):
         conversation_ids.ref("447700900101")
     monkeypatch.setattr(conversation_ids, "_pads", conversation_ids.hmac_pads(b"k" * 32))
     assert conversation_ids.for_log("447700900101") == conversation_ids.ref("447700900101")
+
+
+def test_the_thread_is_named_by_the_ref_so_checkpoints_hold_no_number(monkeypatch):
+    monkeypatch.setattr(conversation_ids, "_pads", None)
+    with pytest.raises(RuntimeError):  # never a thread named by a placeholder shared by all
+        conversation_ids.thread_id(ConversationId("447700900101"))
+    monkeypatch.setattr(conversation_ids, "_pads", conversation_ids.hmac_pads(b"k" * 32))
+    for key in ("447700900101", "bsuid:US.13491208655302741918"):
+        thread = conversation_ids.thread_id(ConversationId(key))
+        assert thread == "wa:" + conversation_ids.ref(key)
+        assert key not in thread and key.removeprefix("bsuid:") not in thread
+    assert conversation_ids.thread_id(ConversationId("447700900101")) != conversation_ids.thread_id(
+        ConversationId("447700900102"))
