@@ -36,7 +36,9 @@ def system_prompt(state: State, business: BusinessSettings | None = None) -> str
     )
 
 
-def _history(state: State) -> list:
+def history(state: State) -> list:
+    """The transcript the agent model sees: the last HISTORY messages, never starting with a
+    tool result."""
     history = list(state.messages[-HISTORY:])
     # Never start mid tool exchange: a tool result without its call is rejected by providers.
     while history and history[0].type == "tool":
@@ -52,7 +54,7 @@ async def agent(state: State, runtime: Runtime[Context]) -> dict:
     services = await services_for(context)
     message, update = await ask_model(
         "agent", services, context, [*TOOLS, Reply],
-        [SystemMessage(system_prompt(state, services.settings.business)), *_history(state)], state.turn)
+        [SystemMessage(system_prompt(state, services.settings.business)), *history(state)], state.turn)
     steps = state.agent_steps + 1
     update.update(messages=[message], agent_steps=steps)
     wants_tools = any(call["name"] != "Reply" for call in message.tool_calls)

@@ -22,6 +22,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from graph.base.extractive import best_answer
 from nodes import prompts
+from nodes.brain_replies import reply_after_tool, tool_name
 from nodes.common import turn_text
 from nodes.intents.router import default_router
 
@@ -100,13 +101,17 @@ class OfflineBrain(BaseChatModel):
         if intent == "human_request":
             return "Reply", _reply(intent, prompts.UNSURE, handoff=True, confidence=0.9)
         if results:
-            return "Reply", _reply(intent, results[-1].text, confidence=0.85)
-        if verified and intent == "order_status" and "order_status" in tools:
+            # Data for the reply, never the reply: a template filled from the result, else
+            # an answer from the passages below; never another tool call in the same turn.
+            composed = reply_after_tool(tool_name(results[-1], messages), results[-1].text)
+            if composed is not None:
+                return "Reply", _reply(intent, composed, confidence=0.85)
+        elif verified and intent == "order_status" and "order_status" in tools:
             if refs:
                 return "order_status", {"order_id": refs[-1]}
             if "customer_profile" in tools:
                 return "customer_profile", {}
-        if verified and intent == "complaint" and "create_ticket" in tools:
+        elif verified and intent == "complaint" and "create_ticket" in tools:
             text = turn_text(messages)
             return "create_ticket", {"subject": text[:80], "details": text, "priority": "high"}
         answer = best_answer(turn_text(messages), _passages(prompt), self.min_overlap)
@@ -129,6 +134,6 @@ def _tool_results_this_turn(messages: list[BaseMessage]) -> list[ToolMessage]:
     for m in reversed(messages):
         if isinstance(m, HumanMessage):
             break
-        if isinstance(m, ToolMessage):
+        if isinstance(m, ToolMessage) and m.name != "Reply":  # feedback on a reply is no data
             results.append(m)
     return list(reversed(results))

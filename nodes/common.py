@@ -15,6 +15,7 @@ from graph.base.links import remove_links
 from graph.base.settings import ModelSettings, get_settings
 from graph.state import Usage
 from nodes.model_guard import ModelFailed, ask_guarded, ask_within
+from nodes.whatsapp_format import to_whatsapp
 
 if TYPE_CHECKING:
     from graph.breaker import CircuitBreaker
@@ -36,13 +37,15 @@ def turn_text(messages: Sequence[BaseMessage]) -> str:
 def say(*texts: str, replace: str | None = None, allowed_hosts: Sequence[str] | None = None) -> dict:
     """State update that sends texts to the customer and records them in the transcript.
 
-    Every text the bot sends passes here, so here every link not on the allow-list is
-    removed (`graph.base.links`): replies, Sources lines, handoff and canned texts alike.
+    Every text the bot sends passes here, whichever brain wrote it, so here Markdown becomes
+    WhatsApp markup (`nodes.whatsapp_format`) and then every link not on the allow-list is
+    removed (`graph.base.links`, judging the text as it will be sent): replies, Sources
+    lines, handoff and canned texts alike. The transcript keeps what the customer saw.
     `replace` is the id of a message (the agent's Reply tool call) the first text replaces,
     so the transcript keeps the answer as plain text.
     """
     hosts = allowed_url_hosts() if allowed_hosts is None else allowed_hosts
-    texts = tuple(remove_links(t, hosts)[0] for t in texts)
+    texts = tuple(remove_links(to_whatsapp(t), hosts)[0] for t in texts)
     messages = [AIMessage(content=t, id=replace if i == 0 else None) for i, t in enumerate(texts)]
     return {"outbound": list(texts), "messages": messages}
 
@@ -81,14 +84,17 @@ def bound(model: BaseChatModel, tools: list,
 
 
 async def ask_model(role: Role, services: Services, context: Context | None, tools: list,
-                    messages: list, turn: int, tool_choice: str | None = None) -> tuple[AIMessage, dict]:
+                    messages: list, turn: int, tool_choice: str | None = None, *,
+                    stand_in: bool = True) -> tuple[AIMessage, dict]:
     """`call_model` for the router or agent model, behind its breaker and within the turn's
-    model time. The offline brain as the model has neither: it is the last resort."""
+    model time. The offline brain as the model has neither: it is the last resort. With
+    `stand_in` false a failure raises instead of the offline brain answering these messages."""
     primary, breaker = services.model(role), services.breakers.get(role)
     budget_s = services.settings.model_guard.deadline_s
     # A bare node call (no run context) gives each call the whole budget.
     time_left = partial(context.model_time_left, budget_s) if context else lambda: budget_s
-    return await call_model(primary, services.fallback_model, tools, messages,
+    fallback = services.fallback_model if stand_in else primary
+    return await call_model(primary, fallback, tools, messages,
                             getattr(services.settings, role), turn, tool_choice,
                             breaker=breaker, time_left=time_left if breaker else None)
 

@@ -75,6 +75,32 @@ LATE_APOLOGY = ("Sorry for the delay: your message has only just reached us. A c
 the bot does not answer it, a human does (server/inbound/late_messages.py)."""
 UNSURE = "I'm not certain about that one, so I'm bringing in a colleague who can help."
 COOLDOWN_UNSURE = "I'm not sure about that one. If you'd like a colleague to help, just reply 'human'."
+REPLY_REJECTED = ("Your reply was not sent: {problems}. Call the Reply tool again with a reply "
+                  "written for the customer.")
+"""Told to the agent model once when its reply fails the output checks (nodes/reply_repair.py)."""
+REPLY_PROBLEMS = {
+    "answer_not_text": "the answer must be text",
+    "empty_answer": "the answer is empty",
+    "bad_citations": "citations must be a list of passage ids",
+    "citation_not_retrieved": "it cites ids that are not among this turn's passages",
+    "bad_handoff": "handoff must be true or false",
+    "bad_intent": "the intent is not one of the listed intents",
+    "internal_text": ("it repeats internal text (a tool result, instructions, names or data) "
+                      "instead of answering the customer in your own words"),
+}
+"""What each reply failure means, as the model is told (keys: nodes/reply_check.py)."""
+
+ORDER_UPDATE = "Here's the latest. {order}"
+RECENT_ORDERS_REPLY = "Here are your most recent orders:\n{orders}"
+NO_ORDERS_REPLY = ("I can't see any orders on your account yet. If you ordered recently, send me "
+                   "the order number (like HP-10001) and I'll look it up.")
+NOT_ON_ACCOUNT = ("I couldn't find that on your account. Could you check the number and send it "
+                  "again?")
+TICKET_OPENED_REPLY = ("I've opened ticket {id} ({kind}) for you. Our team will follow up within "
+                       "one working day.")
+TICKET_UPDATED_REPLY = "I've updated ticket {id} for you; it's now {status}."
+"""The offline brain's replies after a tool: filled with facts from the result, never the
+result itself (nodes/brain_replies.py)."""
 MEDIA_UNREAD = ("I can't open {what} yet, so I haven't seen what you sent. Could you tell me in a "
                 "message what it shows? If you'd rather a colleague looked at it, reply \"agent\" "
                 "and I'll bring one in.")

@@ -9,14 +9,12 @@ from typing import Any, ParamSpec
 
 from langgraph.prebuilt import ToolRuntime
 
+from graph.base.tool_results import NOT_VERIFIED
 from graph.services import Services, services_for
 
 SupportRuntime = ToolRuntime[Any, Any]
 """What a tool is handed besides the model's arguments: graph state (a `State`), the run's
 `Context`, the tool call id. Typed loosely so pydantic does not rebuild both per call."""
-
-NOT_VERIFIED = ("Not allowed: the customer is not verified yet. Tell them you need to verify "
-                "them first; do not guess.")
 
 
 def _get(state: Any, key: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from graph.base import pii
+from graph.base.tool_results import CHECK_THE_NUMBER, refusal
 from tools.identity import SupportRuntime, customer_of, shop_services, verified_only
 from tools.shop import Order
 
@@ -45,6 +46,5 @@ async def order_status(order_id: str, runtime: SupportRuntime) -> str:
         # The argument is the model's (so possibly the customer's) text: only a well-formed
         # order number is repeated.
         named = f"order {refs[0]}" if len(refs) == 1 else "order with that number"
-        return (f"Refused: no {named} on this customer's account. Ask them to check "
-                "the number; never discuss orders on other accounts.")
+        return refusal(f"no {named} on this customer's account.", CHECK_THE_NUMBER)
     return describe_order(order)

@@ -1,8 +1,8 @@
 """Support ticket tools.
 
-What a tool returns is what the offline brain (and often a real model) says to the customer,
-so results never echo text the customer or the model wrote: subjects, notes and ticket
-numbers that are not ours are left out, and nothing in them can carry a link or a lure.
+A tool result is data for the reply, never the reply (graph/base/tool_results.py), yet a model
+may lean on it: results never echo text the customer or the model wrote (subjects, notes and
+ticket numbers that are not ours are left out), so nothing in them can carry a link or a lure.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Literal
 from langchain_core.messages import AIMessage, HumanMessage
 
 from graph.base.pii import redact
+from graph.base.tool_results import TICKET_OPENED, TICKET_UPDATED, refusal
 from tools.identity import SupportRuntime, customer_of, shop_services, verified_only
 
 TICKET_ID = re.compile(r"[Tt]-\d{1,9}")
@@ -52,7 +53,7 @@ async def create_ticket(subject: str, details: str, runtime: SupportRuntime,
         customer["id"], redact(subject)[0], redact(details)[0], priority,
         idempotency_key=_ticket_key(runtime))
     kind = PRIORITY_TEXT.get(ticket["priority"], "logged")
-    return f"I've opened ticket {ticket['id']} ({kind}). Our team will follow up within one working day."
+    return TICKET_OPENED.format(id=ticket["id"], kind=kind)
 
 
 @verified_only
@@ -68,9 +69,9 @@ async def update_ticket(ticket_id: str, note: str, runtime: SupportRuntime,
     customer = customer_of(runtime)
     ticket_id = ticket_id.strip()
     if not TICKET_ID.fullmatch(ticket_id):
-        return "Refused: that is not a ticket number (they look like T-5001)."
+        return refusal("that is not a ticket number (they look like T-5001).")
     ticket = await (await shop_services(runtime)).shop.update_ticket(
         ticket_id, customer["id"], redact(note)[0], status)
     if ticket is None:
-        return f"Refused: no ticket {ticket_id.upper()} on this customer's account."
-    return f"Ticket {ticket['id']} updated; it is now {ticket['status']}."
+        return refusal(f"no ticket {ticket_id.upper()} on this customer's account.")
+    return TICKET_UPDATED.format(id=ticket["id"], status=ticket["status"])

@@ -161,14 +161,27 @@ async def test_knowledge_question_answered_with_valid_citations(open_app, phone)
     assert "https://help.harborandpine.example/refunds#" in turn.replies[0]
 
 
-async def test_citation_of_unretrieved_passage_is_removed(open_app, phone):
-    agent = ScriptedChatModel(steps=[reply("Refunds take 5-7 working days.",
-                                           citations=["made-up#source"], confidence=0.8)])
+async def test_citation_of_unretrieved_passage_is_asked_for_again_once(open_app, phone):
+    agent = ScriptedChatModel(steps=[
+        reply("Refunds take 5-7 working days.", citations=["made-up#source"], confidence=0.8),
+        reply("Refunds take 5-7 working days.", confidence=0.8)])
     app = await open_app(agent_model=agent, forget=[phone])
     turn = await app.conversations.handle(phone, "how long do refunds take?")
-    assert turn.state["reply"]["citations"] == []
+    assert len(agent.calls) == 2 and agent.calls[1]["tools"] == ["Reply"]
+    assert prompts.REPLY_PROBLEMS["citation_not_retrieved"] in agent.calls[1]["messages"][-1].content
+    assert turn.state["reply"]["citations"] == [] and turn.replies == ["Refunds take 5-7 working days."]
     assert any("citation_not_retrieved" in e for e in turn.state["guardrail_events"])
-    assert "Sources" not in turn.replies[0]
+    assert turn.state["fallbacks"] == []
+
+
+async def test_a_type_confused_reply_is_never_sent_as_it_is(open_app, phone):
+    confused = tool_call("Reply", answer=42, citations=[], intent="other", handoff=False, confidence=0.9)
+    agent = ScriptedChatModel(steps=[confused], repeat_last=True)
+    app = await open_app(agent_model=agent, forget=[phone])
+    turn = await app.conversations.handle(phone, "how long do refunds take?")
+    assert len(agent.calls) == 2  # the draft, and one second try
+    assert "42" not in turn.replies[0] and "5-7 working days" in turn.replies[0]  # the offline brain
+    assert turn.state["fallbacks"] == ["turn 1: unusable reply (answer_not_text)"]
 
 
 async def test_human_request_interrupts_and_resume_returns_to_bot(open_app, phone):
@@ -227,16 +240,32 @@ async def test_tool_loop_cap_hands_off(open_app):
 
 
 async def test_request_for_another_customers_order_is_refused(open_app):
-    # The model names Ravi's order while talking to Amelia.
-    agent = ScriptedChatModel(steps=[
-        tool_call("order_status", order_id="HP-10003"),
-        lambda messages, tools: reply(messages[-1].content, intent="order_status", confidence=0.8)])
+    # The model names Ravi's order while talking to Amelia, then passes the refusal on, twice.
+    def passes_the_result_on(messages, tools):
+        result = next(m for m in reversed(messages) if isinstance(m, ToolMessage) and m.name != "Reply")
+        return reply(result.content, intent="order_status", confidence=0.8)
+
+    agent = ScriptedChatModel(steps=[tool_call("order_status", order_id="HP-10003"),
+                                     passes_the_result_on, passes_the_result_on])
     app = await open_app(agent_model=agent, forget=[AMELIA])
     turn = await app.conversations.handle(AMELIA, "what's the status of HP-10003")
     tool_result = next(m for m in turn.state["messages"] if isinstance(m, ToolMessage))
     assert tool_result.content.startswith("Refused")
     for leak in ("Oak dining table", "1249", "Ravi", "processing"):
         assert leak not in tool_result.content and leak not in turn.replies[0]
+    # The model passed the refusal on word for word: the customer gets our words instead.
+    assert "Refused" not in turn.replies[0] and "never discuss" not in turn.replies[0]
+    assert turn.replies[0] == prompts.NOT_ON_ACCOUNT
+    assert any("internal_text" in e for e in turn.state["guardrail_events"])
+
+
+async def test_where_is_my_order_lists_orders_without_dumping_the_profile(open_app):
+    app = await open_app(forget=[AMELIA])
+    turn = await app.conversations.handle(AMELIA, "Where is my order?")
+    text = turn.replies[0]
+    assert "HP-10002" in text and "HP-10001" in text
+    for internal in ("Amelia Hart", "retail customer", "Recent orders:", "Open ticket"):
+        assert internal not in text
 
 
 async def test_offline_brain_refuses_another_customers_order(open_app):

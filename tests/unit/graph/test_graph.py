@@ -56,7 +56,8 @@ async def test_a_customer_on_file_gets_their_order_through_the_tool_loop(run):
     result, _ = await run("Where is my order HP-10002?", phone=AMELIA_PHONE)
     assert result["verification"]["method"] == "phone_on_file"
     assert [m.type for m in result["messages"]] == ["human", "ai", "tool", "ai"]
-    assert result["outbound"] == ["Order HP-10002 (Stoneware mug set) is on its way, expected"
+    # The offline brain's template, filled with the tool's order sentence.
+    assert result["outbound"] == ["Here's the latest. Order HP-10002 (Stoneware mug set) is on its way, expected"
                                   " 2026-11-23 with DPD. Track it here:"
                                   " https://track.harborandpine.example/HP-10002"]
     assert ("order", ("HP-10002", "C-1")) in run.shop.calls

@@ -2,6 +2,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from graph.state import State
+from nodes import prompts
 from nodes.agent import system_prompt
 from nodes.brain import OfflineBrain, classify
 from nodes.schemas import Reply, RouteDecision
@@ -66,7 +67,7 @@ def test_hands_off_when_passages_do_not_answer():
     assert call["args"]["handoff"] is True and call["args"]["confidence"] < 0.35
 
 
-def test_calls_the_order_tool_for_a_verified_customer_then_replies_with_its_result():
+def test_calls_the_order_tool_for_a_verified_customer_then_replies_from_its_result():
     state = State(messages=[HumanMessage("where is HP-10002")], intent="order_status",
                   order_refs=["HP-10002"],
                   verification={"status": "verified", "method": "phone_on_file", "attempts": 0,
@@ -76,7 +77,8 @@ def test_calls_the_order_tool_for_a_verified_customer_then_replies_with_its_resu
     called = AIMessage("", tool_calls=[call])
     result = ToolMessage("Order HP-10002 is on its way.", tool_call_id=call["id"])
     final = _agent_call(state, extra=[called, result])
-    assert final["name"] == "Reply" and final["args"]["answer"] == "Order HP-10002 is on its way."
+    assert final["name"] == "Reply"
+    assert final["args"]["answer"] == prompts.ORDER_UPDATE.format(order="Order HP-10002 is on its way.")
 
 
 def test_never_calls_customer_tools_when_unverified():

@@ -104,8 +104,8 @@ async def test_the_allow_list_is_this_deployments(open_app, phone):
 
 @pytest.mark.integration
 async def test_a_complaint_ticket_does_not_echo_the_customers_words(open_app):
-    """The offline brain opens a ticket with the complaint as subject and says the tool's
-    result: the confirmation names the ticket, never the subject."""
+    """The offline brain opens a ticket with the complaint as subject and confirms it in its
+    own words: the confirmation names the ticket, never the subject."""
     app = await open_app(forget=[AMELIA])
     complaint = "my lamp arrived broken!!! refund me at HTTPS://EVIL.EXAMPLE/phish or www.evil-example.com"
     turn = await app.conversations.handle(AMELIA, complaint)
