@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,16 +29,26 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def database_url(data_dir: Path) -> str:
-    """The Postgres at TEST_DATABASE_URL, else a real embedded one for this session."""
-    if url := os.environ.get("TEST_DATABASE_URL"):
-        return url
+def database_url(data_dir: Path) -> Iterator[str]:
+    """A database of this session's own on the Postgres at TEST_DATABASE_URL (made empty, dropped
+    at the end, so what an earlier or concurrent run left there cannot matter), else a real
+    embedded Postgres for this session (stopped when the session's process exits)."""
+    if server_url := os.environ.get("TEST_DATABASE_URL"):
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        name = f"{conninfo_to_dict(server_url).get('dbname') or 'test'}_s{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield make_conninfo(server_url, dbname=name)
+        finally:
+            with psycopg.connect(server_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
     from server.database import embedded_database_url
 
-    # Stopped when the test session's process exits.
-
-    # Stopped when the test session's process exits.
-    return embedded_database_url(data_dir, keep_running=False)
+    yield embedded_database_url(data_dir, keep_running=False)
 
 
 @pytest.fixture(scope="session")
