@@ -6,9 +6,6 @@ from typing import Literal
 
 from graph.state import State
 
-NEEDS_IDENTITY = {"order_status", "billing", "complaint"}
-"""Intents whose answer reads or changes the customer's own data."""
-
 
 class UnroutableState(RuntimeError):
     """The state matches no route: a bug, never a customer's doing."""
@@ -39,13 +36,13 @@ def after_router(state: State) -> Literal["respond", "handoff", "authenticate", 
 
 
 def after_authenticate(state: State) -> Literal["retrieve", "respond", "handoff"]:
-    """After identity: retrieval when the intent may go on, respond to ask again, or a human on
-    lockout."""
+    """After identity: retrieval when the turn may go on (verified, or it needs no account),
+    respond to ask again, or a human on lockout."""
     status = state.verification["status"]
     if "verification_lockout" in state.flags:
         return "handoff"
-    if status == "verified" or state.intent not in NEEDS_IDENTITY:
-        return "retrieve"
+    if status == "verified" or not state.needs_account:
+        return "retrieve"  # verified, or a question anyone may ask
     if status in ("unverified", "challenged", "locked"):
         return "respond"
     raise UnroutableState(f"unknown verification status {status!r}")

@@ -177,6 +177,10 @@ class State(InputState):
     """The router's intent for this turn."""
     confidence: float = 0.0
     """The router's confidence in the intent, 0 to 1."""
+    needs_account: bool = False
+    """Whether this turn's answer needs the customer's own account (their order's status, their
+    refund, their invoice): only then is identity checked. Set by the router
+    (nodes/own_account.py); a general policy question is answered without it."""
     order_refs: list[str] = field(default_factory=list)
     """Order numbers mentioned in the conversation."""
     passages: Annotated[list[Passage], merge_passages] = field(default_factory=list)

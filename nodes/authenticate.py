@@ -20,7 +20,6 @@ from datetime import datetime
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.routes import NEEDS_IDENTITY
 from graph.services import Services, services_for
 from graph.state import State, Verification, move
 from nodes import prompts
@@ -75,8 +74,8 @@ async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
     on_file = await shop.customer_by_phone(context.phone) if context.phone else None
     if on_file:
         return verified(on_file, "phone_on_file")
-    if state.intent not in NEEDS_IDENTITY:
-        return {}  # a policy question needs no proof of identity
+    if not state.needs_account:
+        return {}  # a policy question needs no proof of identity (nodes/own_account.py)
     if ledger is None:  # no ledger, no counting: order claims are not tried at all
         log.warning("no verification ledger configured: order claims are refused")
         return say(prompts.VERIFY_PAUSED)

@@ -25,6 +25,8 @@ from nodes import prompts
 from nodes.brain_replies import reply_after_tool, tool_name
 from nodes.common import turn_text
 from nodes.intents.router import default_router
+from nodes.order_choice import offered_options, order_meant, picked_option
+from nodes.own_account import asks_about_own_account
 
 NAME = "switchboard-offline-brain"
 
@@ -97,6 +99,7 @@ class OfflineBrain(BaseChatModel):
         intent = _field(prompt, "Intent") or "other"
         verified = _field(prompt, "Verified") == "yes"
         refs = [r for r in _field(prompt, "Order references").split(", ") if r.startswith("HP-")]
+        text = turn_text(messages)
         results = _tool_results_this_turn(messages)
         if intent == "human_request":
             return "Reply", _reply(intent, prompts.UNSURE, handoff=True, confidence=0.9)
@@ -106,19 +109,21 @@ class OfflineBrain(BaseChatModel):
             composed = reply_after_tool(tool_name(results[-1], messages), results[-1].text)
             if composed is not None:
                 return "Reply", _reply(intent, composed, confidence=0.85)
-        elif verified and intent == "order_status" and "order_status" in tools:
-            if refs:
-                return "order_status", {"order_id": refs[-1]}
+        elif verified and intent == "order_status" and "order_status" in tools and (
+                asks_about_own_account(text) or picked_option(text, offered_options(messages))):
+            # The order this message is about, never merely the last one mentioned; none
+            # clear: the profile's recent orders, to ask which (nodes/order_choice.py).
+            if order := order_meant(text, refs, messages):
+                return "order_status", {"order_id": order}
             if "customer_profile" in tools:
                 return "customer_profile", {}
         elif verified and intent == "complaint" and "create_ticket" in tools:
-            text = turn_text(messages)
             return "create_ticket", {"subject": text[:80], "details": text, "priority": "high"}
-        answer = best_answer(turn_text(messages), _passages(prompt), self.min_overlap)
+        answer = best_answer(text, _passages(prompt), self.min_overlap)
         if answer is None:
             return "Reply", _reply(intent, prompts.UNSURE, handoff=True, confidence=0.2)
-        text, cited = answer
-        return "Reply", _reply(intent, text, citations=cited, confidence=0.7)
+        found, cited = answer
+        return "Reply", _reply(intent, found, citations=cited, confidence=0.7)
 
 
 def _reply(intent: str, answer: str, citations: list[str] | None = None, handoff: bool = False,

@@ -4,10 +4,16 @@ the reply, never the reply: a refusal, a profile or a ticket note is never passe
 
 from __future__ import annotations
 
+import re
+
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 from graph.base import tool_results as formats
 from nodes import prompts
+from nodes.order_choice import Option, which_order_question
+
+_DESCRIBED = re.compile(r"Order (?P<ref>HP-\d+)(?: \((?P<items>.*)\))? (?:is|was) ")
+"""An order as tools/orders.py describe_order writes it: its number and its items."""
 
 
 def tool_name(result: ToolMessage, messages: list[BaseMessage]) -> str | None:
@@ -40,9 +46,13 @@ def reply_after_tool(tool: str | None, result: str) -> str | None:
 
 
 def _recent_orders(profile: str) -> str:
-    """The profile's orders only: never the customer's name, tier or tickets."""
+    """The profile's orders only, never the customer's name, tier or tickets: the only order's
+    news, or the question which of them the customer means (nodes/order_choice.py)."""
     orders = [fields["order"] for line in profile.splitlines()
               if (fields := formats.fields_of(formats.PROFILE_ORDER, line))]
     if not orders:
         return prompts.NO_ORDERS_REPLY
-    return prompts.RECENT_ORDERS_REPLY.format(orders="\n".join(f"• {order}" for order in orders))
+    if len(orders) == 1:
+        return prompts.ORDER_UPDATE.format(order=orders[0])
+    options = [Option(m["ref"], m["items"] or "") for order in orders if (m := _DESCRIBED.match(order))]
+    return which_order_question(options)

@@ -91,7 +91,10 @@ REPLY_PROBLEMS = {
 """What each reply failure means, as the model is told (keys: nodes/reply_check.py)."""
 
 ORDER_UPDATE = "Here's the latest. {order}"
-RECENT_ORDERS_REPLY = "Here are your most recent orders:\n{orders}"
+ORDER_CHOICE_ASK = "Which order do you mean?\n{options}\nReply with the number."
+ORDER_CHOICE_OPTION = "{number}) {ref} {items}"
+"""Asked when a turn is about one order but does not say which (nodes/order_choice.py reads
+the options back from the transcript)."""
 NO_ORDERS_REPLY = ("I can't see any orders on your account yet. If you ordered recently, send me "
                    "the order number (like HP-10001) and I'll look it up.")
 NOT_ON_ACCOUNT = ("I couldn't find that on your account. Could you check the number and send it "

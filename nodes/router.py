@@ -12,6 +12,8 @@ from graph.state import State
 from nodes import prompts
 from nodes.brain import classify
 from nodes.common import ask_model, say, turn_text
+from nodes.order_choice import offered_options, picked_option
+from nodes.own_account import needs_account
 from nodes.schemas import RouteDecision
 
 CANNED = {"greeting": prompts.GREETING_REPLY, "thanks": prompts.THANKS_REPLY}
@@ -19,10 +21,15 @@ CANNED = {"greeting": prompts.GREETING_REPLY, "thanks": prompts.THANKS_REPLY}
 
 
 async def router(state: State, runtime: Runtime[Context]) -> dict:
-    """Classify the turn's intent (and whether it needs the agent) with the router model."""
+    """Classify the turn's intent (and whether it needs the agent) with the router model, and
+    whether its answer needs the customer's own account (nodes/own_account.py)."""
     services = await services_for(runtime.context)
     business = services.settings.business
     text = turn_text(state.messages)
+    if picked := picked_option(text, offered_options(state.messages)):
+        # "2" after our "which order?" question: that order's status, no model needed.
+        return {"intent": "order_status", "confidence": 0.9, "needs_agent": True, "needs_account": True,
+                "order_refs": list(dict.fromkeys([*state.order_refs, picked]))}
     message, update = await ask_model(
         "router", services, runtime.context, [RouteDecision],
         [SystemMessage(prompts.fill(prompts.ROUTER_PROMPT, business)), HumanMessage(text)], state.turn,
@@ -34,7 +41,7 @@ async def router(state: State, runtime: Runtime[Context]) -> dict:
         decision = RouteDecision.model_validate(classify(text))
         update["fallbacks"] = [*update.get("fallbacks", []), f"turn {state.turn}: router off-schema"]
     update.update(intent=decision.intent, confidence=decision.confidence,
-                  needs_agent=decision.kind == "query")
+                  needs_agent=decision.kind == "query", needs_account=needs_account(decision.intent, text))
     canned = CANNED.get(decision.kind)
     if canned and services.settings.smalltalk_replies:
         update.update(say(prompts.fill(canned, business)))

@@ -259,13 +259,42 @@ async def test_request_for_another_customers_order_is_refused(open_app):
     assert any("internal_text" in e for e in turn.state["guardrail_events"])
 
 
-async def test_where_is_my_order_lists_orders_without_dumping_the_profile(open_app):
+async def test_where_is_my_order_asks_which_without_dumping_the_profile(open_app):
     app = await open_app(forget=[AMELIA])
     turn = await app.conversations.handle(AMELIA, "Where is my order?")
     text = turn.replies[0]
-    assert "HP-10002" in text and "HP-10001" in text
+    assert text.startswith("Which order do you mean?") and "HP-10002" in text and "HP-10001" in text
     for internal in ("Amelia Hart", "retail customer", "Recent orders:", "Open ticket"):
         assert internal not in text
+
+
+async def test_the_order_named_in_the_message_is_the_one_answered(open_app, phone):
+    # Issue 13: Liam proves HP-10007, asks about HP-10008, then about HP-10007 again.
+    app = await open_app(forget=[phone])
+    turn = await app.conversations.handle(phone, "HP-10007 41JS")  # Liam: EH4 1JS
+    assert "Order HP-10007 (Ceramic table lamp)" in turn.replies[-1]
+    turn = await app.conversations.handle(phone, "and HP-10008?")
+    assert "Order HP-10008 (Cotton throw) was cancelled" in turn.replies[0]
+    turn = await app.conversations.handle(phone, "where is my order HP-10007?")
+    assert "Order HP-10007 (Ceramic table lamp)" in turn.replies[0] and "HP-10008" not in turn.replies[0]
+    # Two orders in play and none named: asked which, and the number answers it.
+    turn = await app.conversations.handle(phone, "has my parcel arrived?")
+    assert turn.replies[0].startswith("Which order do you mean?\n1) HP-10007 Ceramic table lamp")
+    turn = await app.conversations.handle(phone, "2")
+    assert "Order HP-10008 (Cotton throw) was cancelled" in turn.replies[0]
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("Do you deliver on Saturdays?", "Saturday"),
+    ("can I change my delivery address?", "address"),
+])
+async def test_a_general_question_is_answered_without_verification_or_lookup(open_app, phone,
+                                                                               question, answer):
+    app = await open_app(forget=[phone])
+    turn = await app.conversations.handle(phone, question)
+    assert turn.state["needs_account"] is False and turn.handoff is None
+    assert prompts.VERIFY_ASK not in turn.replies and answer in turn.replies[0]
+    assert turn.state["reply"]["citations"] and turn.state.get("customer") is None
 
 
 async def test_offline_brain_refuses_another_customers_order(open_app):

@@ -44,9 +44,13 @@ def test_after_agent():
 def test_after_authenticate():
     unverified = {**VERIFIED, "status": "challenged"}
     assert routes.after_authenticate(State(verification=unverified, intent="other")) == "retrieve"
-    assert routes.after_authenticate(State(verification=unverified, intent="order_status")) == "respond"
     assert routes.after_authenticate(State(verification=unverified, intent="order_status",
+                                           needs_account=True)) == "respond"
+    # A policy question the router calls order_status ("do you deliver on Saturdays?").
+    assert routes.after_authenticate(State(verification=unverified, intent="order_status")) == "retrieve"
+    assert routes.after_authenticate(State(verification=unverified, intent="order_status",
+                                           needs_account=True,
                                            flags=["verification_lockout"])) == "handoff"
     with pytest.raises(routes.UnroutableState):
         routes.after_authenticate(State(verification={**VERIFIED, "status": "confused"},
-                                        intent="order_status"))
+                                        intent="order_status", needs_account=True))

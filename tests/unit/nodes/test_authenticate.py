@@ -27,10 +27,13 @@ async def test_a_verified_conversation_is_left_alone(runtime):
 
 async def test_a_policy_question_needs_no_check(runtime):
     assert await authenticate(State(intent="product_question"), runtime(phone=None)) == {}
+    # The router calls it order_status, but it needs no account (nodes/own_account.py).
+    assert await authenticate(State(intent="order_status", needs_account=False),
+                              runtime(inbound=["Do you deliver on Saturdays?"], phone=None)) == {}
 
 
 async def test_without_a_ledger_no_order_claim_is_tried(runtime):
-    update = await authenticate(State(intent="order_status"),
+    update = await authenticate(State(intent="order_status", needs_account=True),
                                 runtime(inbound=["HP-10007 41JS"], phone=None))
     assert update["outbound"] == [prompts.VERIFY_PAUSED] and "customer" not in update
 
@@ -77,7 +80,7 @@ def _username_only_runtime(shop, ledger, inbound):
 
 async def test_a_username_only_customer_is_never_looked_up_as_a_phone_number():
     shop, ledger = InMemoryShop(), RecordingLedger()
-    update = await authenticate(State(intent="order_status"),
+    update = await authenticate(State(intent="order_status", needs_account=True),
                                 _username_only_runtime(shop, ledger, ["where is my order?"]))
     assert update["outbound"] == [prompts.VERIFY_ASK] and "customer" not in update
     assert not [c for c in shop.calls if c[0] == "customer_by_phone"]
@@ -87,7 +90,7 @@ async def test_a_username_only_customer_is_never_looked_up_as_a_phone_number():
 
 async def test_a_username_only_customer_proves_an_order_like_anyone_without_a_number_on_file():
     shop, ledger = InMemoryShop(), RecordingLedger()
-    update = await authenticate(State(intent="order_status"),
+    update = await authenticate(State(intent="order_status", needs_account=True),
                                 _username_only_runtime(shop, ledger, ["HP-10002 nobody@example.com"]))
     assert update["verification"]["status"] == "challenged"
     assert [c for c in shop.calls if c[0] == "order_for_verification"]

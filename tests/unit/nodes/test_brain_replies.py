@@ -16,18 +16,26 @@ from tools import TOOLS
 PROFILE = "\n".join([
     tool_results.PROFILE_CUSTOMER.format(name="Amelia Hart", tier="retail"),
     tool_results.PROFILE_ORDERS,
-    tool_results.PROFILE_ORDER.format(order="Order HP-10002 is on its way."),
-    tool_results.PROFILE_ORDER.format(order="Order HP-10001 was delivered."),
+    tool_results.PROFILE_ORDER.format(order="Order HP-10002 (Stoneware mug set (4)) is on its way."),
+    tool_results.PROFILE_ORDER.format(order="Order HP-10001 (Linen duvet cover) was delivered."),
     tool_results.PROFILE_TICKET.format(id="T-5001", priority="high", status="open"),
 ])
 VERIFIED = {"status": "verified", "method": "phone_on_file", "attempts": 0, "locked_until": None}
 
 
-def test_a_profile_becomes_a_list_of_orders_without_name_tier_or_tickets():
+def test_a_profile_becomes_the_question_which_order_without_name_tier_or_tickets():
     answer = reply_after_tool("customer_profile", PROFILE)
-    assert answer == prompts.RECENT_ORDERS_REPLY.format(
-        orders="• Order HP-10002 is on its way.\n• Order HP-10001 was delivered.")
+    assert answer == prompts.ORDER_CHOICE_ASK.format(
+        options="1) HP-10002 Stoneware mug set (4)\n2) HP-10001 Linen duvet cover")
     assert "Amelia" not in answer and "retail" not in answer and "T-5001" not in answer
+
+
+def test_a_profile_with_one_order_gives_that_order_s_news():
+    profile = "\n".join([tool_results.PROFILE_CUSTOMER.format(name="Ravi", tier="vip"),
+                         tool_results.PROFILE_ORDERS,
+                         tool_results.PROFILE_ORDER.format(order="Order HP-10003 (Oak table) is being prepared.")])
+    assert reply_after_tool("customer_profile", profile) == prompts.ORDER_UPDATE.format(
+        order="Order HP-10003 (Oak table) is being prepared.")
 
 
 def test_a_profile_without_orders_says_so_in_our_words():
@@ -71,7 +79,7 @@ def test_where_is_my_order_never_dumps_the_profile():
     called = AIMessage("", tool_calls=[first])
     final = brain.invoke([prompt, *state.messages, called,
                           ToolMessage(PROFILE, tool_call_id=first["id"])]).tool_calls[0]
-    assert final["name"] == "Reply" and "Order HP-10002" in final["args"]["answer"]
+    assert final["name"] == "Reply" and "1) HP-10002" in final["args"]["answer"]
     assert "Amelia" not in final["args"]["answer"] and "Recent orders:" not in final["args"]["answer"]
 
 
