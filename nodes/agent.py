@@ -21,7 +21,6 @@ HISTORY = 40
 def system_prompt(state: State, business: BusinessSettings | None = None) -> str:
     """The agent's system prompt for this turn, speaking for `business` (default: the
     process-wide settings')."""
-    customer = state.customer
     notes = [prompts.INJECTION_NOTE] if "injection" in state.flags else []
     if state.handoff_notes:
         notes.append(prompts.HANDBACK_NOTE.format(notes=state.handoff_notes))
@@ -29,11 +28,30 @@ def system_prompt(state: State, business: BusinessSettings | None = None) -> str
         prompts.AGENT_PROMPT, business or get_settings().business,
         intent=state.intent or "other",
         verified="yes" if state.verification["status"] == "verified" else "no",
-        customer=f"{customer['name']} ({customer['tier']})" if customer else "unknown",
+        customer=customer_context(state),
         order_refs=", ".join(state.order_refs) or "none",
+        tools=tool_list(),
         notes="\n".join(notes),
         passages="\n".join(prompts.PASSAGE.format(**p) for p in state.passages) or "(none)",
     )
+
+
+def customer_context(state: State) -> str:
+    """The customer as the agent prompt states them: name, tier and how they were verified."""
+    customer = state.customer
+    if not customer:
+        return "unknown"
+    method = state.verification.get("method") or ""
+    return prompts.CUSTOMER_CONTEXT.format(
+        name=customer["name"], tier=customer["tier"],
+        how=prompts.VERIFIED_BY.get(method, "verified"))
+
+
+def tool_list() -> str:
+    """The tools the agent may call, one line each: name and what it is for."""
+    return "\n".join(prompts.TOOL_LINE.format(name=tool.name,
+                                              purpose=tool.description.strip().splitlines()[0])
+                     for tool in TOOLS)
 
 
 def history(state: State) -> list:

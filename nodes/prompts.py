@@ -31,6 +31,9 @@ it, set handoff to true instead of guessing.
 - Write in the customer's language if it is one of: {languages}; otherwise in {language}.
 - Finish by calling the Reply tool.
 
+Tools:
+{tools}
+
 Intent: {intent}
 Verified: {verified}
 Customer: {customer}
@@ -38,6 +41,19 @@ Order references: {order_refs}
 {notes}
 Passages:
 {passages}"""
+"""The agent's system prompt (nodes/agent.py `system_prompt`): who it speaks for and how, the
+customer's language rule, the tools it may call, and this turn's facts: intent, whether and how
+the customer is verified, order numbers and the passages it may cite."""
+
+TOOL_LINE = "{name}: {purpose}"
+"""One tool in the agent prompt's list: its name and the first line of its description."""
+CUSTOMER_CONTEXT = "{name} ({tier}), {how}"
+"""The verified customer as the agent prompt states them: never contact details."""
+VERIFIED_BY = {
+    "phone_on_file": "known by the WhatsApp number on file",
+    "order_claim": "proved an order with its postcode or email",
+}
+"""How the customer was verified, in the agent prompt's words (methods: nodes/authenticate.py)."""
 
 PASSAGE = '<passage id="{id}" title="{title}" section="{section}">\n{text}\n</passage>'
 
