@@ -18,7 +18,7 @@ import chromadb
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.chunking import Chunk, chunks_of
+from knowledge.chunking import Chunk, chunks_of, citation_url
 from knowledge.embeddings import embedding_function
 from knowledge.formats import parse_markdown
 from knowledge.hybrid import (
@@ -26,6 +26,7 @@ from knowledge.hybrid import (
     DENSE_WEIGHT,
     LEXICAL_WEIGHT,
     RRF_K,
+    WORD_MATCH,
     LexicalSnapshot,
     chroma_where,
     reciprocal_rank_fusion,
@@ -89,9 +90,12 @@ class KnowledgeBase:
             self._bump_revision()
         return len(ids)
 
-    def ingest_markdown(self, folder: Path) -> int:
+    def ingest_markdown(self, folder: Path, citation_base_url: str | None = None) -> int:
+        """Upsert every Markdown file of a folder (the bundled sample); a file without a `url`
+        is cited under `citation_base_url`, else by title only (never by its path)."""
         return self.upsert(c for path in sorted(folder.glob("*.md")) for c in chunks_of(
-            parse_markdown(path.read_bytes(), path.stem, str(path.resolve()), path.resolve().as_uri())))
+            parse_markdown(path.read_bytes(), path.stem, str(path.resolve()),
+                           citation_url(citation_base_url, path.stem))))
 
     def lexical(self) -> LexicalSnapshot:
         """The BM25 snapshot, rebuilt when this or another process changed the collection."""
@@ -170,7 +174,8 @@ async def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     """The configured knowledge base; an empty one gets the bundled sample help center."""
     kb = await asyncio.to_thread(open_collection, settings)
     if not await asyncio.to_thread(kb.collection.count):
-        count = await asyncio.to_thread(kb.ingest_markdown, SAMPLE_DIR)
+        count = await asyncio.to_thread(kb.ingest_markdown, SAMPLE_DIR,
+                                        settings.knowledge_citation_base_url)
         log.info("knowledge base was empty: ingested %d sample chunks", count)
     return kb
 
@@ -198,9 +203,12 @@ def fuse(kb: KnowledgeBase, query: str, k: int, mode: Mode, where: dict[str, str
         similarity |= {i: 1.0 - float(d) for i, d in zip(ids, included(found["distances"], "distances")[0],
                                                           strict=True)}
         rankings.append((DENSE_WEIGHT, ids))
+    matched: set[str] = set()
     if mode in ("hybrid", "lexical"):
         best = snapshot.bm25.top(query, CANDIDATES, snapshot.mask(where))
         rankings.append((LEXICAL_WEIGHT, [snapshot.ids[i] for i, _ in best]))
+        share = snapshot.bm25.matched_share(query)
+        matched = {snapshot.ids[i] for i, _ in best if share[i] >= WORD_MATCH}
     fused = reciprocal_rank_fusion(rankings)
     ranked = sorted(fused, key=fused.__getitem__, reverse=True)
     missing = [i for i in ranked[: k * 3] if i not in similarity]
@@ -212,7 +220,7 @@ def fuse(kb: KnowledgeBase, query: str, k: int, mode: Mode, where: dict[str, str
         for id_, vector in zip(stored["ids"], vectors, strict=True):
             similarity[id_] = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
     best_possible = sum(weight for weight, _ in rankings) / (RRF_K + 1)
-    kept = [i for i in ranked if similarity.get(i, 0.0) >= kb.min_similarity][:k]
+    kept = [i for i in ranked if similarity.get(i, 0.0) >= kb.min_similarity or i in matched][:k]
     return _passages(kb, snapshot, kept, {i: round(fused[i] / best_possible, 4) for i in kept})
 
 

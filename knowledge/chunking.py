@@ -85,6 +85,12 @@ def anchor(heading: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_heading.lower()).strip("-")
 
 
+def citation_url(base_url: str | None, stem: str) -> str:
+    """The URL a document without one of its own is cited by: `<base>/<stem>`, or none (it is
+    then cited by title and section; a file's path is never a link a customer can open)."""
+    return f"{base_url.rstrip('/')}/{stem}" if base_url else ""
+
+
 def split_text(text: str, max_chars: int = MAX_CHARS, overlap: int = OVERLAP_CHARS) -> list[str]:
     """Pieces of at most ~max_chars, cut at paragraphs (else sentences), each starting with
     up to `overlap` characters of whole paragraphs or sentences from the previous piece."""
@@ -128,7 +134,7 @@ def chunks_of(doc: Document, max_chars: int = MAX_CHARS, overlap: int = OVERLAP_
         while base_id in seen:  # two sections with the same heading
             base_id += "-"
         seen.add(base_id)
-        url = section.url or (f"{doc.url}#{section.anchor}" if section.anchor else doc.url)
+        url = section.url or (f"{doc.url}#{section.anchor}" if section.anchor and doc.url else doc.url)
         pieces = [text] if section.whole else split_text(text, max_chars, overlap)
         for n, piece in enumerate(pieces, 1):
             chunks.append(Chunk(id=base_id if n == 1 else f"{base_id}~{n}", text=piece,

@@ -27,6 +27,10 @@ DENSE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 1.0
 CANDIDATES = 30
 """How deep each ranker looks before fusion."""
+WORD_MATCH = 0.6
+"""A passage that covers this share of the question's word weight (BM25 idf) is kept however
+low its dense similarity: a term found only in one document (a PDF's wording, a product name)
+must find it, and embeddings blur such words."""
 
 
 @dataclass

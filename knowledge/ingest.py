@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from graph.base.links import is_allowed_url
 from knowledge.base import KnowledgeBase
-from knowledge.chunking import Chunk, chunks_of
+from knowledge.chunking import Chunk, chunks_of, citation_url
 from knowledge.fetch import FetchPolicy
 from knowledge.paging import get_all
 from knowledge.sources import Source, SourceError, Unsupported, expand, parse, read, refusals
@@ -63,10 +63,13 @@ def vetted_links(chunks: list[Chunk], source: str, allowed_hosts: Iterable[str])
 
 
 def ingest_source(kb: KnowledgeBase, source: Source, report: IngestReport,
-                  policy: FetchPolicy | None = None, allowed_hosts: Iterable[str] = ()) -> None:
+                  policy: FetchPolicy | None = None, allowed_hosts: Iterable[str] = (),
+                  citation_base_url: str | None = None) -> None:
     """Read and parse one source whole, then bring its chunks in the collection up to date."""
     raw = read(source, policy or FetchPolicy())
     doc = parse(source, raw)
+    if not doc.url:
+        doc = replace(doc, url=citation_url(citation_base_url, doc.stem))
     if source.is_url:
         report.fetched.append((source.location, raw.url))
     chunks = vetted_links(chunks_of(doc), doc.source, allowed_hosts)
@@ -97,18 +100,22 @@ def prune(kb: KnowledgeBase, kept_sources: set[str], report: IngestReport) -> No
 
 def ingest(kb: KnowledgeBase, inputs: list[str], prune_missing: bool = False,
            progress: Callable[[Source, int, int], None] | None = None,
-           policy: FetchPolicy | None = None, allowed_hosts: Iterable[str] | None = None) -> IngestReport:
+           policy: FetchPolicy | None = None, allowed_hosts: Iterable[str] | None = None,
+           citation_base_url: str | None = None) -> IngestReport:
     """Ingest files, folders and URLs; a bad source is recorded and the rest carry on.
 
     With `prune_missing`, documents in the collection that no input produced are deleted;
     sources that failed this run are kept, so a flaky fetch cannot wipe a document.
-    `allowed_hosts` (default: the settings') are the hosts a stored link may point to.
+    `allowed_hosts` (default: the settings') are the hosts a stored link may point to;
+    documents without a URL are cited under `citation_base_url` (default: the settings').
     """
     policy = policy or FetchPolicy()
-    if allowed_hosts is None:
+    if allowed_hosts is None or citation_base_url is None:
         from graph.base.settings import get_settings
 
-        allowed_hosts = get_settings().allowed_url_hosts
+        settings = get_settings()
+        allowed_hosts = settings.allowed_url_hosts if allowed_hosts is None else allowed_hosts
+        citation_base_url = citation_base_url or settings.knowledge_citation_base_url
     allowed_hosts = list(allowed_hosts)
     report = IngestReport()
     if refused := refusals(inputs, policy):
@@ -120,7 +127,7 @@ def ingest(kb: KnowledgeBase, inputs: list[str], prune_missing: bool = False,
         if progress:
             progress(source, n, len(sources))
         try:
-            ingest_source(kb, source, report, policy, allowed_hosts)
+            ingest_source(kb, source, report, policy, allowed_hosts, citation_base_url)
             seen.add(source.location)
         except Unsupported as reason:
             report.skipped.append((source.location, str(reason)))

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections import Counter, defaultdict
 
 import numpy as np
 
-from graph.base.extractive import STOP_WORDS, stem
-
-_WORD = re.compile(r"[a-z0-9£]+")
+from graph.base.extractive import STOP_WORDS, stem, words
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased, stop words dropped, crudely stemmed (the offline brain's own terms)."""
-    return [stem(w) for w in _WORD.findall(text.lower().replace("'", "")) if w not in STOP_WORDS]
+    """Lower-cased, accents and ligatures folded (PDF text), stop words dropped, crudely
+    stemmed (the offline brain's own words)."""
+    return [stem(w) for w in words(text) if w not in STOP_WORDS]
 
 
 class BM25:
@@ -38,10 +36,12 @@ class BM25:
                 postings[term][0].append(index)
                 postings[term][1].append(count)
         self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.idf: dict[str, float] = {}
         for term, (indexes, counts) in postings.items():
             idx = np.array(indexes, dtype=np.int32)
             tf = np.array(counts, dtype=np.float32)
             idf = math.log(1 + (self.size - len(idx) + 0.5) / (len(idx) + 0.5))
+            self.idf[term] = idf
             norm = k1 * (1 - b + b * lengths[idx] / average)
             self.postings[term] = (idx, (idf * tf * (k1 + 1) / (tf + norm)).astype(np.float32))
         self._vocabulary = sorted(self.postings)
@@ -64,6 +64,20 @@ class BM25:
                 idx, weights = self.postings[term]
                 scores[idx] += weights
         return scores
+
+    def matched_share(self, query: str) -> np.ndarray:
+        """For every document, the share of the query's weight (idf) its words cover. A word no
+        document has weighs most, so "who won the football" covers little anywhere, while
+        "do you send a prepaid label" is mostly covered by the one leaflet that says "prepaid"."""
+        terms = list(dict.fromkeys(tokenize(query)))
+        unknown = math.log(1 + (self.size + 0.5) / 0.5)
+        total = sum(self.idf.get(t, unknown) for t in terms)
+        covered = np.zeros(self.size, dtype=np.float32)
+        known = set(self.normalise(terms))
+        for term in known:
+            if term in self.postings:
+                covered[self.postings[term][0]] += self.idf[term]
+        return covered / total if total else covered
 
     def top(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The k best (index, score) pairs with a positive score; `allowed` masks documents."""

@@ -27,8 +27,8 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from graph.base.settings import Settings
 from graph.graph import make_graph
-from graph.services import build_services
-from knowledge.base import open_knowledge_base
+from graph.services import Services, build_services
+from knowledge.base import KnowledgeBase, open_knowledge_base
 from server import conversation_ids, outbox
 from server.conversations import Conversations
 from server.database import open_pool, setup_lock
@@ -142,6 +142,12 @@ async def open_server(settings: Settings, *, database_url: str | None = None,
             yield parts
         finally:
             await _stop_workers(parts)
+
+
+def evaluation_services(settings: Settings, knowledge: KnowledgeBase) -> Services:
+    """The configured models over a throwaway knowledge base, with no shop, ledger or desk:
+    what `switchboard eval answers` runs the answering nodes with (nodes/answer_evaluation.py)."""
+    return build_services(shop=None, knowledge=knowledge, settings=settings)  # type: ignore[arg-type]
 
 
 async def _stop_workers(parts: ServerParts) -> None:

@@ -275,6 +275,11 @@ class Settings(BaseSettings):
     """Passages retrieved per question."""
     knowledge_locale: str | None = None
     """Only retrieve chunks of this locale (e.g. "en"); unset searches every locale."""
+    knowledge_citation_base_url: str | None = None
+    """Where documents ingested without a URL of their own (files: PDF, text, Markdown without
+    a `url`) are cited: `<base>/<file stem>#<section>`, e.g. https://help.example.com/docs.
+    Unset: such documents are cited by title and section only, never by a file path. The host
+    must be in ALLOWED_URL_HOSTS like any link."""
     retrieval_min_similarity: float = 0.25
     """Dense similarity (0-1) a passage needs unless it also matches the question's words;
     below it the passage is dropped, so an off-topic question gets none and a human is offered."""

@@ -1,8 +1,9 @@
 """The `switchboard` command line: one module per command (group), registered here.
 
 chat.py `chat` · seed.py `seed` · knowledge.py `ingest`, `eval` · eval_router.py
-`eval router` · eval_conversations.py `eval conversations` · serve.py `serve`, `worker` ·
-simulate.py `simulate` · doctor.py `doctor` · stop.py `stop` · migrate.py `migrate` · agents.py `agents`. The commands' work lives outside this package (server/doctor.py,
+`eval router` · eval_answers.py `eval answers` · eval_conversations.py `eval conversations` ·
+serve.py `serve`, `worker` · simulate.py `simulate` · doctor.py `doctor` · stop.py `stop` ·
+migrate.py `migrate` · agents.py `agents`. The commands' work lives outside this package (server/doctor.py,
 server/lifecycle.py, server/migrations/, ...); these modules parse options and print.
 """
 
@@ -18,6 +19,7 @@ def _register_commands() -> None:
     from server.cli.agents import agents_app
     from server.cli.chat import chat
     from server.cli.doctor import doctor
+    from server.cli.eval_answers import answers as eval_answers
     from server.cli.eval_conversations import conversations as eval_conversations
     from server.cli.eval_router import router as eval_router
     from server.cli.knowledge import eval_app, ingest
@@ -30,6 +32,7 @@ def _register_commands() -> None:
     for command in (chat, seed, ingest):  # the order `switchboard --help` lists them in
         app.command()(command)
     eval_app.command(name="router")(eval_router)
+    eval_app.command(name="answers")(eval_answers)
     eval_app.command(name="conversations")(eval_conversations)
     app.add_typer(eval_app, name="eval")
     app.add_typer(agents_app, name="agents")

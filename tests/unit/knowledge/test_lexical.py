@@ -26,3 +26,10 @@ def test_mask_excludes_documents():
 
 def test_typos_map_to_the_closest_known_word():
     assert BM25(DOCS).top("refnds", 1)[0][0] == 1
+
+
+def test_a_word_only_one_document_has_covers_most_of_a_question():
+    docs = [*DOCS, "Returns leaflet. Pack your return in the original box and attach the pre\ufb01lled label."]
+    share = BM25(docs).matched_share("is there a prefilled label for my return?")
+    assert share[4] > 0.6 and share[:4].max() < 0.6  # the ligature of the PDF text is folded
+    assert BM25(docs).matched_share("who won the football last night").max() < 0.6
