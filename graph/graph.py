@@ -54,7 +54,7 @@ builder.add_edge("retrieve", "agent")
 # The agent loops through tools until it replies, or hands off at the iteration cap.
 builder.add_conditional_edges("agent", routes.after_agent)
 builder.add_edge("tools", "agent")
-# A checked reply is sent; an unsure or unusable one brings in a human.
+# A checked reply is sent; an unusable one, or a second unsure one in a row, brings in a human.
 builder.add_conditional_edges("output_guardrail", routes.after_output_guardrail)
 # The customer is told a human is coming, then the run pauses until one hands back.
 builder.add_edge("handoff", "await_human")

@@ -199,6 +199,11 @@ class State(InputState):
     """Why this turn deliberately says nothing (a human owns the conversation or took it
     over mid-turn, rate limit, noise); None when it replies or hands off. A turn that ends
     with neither a reply, a handoff nor a reason here is a bug, and the server hands it off."""
+    language: str = "en"
+    """The customer's language as last detected (graph/base/language.py); canned replies use it."""
+    clarifications: int = 0
+    """Consecutive unsure turns answered with a clarifying question and an offer of a human
+    (nodes/humility.py); the next unsure turn hands off, a sure answer resets it."""
     unresolved_turns: int = 0
     """Consecutive bot answers that were unsure; enough of them bring in a human."""
     handoff_reason: str | None = None

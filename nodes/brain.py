@@ -21,9 +21,11 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from graph.base.extractive import best_answer
+from graph.base.language import detect_language
 from nodes import prompts
 from nodes.brain_replies import reply_after_tool, tool_name
 from nodes.common import turn_text
+from nodes.intents.gloss import english_gloss
 from nodes.intents.router import default_router
 from nodes.order_choice import offered_options, order_meant, picked_option
 from nodes.own_account import asks_about_own_account
@@ -119,11 +121,19 @@ class OfflineBrain(BaseChatModel):
                 return "customer_profile", {}
         elif verified and intent == "complaint" and "create_ticket" in tools:
             return "create_ticket", {"subject": text[:80], "details": text, "priority": "high"}
-        answer = best_answer(text, _passages(prompt), self.min_overlap)
+        answer = best_answer(_question(text), _passages(prompt), self.min_overlap)
         if answer is None:
             return "Reply", _reply(intent, prompts.UNSURE, handoff=True, confidence=0.2)
         found, cited = answer
         return "Reply", _reply(intent, found, citations=cited, confidence=0.7)
+
+
+def _question(text: str) -> str:
+    """The question as the brain matches it to passages: one in another language gets English
+    words for its topic added, since the passages may be English only."""
+    if detect_language(text) in (None, "en"):
+        return text
+    return f"{text}\n{english_gloss(text)}"
 
 
 def _reply(intent: str, answer: str, citations: list[str] | None = None, handoff: bool = False,

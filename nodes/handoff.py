@@ -13,6 +13,7 @@ from graph.services import services_for
 from graph.state import Handoff, State, move
 from nodes import prompts
 from nodes.common import say, turn_text
+from nodes.prompts_i18n import localized, reply_language
 
 ETA = {"urgent": "within 15 minutes", "high": "within 30 minutes", "normal": "within 2 hours"}
 """Without a desk (terminal chat), the wait promised by priority."""
@@ -70,14 +71,16 @@ async def handoff(state: State, runtime: Runtime[Context]) -> dict:
         "order_refs": state.order_refs, "requested_at": now, "mode": "warm",
         "eta": ETA[_priority(state, reason)],
     }
-    desk = (await services_for(context)).planner
+    services = await services_for(context)
+    desk = services.planner
     if desk is not None:  # the desk knows the SLA matrix, business hours and who is online
         tier = (state.customer.get("tier") if state.customer else None) or "retail"
         payload.update(await desk.plan(tier=tier, topic=state.intent or "other", reason=reason, now=clock))
         if context.conversation_id:  # the console page, by the conversation's opaque ref
             payload["transcript_url"] = desk.permalink(context.conversation_id)
     template = prompts.HANDOFF_ACK if payload["mode"] == "warm" else prompts.HANDOFF_COLD
-    said = say(template.format(ticket=reference, eta=payload["eta"]))
-    return {"handoff": payload, "handoff_reason": reason, "outbound": said["outbound"],
+    language = reply_language(state.language, services.settings.business.languages)
+    said = say(localized(template, language).format(ticket=reference, eta=payload["eta"]))
+    return {"handoff": payload, "handoff_reason": reason, "outbound": said["outbound"], "clarifications": 0,
             "messages": [*_close_open_calls(state), *said["messages"]],
             **move(state.status, "handoff", now)}

@@ -11,6 +11,7 @@ from langgraph.types import Overwrite
 
 from graph import window
 from graph.base import media_text, pii
+from graph.base.language import detect_language
 from graph.context import Context
 from graph.services import services_for
 from graph.state import State, Status, Transition, move
@@ -80,6 +81,8 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
     update.update(
         messages=messages, flags=flags, turn=state.turn + 1, turn_key=context.turn_key, last_customer_at=now.isoformat(),
         recent_message_times=recent, cooldown=max(0, state.cooldown - 1),
+        # "ok" or an order number says nothing of the language: the last one detected stays.
+        language=detect_language(" ".join(t for t, _ in texts), default=state.language),
         order_refs=list(dict.fromkeys([*state.order_refs, *pii.order_refs(" ".join(t for t, _ in texts))])),
         status=reopened.get("status", status),
         transitions=transitions + reopened.get("transitions", []),

@@ -1,7 +1,8 @@
 """Output guardrail: the reply must fit the schema, cite only this turn's passages, link only
 to allowed hosts, carry no secrets and no internal text (tool results, instructions, data).
 What can be fixed is fixed (nodes/reply_check.py); an unusable reply is asked for again once,
-then the offline brain answers (nodes/reply_repair.py), else a safe text and a human.
+then the offline brain answers (nodes/reply_repair.py), else a safe text and a human. An
+unsure reply asks the customer once before a human is brought in (nodes/humility.py).
 
 Links are judged by `graph.base.links`; `say()` applies the same rule again to every text sent,
 so a link removed or missed here still cannot leave."""
@@ -16,6 +17,8 @@ from graph.context import Context
 from graph.services import services_for
 from graph.state import Passage, State
 from nodes import prompts
+from nodes.humility import clarifying_reply, may_clarify
+from nodes.prompts_i18n import localized, reply_language
 from nodes.reply_check import check_draft, draft_of
 from nodes.reply_repair import second_try
 from nodes.schemas import Reply
@@ -72,10 +75,18 @@ async def output_guardrail(state: State, runtime: Runtime[Context]) -> dict:
         reason = "vip"
     elif update["unresolved_turns"] >= REPEATED_FAILURES:
         reason = "repeated_failure"
+    language = reply_language(state.language, settings.business.languages)
+    update["clarifications"] = 0
     if reason and state.cooldown:
         # Just back from a human: no automatic escalation, so handoff cannot loop.
         if reply.handoff or reply.confidence < LOW_CONFIDENCE:
-            update["reply"] = {**update["reply"], "handoff": False, "answer": prompts.COOLDOWN_UNSURE}
+            update["reply"] = {**update["reply"], "handoff": False,
+                               "answer": localized(prompts.COOLDOWN_UNSURE, language)}
+    elif (reason == "agent_unsure" and update["unresolved_turns"] < REPEATED_FAILURES
+          and may_clarify(state, update["reply"], vip)):
+        # Unsure for the first time in a row: ask, and offer a human, before opening a ticket.
+        update.update(reply=clarifying_reply(state, update["reply"], language), citations=[],
+                      clarifications=state.clarifications + 1)
     elif reason:
         update["handoff_reason"] = reason
     return update

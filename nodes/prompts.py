@@ -91,6 +91,16 @@ LATE_APOLOGY = ("Sorry for the delay: your message has only just reached us. A c
 the bot does not answer it, a human does (server/inbound/late_messages.py)."""
 UNSURE = "I'm not certain about that one, so I'm bringing in a colleague who can help."
 COOLDOWN_UNSURE = "I'm not sure about that one. If you'd like a colleague to help, just reply 'human'."
+CLARIFY_OFFER = ("I'm not sure I understood. Could you tell me a bit more, for example your order "
+                 "number or what you'd like to do? Or reply HUMAN to talk to a person.")
+"""The first unsure turn: one clarifying question and an offer of a human, no ticket yet
+(nodes/humility.py). A second unsure turn in a row hands off."""
+INJECTION_REDIRECT = ("I can only help with questions about your orders, deliveries, returns and "
+                      "our products. What can I do for you? Or reply HUMAN to talk to a person.")
+"""A message that tries to instruct the bot gets this, not a ticket, unless it happens again."""
+ENGLISH_NOTE = "(Answer in English)"
+"""Put before a help-center answer written in English for a customer who wrote in another
+language (nodes/respond.py); its translations say the same in the customer's language."""
 REPLY_REJECTED = ("Your reply was not sent: {problems}. Call the Reply tool again with a reply "
                   "written for the customer.")
 """Told to the agent model once when its reply fails the output checks (nodes/reply_repair.py)."""

@@ -14,6 +14,7 @@ from nodes.brain import classify
 from nodes.common import ask_model, say, turn_text
 from nodes.order_choice import offered_options, picked_option
 from nodes.own_account import needs_account
+from nodes.prompts_i18n import localized, reply_language
 from nodes.schemas import RouteDecision
 
 CANNED = {"greeting": prompts.GREETING_REPLY, "thanks": prompts.THANKS_REPLY}
@@ -44,5 +45,6 @@ async def router(state: State, runtime: Runtime[Context]) -> dict:
                   needs_agent=decision.kind == "query", needs_account=needs_account(decision.intent, text))
     canned = CANNED.get(decision.kind)
     if canned and services.settings.smalltalk_replies:
-        update.update(say(prompts.fill(canned, business)))
+        language = reply_language(state.language, business.languages)
+        update.update(say(prompts.fill(localized(canned, language), business)))
     return update

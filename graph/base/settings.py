@@ -224,9 +224,10 @@ class BusinessSettings(BaseModel):
         default="brief, warm and concrete", max_length=200)
     """How replies sound; the agent prompt says "Be <tone>: customers read you on a phone"."""
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] = Field(
-        default_factory=lambda: ["en"], min_length=1, max_length=20)
+        default_factory=lambda: ["en", "es", "de", "fr", "pt"], min_length=1, max_length=20)
     """Language codes the agent writes in, e.g. BUSINESS__LANGUAGES='["en", "es"]': it answers
-    in the customer's language when listed, else in the first."""
+    in the customer's language when listed, else in the first. Canned replies follow the same
+    rule for the languages they are written in (nodes/prompts_i18n.py)."""
 
 
 class Settings(BaseSettings):

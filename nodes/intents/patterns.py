@@ -24,6 +24,11 @@ _GREETING = re.compile(
     # A pleasantry after the greeting is still only a greeting.
     r"(\W+(how are you( doing)?|how's it going|hope you('re| are) (well|good|ok)|what's up|"
     r"qu[eé] tal|c[oó]mo est[aá]s?|wie geht('s| es)?|[çc]a va|tudo bem|como est[aá]s?))?\W*$", _I)
+_PRESENCE = re.compile(
+    # "Still there?": the customer checks someone is listening; a greeting answers it.
+    r"^\W*((hello|hi|hey|hola|hallo|bonjour|ol[aá]|oi)\W+)?"
+    r"((are )?you still there|(are )?you there|still there|anyone there|is anyone there|hello\?+|¿?(sigues|est[aá]s) ah[ií]|bist du (noch )?da|sind sie (noch )?da|"
+    r"(vous [eê]tes|tu es) (toujours )?l[aà]|(ainda )?est[aá] a[ií]|(ainda )?estás a[ií])\W*$", _I)
 _THANKS = re.compile(
     r"^\W*((great|perfect|ok(ay)?|super|lovely|brilliant|awesome|perfecto|parfait|perfeito),? )?"
     r"(thanks?( you)?( so much| a lot| very much| kindly)?( for (your|the|all the) help)?|thank u|"
@@ -65,7 +70,7 @@ def small_talk(text: str) -> SmallTalk | None:
     """The kind of a message that is only small talk, or None."""
     if _NOISE.match(text):
         return "noise"
-    if _GREETING.match(text):
+    if _GREETING.match(text) or _PRESENCE.match(text):
         return "greeting"
     if _THANKS.match(text):
         return "thanks"

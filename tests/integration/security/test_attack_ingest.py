@@ -296,9 +296,10 @@ def test_the_cli_with_allow_private_follows_redirects_and_prints_the_final_url(s
 async def test_the_console_never_makes_a_javascript_citation_clickable(start_server):
     """A chunk stored before this defence (or by a path around ingest) carries a javascript:
     URL; the handoff lists it as a citation; the console shows it as text, never as a link."""
-    # repeat_last: a turn retried under load asks the model again
-    agent = ScriptedChatModel(steps=[reply("Let me bring in a colleague.", handoff=True, confidence=0.1)],
-                              repeat_last=True)
+    # repeat_last: a turn retried under load asks the model again. The model reads a wish for a
+    # person, so the bot hands off at once rather than asking to clarify first.
+    agent = ScriptedChatModel(steps=[reply("Let me bring in a colleague.", intent="human_request",
+                                           handoff=True, confidence=0.1)], repeat_last=True)
     server = await start_server(server_options={"agent_model": agent})
     kb = server.parts.core.services.knowledge
     marker = f"zebra{uuid.uuid4().hex[:6]}"

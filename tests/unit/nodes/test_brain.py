@@ -20,6 +20,7 @@ from tools import TOOLS
     ("the sofa arrived scratched, unacceptable", "query", "complaint"),
     ("what are the dimensions of the oak table", "query", "product_question"),
     ("tell me a joke", "query", "other"),
+    ("Still there?", "greeting", "other"), ("Hola, ¿sigues ahí?", "greeting", "other"),
     # Phrasings the keyword router sent to "other" (issue 13); none is in the training set.
     ("I need to speak with someone", "query", "human_request"),
     ("help me to contact someone", "query", "human_request"),
@@ -58,6 +59,17 @@ def test_answers_extractively_with_a_citation():
     assert call["name"] == "Reply"
     assert "5-7 working days" in call["args"]["answer"]
     assert call["args"]["citations"] == [PASSAGE["id"]]
+
+
+@pytest.mark.parametrize("question", [
+    "¿Cuánto tardan los reembolsos?", "Wie lange dauert die Rückerstattung?",
+    "Combien de temps pour un remboursement ?", "Quanto tempo demora o reembolso?",
+])
+def test_answers_a_question_in_another_language_from_an_english_passage(question):
+    state = State(messages=[HumanMessage(question)], intent="returns_refunds", passages=[PASSAGE])
+    call = _agent_call(state)
+    assert "5-7 working days" in call["args"]["answer"]
+    assert call["args"]["citations"] == [PASSAGE["id"]] and not call["args"]["handoff"]
 
 
 def test_hands_off_when_passages_do_not_answer():

@@ -79,7 +79,8 @@ async def test_an_unusable_reply_is_asked_for_again_once_with_the_error(runtime,
 
 async def test_a_reply_unusable_twice_falls_back_to_the_offline_brain_and_is_recorded(runtime):
     model = ScriptedChatModel(steps=[_confused(42)], repeat_last=True)
-    update = await output_guardrail(_state(_confused(42)), runtime(agent_model=model))
+    # Asked to clarify once already: the brain's unsure answer now brings in a human.
+    update = await output_guardrail(_state(_confused(42), clarifications=1), runtime(agent_model=model))
     assert len(model.calls) == 1  # asked again once, not in a loop
     assert update["reply"]["answer"] == prompts.UNSURE and update["reply"]["answer"] != "42"
     assert update["fallbacks"] == ["turn 1: unusable reply (answer_not_text)"]
@@ -102,7 +103,7 @@ async def test_a_model_that_fails_when_asked_again_is_replaced_by_the_offline_br
 async def test_the_offline_brain_is_not_asked_the_same_question_twice(runtime):
     """Without a model configured the brain wrote the draft: asking it again would repeat it,
     so an unusable draft goes straight to the brain's clean answer, else the safe text."""
-    update = await output_guardrail(_state(reply("")), runtime())
+    update = await output_guardrail(_state(reply(""), clarifications=1), runtime())
     assert update["reply"]["answer"] == prompts.UNSURE and update["fallbacks"]
 
 
@@ -126,7 +127,7 @@ async def test_when_nothing_usable_comes_the_safe_text_goes_and_a_human_is_calle
 ])
 async def test_a_tool_result_passed_through_never_reaches_the_customer(runtime, tool_text):
     model = ScriptedChatModel(steps=[reply(tool_text)], repeat_last=True)
-    update = await output_guardrail(_state(reply(tool_text)), runtime(agent_model=model))
+    update = await output_guardrail(_state(reply(tool_text), clarifications=1), runtime(agent_model=model))
     answer = update["reply"]["answer"]
     assert tool_results.REFUSED not in answer and "retail customer" not in answer
     assert "never discuss" not in answer and answer == prompts.UNSURE  # the brain's own words
@@ -140,6 +141,7 @@ async def test_plain_text_answer_is_accepted_with_bracket_citations(runtime):
 
 async def test_low_confidence_hands_off_unless_cooling_down(runtime):
     unsure = reply("Maybe?", confidence=0.1)
-    assert (await output_guardrail(_state(unsure), runtime()))["handoff_reason"] == "agent_unsure"
+    asked = await output_guardrail(_state(unsure, clarifications=1), runtime())
+    assert asked["handoff_reason"] == "agent_unsure"
     cooled = await output_guardrail(_state(unsure, cooldown=2), runtime())
     assert "handoff_reason" not in cooled and cooled["reply"]["answer"] == prompts.COOLDOWN_UNSURE
