@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from graph.base.pii import skeleton
+from graph.base.pii import normalize, skeleton
 from graph.base.pii_patterns import ORDER_REF
 
 ACCOUNT_INTENTS = frozenset({"order_status", "billing", "complaint"})
@@ -87,7 +87,7 @@ def asks_about_own_account(text: str) -> bool:
         text: The customer's message(s) this turn.
     """
     folded = skeleton(text)
-    if ORDER_REF.search(text):
+    if ORDER_REF.search(normalize(text)):  # full-width, zero-width look-alikes read alike
         return True  # a named order: the customer asks about that order
     if _HOW_TO.search(folded):
         return False  # "how do I track my order?": the help center answers it
