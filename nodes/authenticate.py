@@ -25,6 +25,7 @@ from graph.state import State, Verification, move
 from nodes import prompts
 from nodes.claims import MAX_LOOKUPS, Claim, judge, read_claim
 from nodes.common import say, turn_text
+from nodes.prompts_i18n import localized, reply_language
 from tools.verification import Lock, Scope, Verdict, VerificationLedger
 
 log = logging.getLogger(__name__)
@@ -34,15 +35,17 @@ def _minutes(until: datetime, now: datetime) -> int:
     return max(1, -int(-(until - now).total_seconds() // 60))  # rounded up: never "0 minutes"
 
 
-def _refused(lock: Lock, now: datetime, failures: int = 0, tripped: bool = False,
+def _refused(lock: Lock, now: datetime, language: str, failures: int = 0, tripped: bool = False,
              flags: list[str] | None = None) -> dict:
     """The reply to a claim refused by a lock: the number's own, or the global pause."""
     if lock.scope == "global":
         return {"verification": Verification(status="challenged", method=None, attempts=failures,
-                                             locked_until=None), **say(prompts.VERIFY_PAUSED)}
+                                             locked_until=None),
+                **say(localized(prompts.VERIFY_PAUSED, language))}
+    minutes = _minutes(lock.until, now)
     update = {"verification": Verification(status="locked", method=None, attempts=failures,
                                            locked_until=lock.until.isoformat()),
-              **say(prompts.VERIFY_LOCKED.format(minutes=_minutes(lock.until, now)))}
+              **say(localized(prompts.VERIFY_LOCKED, language).format(minutes=minutes))}
     if tripped:  # the failure that locked the number brings in a human, once
         update["flags"] = [*(flags or []), "verification_lockout"]
     return update
@@ -62,6 +65,7 @@ async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
     services = await services_for(context)
     shop, ledger, now = services.shop, services.verification, context.clock()
+    language = reply_language(state.language, services.settings.business.languages)
     if state.verification["status"] == "verified" and state.customer:
         return {}
 
@@ -78,7 +82,7 @@ async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
         return {}  # a policy question needs no proof of identity (nodes/own_account.py)
     if ledger is None:  # no ledger, no counting: order claims are not tried at all
         log.warning("no verification ledger configured: order claims are refused")
-        return say(prompts.VERIFY_PAUSED)
+        return say(localized(prompts.VERIFY_PAUSED, language))
 
     # The sender is the server's (the webhook's), never the message's or a model's. The ledger
     # counts failures per conversation id: a number's digits, or a username-only customer's
@@ -90,23 +94,23 @@ async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
     if not claim.complete:  # nothing to try; a claim is checked (and recorded) by the ledger
         lock = await ledger.check_locked(None, sender, now)
         if lock:
-            return _refused(lock, now)
-        return {"verification": challenged,
-                **say(prompts.VERIFY_ONE if claim.several else prompts.VERIFY_ASK)}
+            return _refused(lock, now, language)
+        ask = prompts.VERIFY_ONE if claim.several else prompts.VERIFY_ASK
+        return {"verification": challenged, **say(localized(ask, language))}
 
     verdict = await _decide(services, ledger, claim, sender, now, context.turn_key)
     if verdict.outcome == "verified":
         customer = await shop.customer_by_id(verdict.customer_id) if verdict.customer_id else None
         if customer is None:  # the ledger verified an order without an owner: a bug
             raise LookupError("verified claim without a customer")
-        return {**verified(customer, "order_claim"), **say(prompts.VERIFY_OK.format(
+        return {**verified(customer, "order_claim"), **say(localized(prompts.VERIFY_OK, language).format(
             name=customer["name"].split()[0]))}
     if verdict.outcome in ("locked", "paused"):
         scope: Scope = "global" if verdict.outcome == "paused" else "number"
         until = verdict.until or now  # the ledger always says when a lock ends
-        return _refused(Lock(scope, until), now, verdict.failures, verdict.tripped,
+        return _refused(Lock(scope, until), now, language, verdict.failures, verdict.tripped,
                         state.flags)
     challenged["attempts"] = verdict.failures
-    text = (prompts.VERIFY_ONE if claim.several
-            else prompts.VERIFY_RETRY.format(left=verdict.tries_left))
+    text = (localized(prompts.VERIFY_ONE, language) if claim.several
+            else localized(prompts.VERIFY_RETRY, language).format(left=verdict.tries_left))
     return {"verification": challenged, **say(text)}

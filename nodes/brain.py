@@ -29,9 +29,12 @@ from nodes.intents.gloss import english_gloss
 from nodes.intents.router import default_router
 from nodes.order_choice import offered_options, order_meant, picked_option
 from nodes.own_account import asks_about_own_account
+from nodes.prompts_i18n import localized, reply_language
 
 NAME = "switchboard-offline-brain"
 
+_LANGUAGE_RULE = re.compile(r"customer's language if it is one of: (.*?); otherwise in ([\w-]+)\.")
+"""The agent prompt's language rule (prompts.AGENT_PROMPT): the languages the business writes."""
 _SMALL_TALK = ("greeting", "thanks", "noise")
 """Kinds that need no agent, in the order a burst of several is answered by."""
 
@@ -103,12 +106,13 @@ class OfflineBrain(BaseChatModel):
         refs = [r for r in _field(prompt, "Order references").split(", ") if r.startswith("HP-")]
         text = turn_text(messages)
         results = _tool_results_this_turn(messages)
+        language = _language(prompt, messages)
         if intent == "human_request":
-            return "Reply", _reply(intent, prompts.UNSURE, handoff=True, confidence=0.9)
+            return "Reply", _reply(intent, localized(prompts.UNSURE, language), handoff=True, confidence=0.9)
         if results:
             # Data for the reply, never the reply: a template filled from the result, else
             # an answer from the passages below; never another tool call in the same turn.
-            composed = reply_after_tool(tool_name(results[-1], messages), results[-1].text)
+            composed = reply_after_tool(tool_name(results[-1], messages), results[-1].text, language)
             if composed is not None:
                 return "Reply", _reply(intent, composed, confidence=0.85)
         elif verified and intent == "order_status" and "order_status" in tools and (
@@ -123,9 +127,21 @@ class OfflineBrain(BaseChatModel):
             return "create_ticket", {"subject": text[:80], "details": text, "priority": "high"}
         answer = best_answer(_question(text), _passages(prompt), self.min_overlap)
         if answer is None:
-            return "Reply", _reply(intent, prompts.UNSURE, handoff=True, confidence=0.2)
+            return "Reply", _reply(intent, localized(prompts.UNSURE, language), handoff=True, confidence=0.2)
         found, cited = answer
         return "Reply", _reply(intent, found, citations=cited, confidence=0.7)
+
+
+def _language(prompt: str, messages: list[BaseMessage]) -> str:
+    """The language to answer in, read as a model would: the last one the customer's messages
+    show, if the prompt's language rule allows it, else the rule's fallback."""
+    language = None
+    for message in messages:
+        if isinstance(message, HumanMessage):
+            language = detect_language(message.text, default=language)
+    rule = _LANGUAGE_RULE.search(prompt)
+    allowed = [*rule.group(1).split(", "), rule.group(2)] if rule else ["en"]
+    return reply_language(language, allowed)
 
 
 def _question(text: str) -> str:

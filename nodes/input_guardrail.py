@@ -18,6 +18,7 @@ from graph.state import State, Status, Transition, move
 from nodes import prompts
 from nodes.checks import is_abusive, looks_like_injection, policy_topics
 from nodes.common import say
+from nodes.prompts_i18n import localized, reply_language
 
 
 def _new_texts(state: State, context: Context) -> list[tuple[str, str | None]]:
@@ -88,18 +89,20 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
         transitions=transitions + reopened.get("transitions", []),
     )
     first_over_limit = len(recent) - len(texts) <= settings.rate_limit_messages
+    language = reply_language(update["language"], settings.business.languages)
     if "rate_limited" in flags and first_over_limit:
-        said = say(prompts.RATE_LIMIT_REPLY)
+        said = say(localized(prompts.RATE_LIMIT_REPLY, language))
         update["messages"] += said["messages"]
         update["outbound"] = Overwrite(said["outbound"])
     elif "rate_limited" in flags:
         update["silence"] = "rate_limited"  # told once; further messages in the window are not answered
     else:
-        update.update(_unread_media(texts, flags, messages))
+        update.update(_unread_media(texts, flags, messages, language))
     return update
 
 
-def _unread_media(texts: list[tuple[str, str | None]], flags: list[str], messages: list) -> dict:
+def _unread_media(texts: list[tuple[str, str | None]], flags: list[str], messages: list,
+                  language: str) -> dict:
     """Photos, documents or unheard voice notes in this turn: say plainly the bot cannot read
     them and offer a human. A turn of nothing but such media ends with that (the "media_only"
     flag); with words beside it, the notice goes first and the words are answered."""
@@ -108,9 +111,11 @@ def _unread_media(texts: list[tuple[str, str | None]], flags: list[str], message
     only_media = all(f is not None and not f[1] for f in found)
     if not kinds:
         return {"silence": "noise"} if only_media else {}  # stickers alone say no more than an emoji
-    names = list(dict.fromkeys(prompts.MEDIA_NAMES[kind] for kind in kinds))
+    names = list(dict.fromkeys(localized(prompts.MEDIA_NAMES[kind], language) for kind in kinds))
     heard_only = set(kinds) <= media_text.HEARD_KINDS
-    said = say(prompts.VOICE_UNREAD if heard_only else prompts.MEDIA_UNREAD.format(what=" or ".join(names)))
+    what = localized(prompts.MEDIA_OR, language).join(names)
+    said = say(localized(prompts.VOICE_UNREAD, language) if heard_only
+               else localized(prompts.MEDIA_UNREAD, language).format(what=what))
     flags = [*flags, *(f"media:{kind}" for kind in kinds), *(["media_only"] if only_media else [])]
     update = {"flags": flags, "outbound": Overwrite(said["outbound"])}
     return {**update, "messages": messages + said["messages"]} if only_media else update

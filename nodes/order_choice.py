@@ -19,6 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from graph.base import pii
 from nodes import prompts
+from nodes.prompts_i18n import localized, variants_of
 
 _OPTION = re.compile(r"(?P<number>\d+)\) (?P<ref>HP-\d+)(?: (?P<items>.+))?")
 """A line of prompts.ORDER_CHOICE_OPTION; the items may be missing."""
@@ -45,11 +46,12 @@ class Option:
     items: str
 
 
-def which_order_question(options: Sequence[Option]) -> str:
-    """The question that asks which of `options` the customer means, numbered from 1."""
+def which_order_question(options: Sequence[Option], language: str = "en") -> str:
+    """The question, in `language`, that asks which of `options` the customer means, numbered
+    from 1."""
     lines = "\n".join(prompts.ORDER_CHOICE_OPTION.format(number=i, ref=o.ref, items=o.items).strip()
                       for i, o in enumerate(options, 1))
-    return prompts.ORDER_CHOICE_ASK.format(options=lines)
+    return localized(prompts.ORDER_CHOICE_ASK, language).format(options=lines)
 
 
 def offered_options(messages: Sequence[BaseMessage]) -> list[Option]:
@@ -61,7 +63,7 @@ def offered_options(messages: Sequence[BaseMessage]) -> list[Option]:
             seen_customer = True
         elif seen_customer and isinstance(message, AIMessage) and not message.tool_calls:
             text = message.text
-            if not text.startswith(prompts.ORDER_CHOICE_ASK.split("{")[0]):
+            if not text.startswith(tuple(q.split("{")[0] for q in variants_of(prompts.ORDER_CHOICE_ASK))):
                 return []
             return [Option(m["ref"], m["items"] or "") for line in text.splitlines()
                     if (m := _OPTION.fullmatch(line.strip()))]

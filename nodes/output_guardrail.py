@@ -44,6 +44,7 @@ async def output_guardrail(state: State, runtime: Runtime[Context]) -> dict:
     ask again for or replace it before anyone sees it."""
     services = await services_for(runtime.context)
     settings = services.settings
+    language = reply_language(state.language, settings.business.languages)
     checked = check_draft(draft_of(state.messages[-1], state.intent), state, settings.allowed_url_hosts)
     events = [f"turn {state.turn}: repaired {p}" for p in checked.repairs]
     recorded: dict = {}
@@ -59,7 +60,8 @@ async def output_guardrail(state: State, runtime: Runtime[Context]) -> dict:
         reply = Reply.model_validate(checked.reply)
     except (ValidationError, ValueError) as error:
         events.append(f"turn {state.turn}: replaced unusable reply ({type(error).__name__})")
-        reply = Reply(intent="other", answer=prompts.SAFE_FALLBACK, handoff=True, confidence=0.0)
+        reply = Reply(intent="other", answer=localized(prompts.SAFE_FALLBACK, language), handoff=True,
+                      confidence=0.0)
     update: dict = {**recorded, "reply": reply.model_dump(), "guardrail_events": events,
                     "citations": [cited(p, settings.allowed_url_hosts)
                                   for c in reply.citations for p in state.passages if p["id"] == c]}
@@ -67,7 +69,7 @@ async def output_guardrail(state: State, runtime: Runtime[Context]) -> dict:
     weak = reply.confidence < VIP_CONFIDENCE and not reply.citations
     update["unresolved_turns"] = state.unresolved_turns + 1 if weak else 0
     reason = None
-    if reply.answer == prompts.SAFE_FALLBACK:
+    if reply.answer == localized(prompts.SAFE_FALLBACK, language):
         reason = "guardrail_failure"
     elif reply.handoff or reply.confidence < LOW_CONFIDENCE:
         reason = "agent_unsure"
@@ -75,7 +77,6 @@ async def output_guardrail(state: State, runtime: Runtime[Context]) -> dict:
         reason = "vip"
     elif update["unresolved_turns"] >= REPEATED_FAILURES:
         reason = "repeated_failure"
-    language = reply_language(state.language, settings.business.languages)
     update["clarifications"] = 0
     if reason and state.cooldown:
         # Just back from a human: no automatic escalation, so handoff cannot loop.

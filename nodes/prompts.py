@@ -117,6 +117,13 @@ REPLY_PROBLEMS = {
 """What each reply failure means, as the model is told (keys: nodes/reply_check.py)."""
 
 ORDER_UPDATE = "Here's the latest. {order}"
+ORDER_SENTENCE = "Order {ref} ({items}) {status}"
+ORDER_EXPECTED = ", expected {eta}"
+ORDER_CARRIER = " with {carrier}"
+ORDER_TRACK = " Track it here: {url}"
+"""An order's news as the offline brain says it in another language (nodes/brain_replies.py),
+from the parts of the tools' sentence; the status phrases are graph/base/tool_results.py
+ORDER_STATUSES."""
 ORDER_CHOICE_ASK = "Which order do you mean?\n{options}\nReply with the number."
 ORDER_CHOICE_OPTION = "{number}) {ref} {items}"
 """Asked when a turn is about one order but does not say which (nodes/order_choice.py reads
@@ -137,6 +144,11 @@ VOICE_UNREAD = ("I can't listen to voice notes yet. Could you type your message 
                 "rather talk to a colleague, reply \"agent\" and I'll bring one in.")
 MEDIA_NAMES = {"image": "photos", "video": "videos", "document": "documents",
                "audio": "voice notes", "voice": "voice notes"}
+MEDIA_OR = " or "
+"""Joins the kinds in MEDIA_UNREAD ("photos or documents")."""
+CSAT_PROMPT = ("Thanks for chatting with us! How did we do? Reply with a number from 1 (poor) to "
+               "5 (great).")
+"""Sent when an agent resolves a chat and asks for a rating (server/desk/actions.py)."""
 
 
 def fill(template: str, business: BusinessSettings, **fields: str) -> str:

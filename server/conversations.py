@@ -20,12 +20,14 @@ from langgraph.types import Command
 
 from graph.base import pii
 from graph.base.conversation import ConversationId, phone_of
+from graph.base.language import detect_language
 from graph.base.sql import Pool
 from graph.context import Context
 from graph.services import Services
 from graph.state import Handoff, InputState, State
 from nodes import prompts
 from nodes.await_human import HumanOutcome
+from nodes.prompts_i18n import localized, reply_language
 from server.conversation_ids import for_log, thread_id
 from server.desk import csat, events
 
@@ -133,7 +135,8 @@ class Conversations:
         told. The turn comes back `held`: its messages wait for the human like any message
         written while a human owns the conversation."""
         handoff = await self.take_over(conversation, reason)
-        return Turn(replies=[prompts.SAFE_FALLBACK], handoff=handoff, held=True)
+        language = await self.language(conversation)
+        return Turn(replies=[localized(prompts.SAFE_FALLBACK, language)], handoff=handoff, held=True)
 
     @staticmethod
     def _turn(result: dict[str, Any]) -> Turn:
@@ -194,6 +197,21 @@ class Conversations:
     async def state(self, conversation: ConversationId) -> dict[str, Any]:
         """The conversation's graph state (empty before its first turn)."""
         return (await self.graph.aget_state(self._config(conversation))).values
+
+    async def language(self, conversation: ConversationId, *texts: str) -> str:
+        """The language for a canned text the server sends itself (a late apology, a fallback).
+
+        Args:
+            conversation: whose checkpointed state holds the language detected last.
+            texts: the customer's new messages, not yet seen by the graph, if any.
+
+        Returns:
+            `texts`' language, else the conversation's, else English; limited to the
+            business's languages as the graph's own canned replies are.
+        """
+        known = (await self.state(conversation)).get("language")
+        detected = detect_language(" ".join(texts), default=known) if texts else known
+        return reply_language(detected, self.services.settings.business.languages)
 
 
 def _redacted(outcome: HumanOutcome) -> HumanOutcome:

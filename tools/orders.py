@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from graph.base import pii
-from graph.base.tool_results import CHECK_THE_NUMBER, refusal
+from graph.base.tool_results import CHECK_THE_NUMBER, ORDER_STATUSES, refusal
 from tools.identity import SupportRuntime, customer_of, shop_services, verified_only
 from tools.shop import Order
 
-STATUS_TEXT = {
-    "processing": "is being prepared in our warehouse",
-    "dispatched": "is on its way",
-    "out_for_delivery": "is out for delivery today",
-    "delivered": "was delivered",
-    "awaiting_collection": "is ready to collect in store",
-    "cancelled": "was cancelled",
-}
+STATUS_TEXT = ORDER_STATUSES  # kept with the result formats, which the offline brain reads
 
 
 def describe_order(order: Order) -> str:

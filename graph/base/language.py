@@ -48,10 +48,13 @@ _WORDS: dict[str, frozenset[str]] = {
 _LETTERS = {"es": "ñ¿¡", "de": "äöüß", "fr": "èêëàâîïôûœç", "pt": "ãõç"}
 """Letters that point to one language (ç to two); each found adds one point."""
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)?", re.U)
+_ADDRESS = re.compile(r"\S+@\S+|\S+://\S+|www\.\S+", re.I)
+"""Emails and links: their parts are no words ("com" is Portuguese for "with")."""
 
 
 def _words(text: str) -> list[str]:
-    return [w.replace("’", "'") for w in _WORD.findall(unicodedata.normalize("NFC", text.lower()))]
+    text = _ADDRESS.sub(" ", unicodedata.normalize("NFC", text.lower()))
+    return [w.replace("’", "'") for w in _WORD.findall(text)]
 
 
 def scores(text: str) -> dict[str, float]:

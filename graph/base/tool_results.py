@@ -32,6 +32,22 @@ PROFILE_TICKET = "Open ticket {id} ({priority} priority, {status})."
 PROFILE_MARKERS = (PROFILE_CUSTOMER, PROFILE_ORDERS, PROFILE_TICKET)
 """Lines of the customer_profile result that only a raw dump of it carries."""
 
+ORDER_STATUSES = {
+    "processing": "is being prepared in our warehouse",
+    "dispatched": "is on its way",
+    "out_for_delivery": "is out for delivery today",
+    "delivered": "was delivered",
+    "awaiting_collection": "is ready to collect in store",
+    "cancelled": "was cancelled",
+}
+"""How tools/orders.py `describe_order` says each order status."""
+ORDER_SENTENCE = re.compile(
+    r"Order (?P<ref>HP-\d+) \((?P<items>[^\n]*?)\) (?P<status>"
+    + "|".join(map(re.escape, ORDER_STATUSES.values()))
+    + r")(?:, expected (?P<eta>[^,.\n]+?))?(?: with (?P<carrier>[^.\n]+?))?\.(?: Track it here: (?P<url>\S+))?")
+"""The sentence `describe_order` writes, its parts named (for the brain to say it in another
+language)."""
+
 TICKET_OPENED = ("I've opened ticket {id} ({kind}). Our team will follow up within one "
                  "working day.")
 TICKET_UPDATED = "Ticket {id} updated; it is now {status}."

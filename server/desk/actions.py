@@ -11,6 +11,7 @@ from typing import Any
 
 from graph import window
 from graph.base.conversation import ConversationId, recipient_of
+from nodes.prompts_i18n import localized
 from server import conversation_ids, outbox
 from server.desk import csat as csat_record
 from server.desk import events, handback
@@ -145,6 +146,8 @@ async def _hand_back(desk: Desk, agent: Agent, key: str, *, action: HandbackActi
     hand-back waits on the row for the conversation's worker to resume the graph under its
     lease (server/desk/handback.py). The answer waits briefly for that resume."""
     to_state, now = after_handback(action), datetime.now(UTC)
+    # Read before the row lock is taken: the checkpointed state says the customer's language.
+    language = await desk.conversations.language(ConversationId(key)) if csat else "en"
     async with desk.pool.connection() as conn, conn.transaction():
         row = _visible(agent, await desk.lock(conn, key))
         if row["state"] not in HUMAN_STATES:
@@ -162,7 +165,7 @@ async def _hand_back(desk: Desk, agent: Agent, key: str, *, action: HandbackActi
         if csat and window_open(row, now):
             await outbox.enqueue_reply(
                 conn, conversation_key=key, recipient=recipient_of(ConversationId(key)), provider=row["provider"],
-                texts=[CSAT_PROMPT], idempotency_key=f"csat:{key}:{updated_at.isoformat()}",
+                texts=[localized(CSAT_PROMPT, language)], idempotency_key=f"csat:{key}:{updated_at.isoformat()}",
                 last_customer_at=row["last_customer_at"], now=now,
                 window_template=desk.window_template)
             await desk.event(conn, key, f"agent:{agent.id}", "csat", payload={"asked": True})

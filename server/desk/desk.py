@@ -21,6 +21,7 @@ from graph.base import pii
 from graph.base.conversation import ConversationId, phone_of
 from graph.base.sql import Conn, Pool
 from graph.state import Handoff
+from nodes import prompts
 from server import conversation_ids
 from server.conversations import Conversations
 from server.desk import bot_turns, events, handback
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from server.inbound.inbox import StoredMessage
 
 log = logging.getLogger(__name__)
-CSAT_PROMPT = "Thanks for chatting with us! How did we do? Reply with a number from 1 (poor) to 5 (great)."
+CSAT_PROMPT = prompts.CSAT_PROMPT  # the text lives with the other canned replies (nodes/prompts.py)
 
 
 class DeskError(Exception):

@@ -24,6 +24,7 @@ from graph.base.pii import redact
 from graph.base.sql import Conn
 from graph.state import Handoff
 from nodes import prompts
+from nodes.prompts_i18n import localized
 from server.conversations import Conversations, Turn
 from server.inbound.inbox import StoredMessage
 
@@ -91,7 +92,8 @@ async def hand_over(conversations: Conversations, desk: Desk | None, *,
         payload.update(await desk.planner.plan(tier=(customer.get("tier") if customer else None) or "retail",
                                        topic=graph_payload.get("intent") or "other",
                                        reason=REASON, now=now))
-    reply = prompts.LATE_APOLOGY.format(eta=payload["eta"], ticket=payload["reference"])
+    language = await conversations.language(conversation, *(m.body for m in batch))
+    reply = localized(prompts.LATE_APOLOGY, language).format(eta=payload["eta"], ticket=payload["reference"])
     return Turn(replies=[reply], handoff=payload, held=True)
 
 

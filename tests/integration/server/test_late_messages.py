@@ -123,6 +123,19 @@ async def test_inside_the_window_the_customer_gets_a_free_text_apology(start_ser
     assert row["last_customer_at"] > datetime.now(UTC) - timedelta(hours=1)
 
 
+async def test_a_late_spanish_message_gets_the_apology_in_spanish(start_server):
+    server = await start_server()
+    phone = new_phone()
+    await server.post_meta(text_message(phone, "hola, ¿cuánto tardan los reembolsos?"))
+    await server.wait_for(REPLIES, phone)
+    await server.post_meta(text_message(phone, "además, mi sofá llegó roto",
+                                        timestamp=time.time() - 26 * HOUR))
+    row = await handed_off(server, phone)
+    replies = await server.wait_for(REPLIES, phone, count=2)
+    apology = replies[1]["body"]
+    assert apology.startswith("Perdona el retraso") and row["reference"] in apology
+
+
 async def test_a_fresh_message_bundled_with_a_late_one_waits_for_the_human_too(start_server):
     server = await start_server()
     phone = new_phone()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from nodes import prompts
+from nodes.prompts_i18n import localized
 from server.desk import csat
 from tests.fakes import ScriptedChatModel, reply, route
 
@@ -47,6 +48,20 @@ async def test_a_rating_is_stored_against_the_agent_and_only_thanked(open_app, p
     assert await _ratings(app, phone) == [
         {"agent_id": "alice", "score": score, "raw_kind": kind, "rated": True, "closed": False}]
     assert turn.outcome == ("replied", None)
+
+
+async def test_a_spanish_customer_is_thanked_in_spanish(open_app, phone):
+    router = ScriptedChatModel(steps=[route("human_request")])
+    app = await open_app(router_model=router, agent_model=ScriptedChatModel(steps=[]), forget=[phone])
+    assert (await app.conversations.handle(phone, "Quiero hablar con una persona, por favor")).handoff
+    await app.conversations.resume(phone, {"action": "resolved", "agent": "alice"})
+    # The language the server's own texts (CSAT prompt, late apology) are written in.
+    assert await app.conversations.language(phone) == "es"
+    assert await app.conversations.language(phone, "Bonjour, où est ma commande ?") == "fr"
+    async with app.conversations.pool.connection() as conn:
+        await csat.ask(conn, phone, "alice", None)
+    turn = await app.conversations.handle(phone, "5")  # a bare number keeps the language
+    assert turn.replies == [localized(prompts.CSAT_THANKS, "es")] and turn.handoff is None
 
 
 async def test_a_rating_with_a_question_stores_the_rating_and_answers_the_question(open_app, phone):
