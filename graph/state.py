@@ -64,6 +64,17 @@ class Reply(TypedDict):
     confidence: float
 
 
+class Choice(TypedDict):
+    """One option the customer can tap (a WhatsApp reply button or list row) or type.
+
+    `title` is what the customer's tap sends back as text, so it must be an answer the graph
+    understands typed (nodes/choices.py keeps the WhatsApp length limits)."""
+
+    id: str
+    title: str
+    description: NotRequired[str]
+
+
 class HandoffPlan(TypedDict):
     """How a handoff will go, as the desk plans it from the SLA matrix and who is online."""
 
@@ -193,6 +204,9 @@ class State(InputState):
     """The checked answer of this turn."""
     outbound: Annotated[list[str], operator.add] = field(default_factory=list)
     """Texts to send to the customer for this turn; the server delivers them once."""
+    choices: list[Choice] = field(default_factory=list)
+    """Options offered with this turn's reply as buttons or a list (nodes/choices.py); the
+    texts still number them, so typing works on any client. Cleared each turn."""
     handoff: Handoff | None = None
     """The pending handoff: what the human sees in the queue (the interrupt payload)."""
     silence: Silence | None = None

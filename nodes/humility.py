@@ -11,12 +11,14 @@ weak answers (nodes/output_guardrail.py).
 
 from __future__ import annotations
 
-from graph.state import Reply, State
+from graph.state import Choice, Reply, State
 from nodes import prompts
+from nodes.choices import make_choices
 from nodes.prompts_i18n import localized
 
 MAX_CLARIFICATIONS = 1
 """Clarifying questions in a row before an unsure turn brings in a human."""
+HUMAN_CHOICE_ID = "human"
 
 
 def may_clarify(state: State, reply: Reply, vip: bool) -> bool:
@@ -42,3 +44,9 @@ def clarifying_reply(state: State, reply: Reply, language: str) -> Reply:
     text = prompts.INJECTION_REDIRECT if "injection" in state.flags else prompts.CLARIFY_OFFER
     return Reply(intent=reply["intent"], answer=localized(text, language), citations=[],
                  handoff=False, confidence=reply["confidence"])
+
+
+def human_offer(language: str) -> list[Choice]:
+    """The reply button that goes with a clarifying question or a redirect: a person, titled in
+    the customer's language with words the human-request pattern routes when tapped or typed."""
+    return make_choices([(HUMAN_CHOICE_ID, localized(prompts.HUMAN_BUTTON, language), "")])

@@ -41,9 +41,9 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
     settings = (await services_for(context)).settings
     now = context.clock()
     texts = _new_texts(state, context)
-    update: dict = {"passages": Overwrite([]), "outbound": Overwrite([]), "citations": [],
-                    "reply": None, "agent_steps": 0, "handoff_reason": None, "flags": [],
-                    "silence": None}
+    update: dict = {"passages": Overwrite([]), "outbound": Overwrite([]), "choices": [],
+                    "citations": [], "reply": None, "agent_steps": 0, "handoff_reason": None,
+                    "flags": [], "silence": None}
     if state.status == "human":
         return {**update, "silence": "human_owns"}  # a human owns it: the bot stays silent
     if not texts:

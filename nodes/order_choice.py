@@ -4,9 +4,9 @@ customer picked from our last "which order?" question; else the only one in play
 The question lists the customer's recent orders, numbered (prompts.ORDER_CHOICE_ASK), and is
 read back from the transcript, so the offline brain and a real model see the same thing. A
 reply picks an option by its number ("2"), its place ("the second one", "the last one") or a
-word of its items ("the throw"). WhatsApp could show the options as an interactive list
-(up to 10 rows, a title of at most 24 characters each, one button label), but the outbound
-path carries text only, so the question is text and a typed answer is read.
+word of its items ("the throw"). The options also go out as WhatsApp reply buttons or a list
+(`question_choices`, nodes/choices.py), titled by order number, so a tap sends back a text
+that names the order; the numbered text stays for typing.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from graph.base import pii
+from graph.state import Choice
 from nodes import prompts
+from nodes.choices import make_choices
 from nodes.prompts_i18n import localized, variants_of
 
 _OPTION = re.compile(r"(?P<number>\d+)\) (?P<ref>HP-\d+)(?: (?P<items>.+))?")
@@ -54,6 +56,21 @@ def which_order_question(options: Sequence[Option], language: str = "en") -> str
     return localized(prompts.ORDER_CHOICE_ASK, language).format(options=lines)
 
 
+def question_options(text: str) -> list[Option]:
+    """The options listed in `text` when it is our "which order?" question; else none."""
+    if not text.startswith(tuple(q.split("{")[0] for q in variants_of(prompts.ORDER_CHOICE_ASK))):
+        return []  # the question in any of our languages
+    return [Option(m["ref"], m["items"] or "") for line in text.splitlines()
+            if (m := _OPTION.fullmatch(line.strip()))]
+
+
+def question_choices(text: str) -> list[Choice]:
+    """Buttons or list rows for the options of our "which order?" question in `text` (none for
+    any other text): titled by order number, which the next turn reads as the pick, with the
+    items as a list row's description."""
+    return make_choices([(o.ref, o.ref, o.items) for o in question_options(text)])
+
+
 def offered_options(messages: Sequence[BaseMessage]) -> list[Option]:
     """The options of our "which order?" question, when it is the bot's last message before
     the customer's current ones; else none."""
@@ -62,11 +79,7 @@ def offered_options(messages: Sequence[BaseMessage]) -> list[Option]:
         if isinstance(message, HumanMessage):
             seen_customer = True
         elif seen_customer and isinstance(message, AIMessage) and not message.tool_calls:
-            text = message.text
-            if not text.startswith(tuple(q.split("{")[0] for q in variants_of(prompts.ORDER_CHOICE_ASK))):
-                return []
-            return [Option(m["ref"], m["items"] or "") for line in text.splitlines()
-                    if (m := _OPTION.fullmatch(line.strip()))]
+            return question_options(message.text)
     return []
 
 

@@ -17,7 +17,7 @@ from graph.context import Context
 from graph.services import services_for
 from graph.state import Passage, State
 from nodes import prompts
-from nodes.humility import clarifying_reply, may_clarify
+from nodes.humility import clarifying_reply, human_offer, may_clarify
 from nodes.prompts_i18n import localized, reply_language
 from nodes.reply_check import check_draft, draft_of
 from nodes.reply_repair import second_try
@@ -83,11 +83,12 @@ async def output_guardrail(state: State, runtime: Runtime[Context]) -> dict:
         if reply.handoff or reply.confidence < LOW_CONFIDENCE:
             update["reply"] = {**update["reply"], "handoff": False,
                                "answer": localized(prompts.COOLDOWN_UNSURE, language)}
+            update["choices"] = human_offer(language)
     elif (reason == "agent_unsure" and update["unresolved_turns"] < REPEATED_FAILURES
           and may_clarify(state, update["reply"], vip)):
         # Unsure for the first time in a row: ask, and offer a human, before opening a ticket.
         update.update(reply=clarifying_reply(state, update["reply"], language), citations=[],
-                      clarifications=state.clarifications + 1)
+                      clarifications=state.clarifications + 1, choices=human_offer(language))
     elif reason:
         update["handoff_reason"] = reason
     return update

@@ -98,6 +98,9 @@ CLARIFY_OFFER = ("I'm not sure I understood. Could you tell me a bit more, for e
 INJECTION_REDIRECT = ("I can only help with questions about your orders, deliveries, returns and "
                       "our products. What can I do for you? Or reply HUMAN to talk to a person.")
 """A message that tries to instruct the bot gets this, not a ticket, unless it happens again."""
+HUMAN_BUTTON = "Talk to a person"
+"""The reply button offered with CLARIFY_OFFER and INJECTION_REDIRECT (at most 20 characters);
+a tap sends it back as text, which the human-request pattern routes in every language."""
 ENGLISH_NOTE = "(Answer in English)"
 """Put before a help-center answer written in English for a customer who wrote in another
 language (nodes/respond.py); its translations say the same in the customer's language."""

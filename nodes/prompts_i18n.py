@@ -51,6 +51,12 @@ VARIANTS: dict[str, dict[str, str]] = {
         "pt": ("Só posso ajudar com as suas encomendas, entregas, devoluções e os nossos produtos. "
                "Em que posso ajudar? Ou responda HUMANO para falar com uma pessoa."),
     },
+    prompts.HUMAN_BUTTON: {  # at most 20 characters: a WhatsApp reply button's title
+        "es": "Hablar con un humano",
+        "de": "Mit Mensch sprechen",
+        "fr": "Parler à un humain",
+        "pt": "Falar com um humano",
+    },
     prompts.ENGLISH_NOTE: {
         "es": "(Respuesta en inglés)",
         "de": "(Antwort auf Englisch)",
@@ -348,7 +354,7 @@ CUSTOMER_TEXTS = (
     "GREETING_REPLY", "THANKS_REPLY", "CSAT_THANKS", "CSAT_PROMPT", "RATE_LIMIT_REPLY",
     "VERIFY_ASK", "VERIFY_RETRY", "VERIFY_LOCKED", "VERIFY_ONE", "VERIFY_PAUSED", "VERIFY_OK",
     "HANDOFF_ACK", "HANDOFF_COLD", "SAFE_FALLBACK", "LATE_APOLOGY", "UNSURE", "COOLDOWN_UNSURE",
-    "CLARIFY_OFFER", "INJECTION_REDIRECT", "ENGLISH_NOTE", "ORDER_UPDATE", "ORDER_CHOICE_ASK",
+    "CLARIFY_OFFER", "HUMAN_BUTTON", "INJECTION_REDIRECT", "ENGLISH_NOTE", "ORDER_UPDATE", "ORDER_CHOICE_ASK",
     "ORDER_SENTENCE", "ORDER_EXPECTED", "ORDER_CARRIER", "ORDER_TRACK",
     "NO_ORDERS_REPLY", "NOT_ON_ACCOUNT", "TICKET_OPENED_REPLY", "TICKET_UPDATED_REPLY",
     "MEDIA_UNREAD", "VOICE_UNREAD", "MEDIA_OR",

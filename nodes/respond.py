@@ -10,6 +10,7 @@ from graph.services import services_for
 from graph.state import Passage, State, move
 from nodes import prompts
 from nodes.common import say
+from nodes.order_choice import question_choices
 from nodes.prompts_i18n import localized, reply_language
 
 
@@ -40,5 +41,8 @@ async def respond(state: State, runtime: Runtime[Context]) -> dict:
     answer = noted(state.reply["answer"], state.citations,
                    reply_language(state.language, business.languages))
     replaced = state.messages[-1].id if state.messages[-1].type == "ai" else None
-    return {**say(render(answer, state.citations), replace=replaced),
-            **move(state.status, "answered", context.clock().isoformat())}
+    update = {**say(render(answer, state.citations), replace=replaced),
+              **move(state.status, "answered", context.clock().isoformat())}
+    if offered := question_choices(state.reply["answer"]):  # "which order?" as buttons or a list
+        update["choices"] = offered
+    return update

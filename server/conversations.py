@@ -24,7 +24,7 @@ from graph.base.language import detect_language
 from graph.base.sql import Pool
 from graph.context import Context
 from graph.services import Services
-from graph.state import Handoff, InputState, State
+from graph.state import Choice, Handoff, InputState, State
 from nodes import prompts
 from nodes.await_human import HumanOutcome
 from nodes.prompts_i18n import localized, reply_language
@@ -40,6 +40,8 @@ class Turn:
 
     replies: list[str]
     """Texts to send to the customer, in order."""
+    choices: list[Choice] = field(default_factory=list)
+    """Options offered with the replies as reply buttons or a list (State.choices)."""
     handoff: Handoff | None = None
     """The handoff payload while a human owns the conversation."""
     held: bool = False
@@ -142,6 +144,7 @@ class Conversations:
     def _turn(result: dict[str, Any]) -> Turn:
         interrupts = result.get("__interrupt__") or ()
         return Turn(replies=list(result.get("outbound", [])),
+                    choices=list(result.get("choices") or []),
                     handoff=interrupts[0].value if interrupts else None,
                     silence=result.get("silence"), state=result)
 

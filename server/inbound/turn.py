@@ -109,6 +109,7 @@ class TurnRunner:
                     conn, conversation_key=key, recipient=recipient_of(key), provider=customer.provider,
                     # One WhatsApp message per turn, however many texts the graph produced.
                     texts=["\n\n".join(turn.replies)], idempotency_key=turn_key,
+                    choices=turn.choices,  # as buttons or a list, with the last part
                     last_customer_at=late_messages.window_from(turn, batch), now=datetime.now(UTC),
                     window_template={"name": self.settings.reengagement_template,
                                      "language": self.settings.template_language})

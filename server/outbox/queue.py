@@ -17,7 +17,7 @@ TEXT_LIMITS = {"meta": WHATSAPP_TEXT_LIMIT, "twilio": 1600}
 READ_RECEIPT_PROVIDERS = frozenset({"meta"})
 """Providers that can mark a message read and show "typing": Twilio's Messages API cannot."""
 ROW_COLUMNS = ("id, conversation_key, provider, recipient, kind, body, template, reply_to_message_id,"
-               " attempts, resends")
+               " attempts, resends, interactive")
 """What the worker reads of a row to send it or to tell the desk about it."""
 STATUSES = ("pending", "sending", "unconfirmed", "sent", "delivered", "read", "failed", "dead",
             "skipped", "unknown")
@@ -56,33 +56,45 @@ def split_for_whatsapp(text: str, limit: int = WHATSAPP_TEXT_LIMIT) -> list[str]
 # --- Enqueueing and statuses ------------------------------------------------------------------
 
 _INSERT = ("INSERT INTO outbox (idempotency_key, conversation_key, recipient, provider, kind, body,"
-           " template, reply_to_message_id, next_attempt_at, created_at, updated_at)"
-           " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+           " template, reply_to_message_id, next_attempt_at, created_at, updated_at, interactive)"
+           " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id")
+INTERACTIVE_BODY_LIMIT = 1024
+"""Longest body of a WhatsApp button or list message: a longer last part goes as plain text."""
 
 
 async def enqueue_reply(conn: Conn, *, conversation_key: str, recipient: str,
                         provider: str, texts: Sequence[str], idempotency_key: str,
                         last_customer_at: datetime, now: datetime,
-                        window_template: Mapping[str, Any], reply_to: str | None = None) -> list[int]:
+                        window_template: Mapping[str, Any], reply_to: str | None = None,
+                        choices: Sequence[Mapping[str, Any]] = ()) -> list[int]:
     """Queue one turn's replies in the caller's transaction; returns the ids of new rows
     (none when this key was queued before, as when a crashed turn is re-run).
 
     Outside the 24-hour customer window WhatsApp refuses free text, so the approved
     re-engagement template goes instead (the replies themselves stay in the conversation's
     history). Parts share the key space `{key}:{i}`, so a re-run that lands on the other
-    side of the window still cannot send both a text and a template."""
+    side of the window still cannot send both a text and a template.
+
+    `choices` (graph/state.py Choice) go with the last text part as its `interactive` column,
+    for the sender to show as reply buttons or a list; the part's text still lists them. They
+    are dropped outside the window (a template has none) and when that part is too long for
+    an interactive message's body."""
     if not window.is_open(last_customer_at, now):
-        rows: list[tuple[str, str | None, str | None]] = [
-            ("template", None, json.dumps(dict(window_template)))]
+        rows: list[tuple[str, str | None, str | None, str | None]] = [
+            ("template", None, json.dumps(dict(window_template)), None)]
     else:
         limit = TEXT_LIMITS.get(provider, WHATSAPP_TEXT_LIMIT)
-        rows = [("text", part, None) for text in texts for part in split_for_whatsapp(text, limit)]
+        rows = [("text", part, None, None)
+                for text in texts for part in split_for_whatsapp(text, limit)]
+        if choices and rows and len(rows[-1][1] or "") <= INTERACTIVE_BODY_LIMIT:
+            offered = json.dumps({"choices": [dict(c) for c in choices]})
+            rows[-1] = (*rows[-1][:3], offered)
     ids = []
-    for i, (kind, body, template) in enumerate(rows):
+    for i, (kind, body, template, interactive) in enumerate(rows):
         cursor = await conn.execute(_INSERT, (
             f"{idempotency_key}:{i}", conversation_key, recipient, provider, kind, body, template,
-            reply_to if i == 0 else None, now, now, now))
+            reply_to if i == 0 else None, now, now, now, interactive))
         if row := await cursor.fetchone():
             ids.append(row["id"] if isinstance(row, Mapping) else row[0])
     return ids
@@ -97,7 +109,7 @@ async def enqueue_read_receipt(conn: Conn, *, provider: str, recipient: str,
     now = datetime.now(UTC)
     cursor = await conn.execute(_INSERT, (
         f"read:{provider}:{inbound_message_id}", conversation_key, recipient, provider,
-        "read_receipt", None, None, inbound_message_id, now, now, now))
+        "read_receipt", None, None, inbound_message_id, now, now, now, None))
     row = await cursor.fetchone()
     return None if row is None else (row["id"] if isinstance(row, Mapping) else row[0])
 

@@ -3,9 +3,13 @@ Meta's Cloud API sender (Twilio's is in twilio_sender.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import httpx
+
+from nodes import choices as limits
+from nodes.choices import shortened
 
 
 class SendError(Exception):
@@ -51,6 +55,8 @@ class Sender(Protocol):
                         outbox_id: int | None = None) -> str: ...
     async def send_template(self, recipient: str, name: str, language: str,
                             params: list[dict] | None, *, outbox_id: int | None = None) -> str: ...
+    async def send_choices(self, recipient: str, body: str, choices: Sequence[Mapping[str, Any]],
+                           reply_to: str | None, *, outbox_id: int | None = None) -> str: ...
     async def mark_read_and_typing(self, inbound_message_id: str) -> None: ...
     async def aclose(self) -> None: ...
 
@@ -64,6 +70,30 @@ def transport_error(error: httpx.TransportError, provider: str = "meta") -> Send
     unreachable = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     return (SendUnreachable if unreachable else SendOutcomeUnknown)(
         None, None, type(error).__name__, provider=provider)
+
+
+INTERACTIVE_REFUSED_CODES = frozenset({100, 131009})
+"""Meta's "invalid parameter" codes: an interactive message it will not take, which a plain
+text of the same body can replace (the message was refused, so nothing went twice)."""
+LIST_BUTTON = "Choose"
+"""The label of the button that opens a list message (at most 20 characters)."""
+
+
+def interactive_buttons(choices: Sequence[Mapping[str, Any]]) -> Any:
+    """pywa's reply buttons for up to three choices, else a one-section list of up to ten rows,
+    cut to Meta's limits again here in case a row was queued by an older or other writer
+    (nodes/choices.py builds them within the limits)."""
+    from pywa.types import Button, Section, SectionList, SectionRow
+
+    if len(choices) <= limits.MAX_BUTTONS:
+        return [Button(title=shortened(c["title"], limits.BUTTON_TITLE_LIMIT),
+                       callback_data=str(c["id"])) for c in choices]
+    rows = [SectionRow(title=shortened(c["title"], limits.ROW_TITLE_LIMIT),
+                       callback_data=str(c["id"]),
+                       description=shortened(c["description"], limits.ROW_DESCRIPTION_LIMIT)
+                       if c.get("description") else None)
+            for c in choices[:limits.MAX_ROWS]]
+    return SectionList(button_title=LIST_BUTTON, sections=[Section(title=LIST_BUTTON, rows=rows)])
 
 
 class CloudApiSender:
@@ -113,6 +143,20 @@ class CloudApiSender:
                         outbox_id: int | None = None) -> str:
         return (await self._call(self.client.send_message(
             to=recipient, text=body, reply_to_message_id=reply_to, tracker=_tracker(outbox_id)))).id
+
+    async def send_choices(self, recipient: str, body: str, choices: Sequence[Mapping[str, Any]],
+                           reply_to: str | None = None, *, outbox_id: int | None = None) -> str:
+        """`body` with its choices as reply buttons (up to three) or a list (more); the body
+        still lists them, so a client that shows neither can be answered by typing. Refused
+        as invalid (a parameter Meta will not take), the body goes as plain text instead."""
+        try:
+            return (await self._call(self.client.send_message(
+                to=recipient, text=body, buttons=interactive_buttons(choices),
+                reply_to_message_id=reply_to, tracker=_tracker(outbox_id)))).id
+        except SendError as error:
+            if error.code not in INTERACTIVE_REFUSED_CODES:
+                raise
+            return await self.send_text(recipient, body, reply_to, outbox_id=outbox_id)
 
     async def send_template(self, recipient: str, name: str, language: str,
                             params: list[dict] | None = None, *, outbox_id: int | None = None) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
@@ -70,6 +70,13 @@ class TwilioSender:
     async def send_text(self, recipient: str, body: str, reply_to: str | None = None, *,
                         outbox_id: int | None = None) -> str:
         return await self._create({"Body": body}, recipient, outbox_id)
+
+    async def send_choices(self, recipient: str, body: str, choices: Sequence[Mapping[str, Any]],
+                           reply_to: str | None = None, *, outbox_id: int | None = None) -> str:
+        """The text alone, whose numbered options the customer answers by typing: Twilio
+        sends WhatsApp buttons and lists only from approved Content templates (quick-reply,
+        list-picker), not as free-form fields of a message."""
+        return await self.send_text(recipient, body, reply_to, outbox_id=outbox_id)
 
     async def send_template(self, recipient: str, name: str, language: str,
                             params: Mapping[str, Any] | list | None = None, *,

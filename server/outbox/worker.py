@@ -263,6 +263,10 @@ class OutboxWorker:
         timeout_s = self.settings.send_timeout_s + 0.5
         try:
             async with asyncio.timeout(timeout_s):
+                if row["kind"] == "text" and (row.get("interactive") or {}).get("choices"):
+                    return await sender.send_choices(
+                        recipient, row["body"], row["interactive"]["choices"],
+                        row["reply_to_message_id"], outbox_id=row_id)
                 if row["kind"] == "text":
                     return await sender.send_text(recipient, row["body"], row["reply_to_message_id"],
                                                   outbox_id=row_id)

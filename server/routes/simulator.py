@@ -62,11 +62,14 @@ async def messages(phone: str, runtime: ServerDep, request: Request) -> dict:
             "SELECT body AS text, sent_at AS at, state FROM inbound_messages"
             " WHERE conversation_key = %s ORDER BY sent_at, id", (phone,))).fetchall()
         outbound = await (await conn.execute(
-            "SELECT coalesce(body, template->>'name') AS text, created_at AS at, status FROM outbox"
+            "SELECT coalesce(body, template->>'name') AS text, created_at AS at, status,"
+            " interactive->'choices' AS choices FROM outbox"
             " WHERE conversation_key = %s AND kind <> 'read_receipt' ORDER BY id", (phone,))).fetchall()
     shown = [{"from": "customer", "text": r["text"], "at": r["at"].isoformat(), "status": ""}
              for r in inbound]
-    shown += [{"from": "business", "text": r["text"], "at": r["at"].isoformat(), "status": r["status"]}
+    # Reply buttons or list rows show as buttons under their message; a tap sends the title.
+    shown += [{"from": "business", "text": r["text"], "at": r["at"].isoformat(), "status": r["status"],
+               "choices": [c["title"] for c in r["choices"] or []]}
               for r in outbound]
     shown.sort(key=lambda m: m["at"])
     typing = any(r["state"] in ("pending", "in_turn") for r in inbound)

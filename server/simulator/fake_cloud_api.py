@@ -1,7 +1,9 @@
 """A fake WhatsApp Cloud API, served over real HTTP, that behaves like Meta's where it matters.
 
-- POST /{version}/{phone_number_id}/messages accepts text, template and the mark-as-read
-  (+ typing indicator) payload, checks the bearer token, and answers in Meta's shape.
+- POST /{version}/{phone_number_id}/messages accepts text, template, interactive (reply
+  buttons, list; recorded with their body as `text` and their titles as `choices`) and the
+  mark-as-read (+ typing indicator) payload, checks the bearer token and Meta's length limits,
+  and answers in Meta's shape.
 - Every accepted message is followed by signed status webhooks (sent, delivered, read) to
   `webhook_url`, in Meta's webhook envelope, one POST each, as Meta sends them; they echo the
   send's `biz_opaque_callback_data`. A refused or unreachable webhook is retried in the
@@ -43,6 +45,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from server.simulator.fake_media import FakeMedia, media_message
 
 TEXT_LIMIT = 4096
+INTERACTIVE_BODY_LIMIT = 1024
 ERROR_TITLES = {
     131000: "Something went wrong",
     130429: "Rate limit hit",
@@ -52,6 +55,34 @@ ERROR_TITLES = {
             " marketing messages on WhatsApp from your business",
     131026: "Message undeliverable",
 }
+
+
+def interactive_titles(interactive: dict[str, Any]) -> list[str]:
+    """The titles of an interactive message's reply buttons or list rows, in order."""
+    action = interactive.get("action") or {}
+    if interactive.get("type") == "button":
+        return [(b.get("reply") or {}).get("title", "") for b in action.get("buttons") or []]
+    return [r.get("title", "") for s in action.get("sections") or [] for r in s.get("rows") or []]
+
+
+def interactive_problem(interactive: dict[str, Any]) -> str | None:
+    """What Meta would refuse in a reply-button or list message (error 100), else None."""
+    kind, action = interactive.get("type"), interactive.get("action") or {}
+    body = (interactive.get("body") or {}).get("text") or ""
+    if not body or len(body) > INTERACTIVE_BODY_LIMIT:
+        return f"interactive.body.text must have 1 to {INTERACTIVE_BODY_LIMIT} characters"
+    titles = interactive_titles(interactive)
+    if kind == "button":
+        if not 1 <= len(titles) <= 3 or any(not 1 <= len(t) <= 20 for t in titles):
+            return "interactive.action.buttons: 1 to 3 buttons, titles of 1 to 20 characters"
+    elif kind == "list":
+        label = action.get("button") or ""
+        if not 1 <= len(label) <= 20 or not 1 <= len(titles) <= 10 or any(
+                not 1 <= len(t) <= 24 for t in titles):
+            return "interactive.action: a button label of 1 to 20 characters, 1 to 10 rows of 1 to 24"
+    else:
+        return f"interactive.type {kind!r} is not supported here"
+    return None
 
 
 def sign_body(body: bytes, app_secret: str) -> str:
@@ -367,6 +398,11 @@ class FakeCloudApi:
         text = (body.get("text") or {}).get("body")
         if body.get("type") == "text" and len(text or "") > TEXT_LIMIT:
             return JSONResponse({"error": meta_error(100, f"text.body is over {TEXT_LIMIT} characters")}, 400)
+        interactive = body.get("interactive") if body.get("type") == "interactive" else None
+        if interactive is not None:
+            if problem := interactive_problem(interactive):
+                return JSONResponse({"error": meta_error(100, problem)}, 400)
+            text = (interactive.get("body") or {}).get("text")
         with self._lock:
             behaviour = self._behaviours.popleft() if self._behaviours else None
         if behaviour and behaviour["delay_s"]:
@@ -379,7 +415,8 @@ class FakeCloudApi:
         by_user_id = not body.get("to") and bool(body.get("recipient"))
         to = str(body.get("recipient") if by_user_id else body.get("to"))
         record = {"id": new_wamid(), "to": to, "by_user_id": by_user_id, "type": body.get("type"),
-                  "text": text,
+                  "text": text, "interactive": interactive,
+                  "choices": interactive_titles(interactive) if interactive else None,
                   "template": body.get("template"), "context": body.get("context"),
                   "biz_opaque_callback_data": body.get("biz_opaque_callback_data"),
                   "payload": body, "requested_at": requested_at, "at": time.time()}

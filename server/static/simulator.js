@@ -5,8 +5,12 @@ let shown = -1, phone = localStorage.getItem("sb-phone") || phoneInput.value;
 phoneInput.value = phone;
 phoneInput.addEventListener("change", () => { phone = phoneInput.value.trim(); localStorage.setItem("sb-phone", phone); shown = -1; refresh(); });
 
+function escape(text) {
+  return text.replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
+}
+
 function linkify(text) {
-  const escaped = text.replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
+  const escaped = escape(text);
   return escaped.replace(/https?:\/\/[^\s<]+/g, url => `<a href="${url}" target="_blank" rel="noopener">${url}</a>`);
 }
 
@@ -17,9 +21,16 @@ async function refresh() {
   if (data.messages.length === shown && !data.typing === !document.querySelector(".typing")) return;
   shown = data.messages.length;
   log.innerHTML = data.messages.map(m =>
-    `<div class="msg ${m.from}" data-from="${m.from}">${linkify(m.text)}<span class="meta">${m.status || ""} ${new Date(m.at).toLocaleTimeString()}</span></div>`
+    `<div class="msg ${m.from}" data-from="${m.from}">${linkify(m.text)}<span class="meta">${m.status || ""} ${new Date(m.at).toLocaleTimeString()}</span></div>` +
+    ((m.choices || []).length ? `<div class="choices">${m.choices.map(c => `<button type="button">${escape(c)}</button>`).join("")}</div>` : "")
   ).join("") + (data.typing ? '<div class="typing">typing…</div>' : "");
   log.scrollTop = log.scrollHeight;
+}
+
+async function send(text) {
+  await fetch("/simulator/api/send", {method: "POST", headers: {"content-type": "application/json"},
+                                      body: JSON.stringify({phone, text})});
+  refresh();
 }
 
 document.getElementById("send").addEventListener("submit", async event => {
@@ -27,9 +38,11 @@ document.getElementById("send").addEventListener("submit", async event => {
   const input = document.getElementById("text"), text = input.value.trim();
   if (!text) return;
   input.value = "";
-  await fetch("/simulator/api/send", {method: "POST", headers: {"content-type": "application/json"},
-                                      body: JSON.stringify({phone, text})});
-  refresh();
+  await send(text);
+});
+// A tapped reply button or list row sends its title, as WhatsApp does.
+log.addEventListener("click", event => {
+  if (event.target.matches(".choices button")) send(event.target.textContent);
 });
 refresh();
 setInterval(refresh, 700);
