@@ -531,7 +531,7 @@ async def benchmark(args: argparse.Namespace, data_dir: Path, url: str, embedded
         q_embedding = kb.embed([QUESTION])
         system = SystemMessage(prompts.fill(
             prompts.AGENT_PROMPT, settings.business, intent="returns_refunds", verified="no",
-            customer="unknown", order_refs="none", notes="",
+            customer="unknown", order_refs="none", notes="", tools="", customer_language="English",
             passages="\n".join(prompts.PASSAGE.format(**p) for p in real_passages)))
         c_router, c_agent = slim_scripted_models()
         n_comp = max(50, min(args.turns, 200))

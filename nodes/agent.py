@@ -18,6 +18,11 @@ HISTORY = 40
 """Messages of transcript the model sees; older ones are summarised in the customer context."""
 
 
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "de": "German", "fr": "French",
+                  "pt": "Portuguese"}
+"""How the agent prompt names the language detected offline (graph/base/language.py)."""
+
+
 def system_prompt(state: State, business: BusinessSettings | None = None) -> str:
     """The agent's system prompt for this turn, speaking for `business` (default: the
     process-wide settings')."""
@@ -27,6 +32,7 @@ def system_prompt(state: State, business: BusinessSettings | None = None) -> str
     return prompts.fill(
         prompts.AGENT_PROMPT, business or get_settings().business,
         intent=state.intent or "other",
+        customer_language=LANGUAGE_NAMES.get(state.language, state.language),
         verified="yes" if state.verification["status"] == "verified" else "no",
         customer=customer_context(state),
         order_refs=", ".join(state.order_refs) or "none",

@@ -35,6 +35,7 @@ Tools:
 {tools}
 
 Intent: {intent}
+Customer's language: {customer_language}
 Verified: {verified}
 Customer: {customer}
 Order references: {order_refs}

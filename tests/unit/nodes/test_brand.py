@@ -67,7 +67,7 @@ def test_braces_in_a_name_or_a_field_stay_text():
     business = BusinessSettings(name="{intent} & {passages}", languages=["en"])
     prompt = prompts.fill(prompts.AGENT_PROMPT, business, intent="billing", verified="no",
                           customer="{business}", order_refs="none", notes="", passages="(none)",
-                          tools="none")
+                          tools="none", customer_language="English")
     assert "assistant of {intent} & {passages}, " in prompt and "Customer: {business}\n" in prompt
 
 
