@@ -125,13 +125,12 @@ class KnowledgeBase:
 
 
 def chroma_client(settings: Settings) -> chromadb.ClientAPI:
-    """An HTTP client when CHROMA_URL is set, else embedded Chroma in the data directory."""
+    """An HTTP client when CHROMA_URL is set, else embedded Chroma in the data directory.
+    The URL goes to Chroma whole, so its scheme, port and path mean what they mean to the
+    startup check (server/provider_checks.py): https://chroma.example.com is port 443, and a
+    proxy's path prefix is kept, never Chroma's own default port 8000 instead."""
     if settings.chroma_url:
-        from urllib.parse import urlparse
-
-        url = urlparse(settings.chroma_url)
-        return chromadb.HttpClient(host=url.hostname or "localhost", port=url.port or 8000,
-                                   ssl=url.scheme == "https")
+        return chromadb.HttpClient(host=settings.chroma_url.rstrip("/"))
     path = settings.data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path))

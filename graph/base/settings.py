@@ -242,7 +242,8 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     """PostgreSQL URL; unset starts an embedded PostgreSQL in data_dir."""
     chroma_url: str | None = None
-    """Chroma server URL; unset runs Chroma embedded in data_dir."""
+    """Chroma server URL, e.g. http://chroma:8000 (scheme, port and path as written: an https
+    URL without a port is port 443); unset runs Chroma embedded in data_dir."""
     knowledge_collection: str = "help_center"
     """Chroma collection that holds the help center."""
 
