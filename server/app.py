@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from graph.base.settings import Settings, get_settings
 from server import request_guards
 from server.composition import open_server
+from server.console import dashboard as console_dashboard
 from server.console import media as console_media
 from server.console import routes as console
 from server.demo_mode import channels
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
     app.include_router(webhooks.router)
     app.include_router(console.router)
     app.include_router(console_media.router)
+    app.include_router(console_dashboard.router)  # supervisors' service report
     if demo.on:
         simulator.mount(app, settings)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

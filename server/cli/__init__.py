@@ -3,7 +3,7 @@
 chat.py `chat` · seed.py `seed` · knowledge.py `ingest`, `eval` · eval_router.py
 `eval router` · eval_answers.py `eval answers` · eval_conversations.py `eval conversations` ·
 serve.py `serve`, `worker` · simulate.py `simulate` · doctor.py `doctor` · stop.py `stop` ·
-migrate.py `migrate` · agents.py `agents`. The commands' work lives outside this package (server/doctor.py,
+migrate.py `migrate` · agents.py `agents` · report.py `report`. The commands' work lives outside this package (server/doctor.py,
 server/lifecycle.py, server/migrations/, ...); these modules parse options and print.
 """
 
@@ -24,6 +24,7 @@ def _register_commands() -> None:
     from server.cli.eval_router import router as eval_router
     from server.cli.knowledge import eval_app, ingest
     from server.cli.migrate import migrate
+    from server.cli.report import report
     from server.cli.seed import seed
     from server.cli.serve import serve, worker
     from server.cli.simulate import simulate
@@ -36,7 +37,7 @@ def _register_commands() -> None:
     eval_app.command(name="conversations")(eval_conversations)
     app.add_typer(eval_app, name="eval")
     app.add_typer(agents_app, name="agents")
-    for command in (serve, worker, simulate, doctor, stop, migrate):
+    for command in (serve, worker, simulate, doctor, stop, migrate, report):
         app.command()(command)
 
 
