@@ -8,7 +8,10 @@ it in reverse. Entry points take the size they need and open nothing themselves:
   graph -> `Conversations`. `switchboard chat` and LangGraph Studio (no desk, no Redis).
 - `open_server`: the core with the desk's planner -> `Desk` -> Redis -> scheduler -> intake,
   the desk's live updates, the outbox senders and worker, media, the turn worker and the SLA
-  watcher. The FastAPI lifespan (`switchboard serve`) and `switchboard worker`.
+  watcher, the daily prune. The FastAPI lifespan (`switchboard serve`) and `switchboard worker`.
+- `open_privacy`: the database + LangGraph's checkpoint tables, the media store, Redis and the
+  verification ledger -> the eraser and the pruning (server/privacy/). `switchboard forget`,
+  `switchboard prune`.
 
 What each builds is in server/parts.py.
 """
@@ -42,8 +45,12 @@ from server.inbound.intake import Intake
 from server.inbound.scheduler import Scheduler
 from server.inbound.worker import TurnWorker
 from server.media import open_media
+from server.media.store import open_store
 from server.migrations import migrate_pool
-from server.parts import Core, Database, ServerParts
+from server.parts import Core, Database, Privacy, ServerParts
+from server.privacy.daily import DailyPrune
+from server.privacy.forget import Eraser
+from server.privacy.prune import Pruning
 from server.redis_client import open_redis, redis_url
 from server.urls import cloud_api_url, public_url
 from tools.seed import seed_if_empty
@@ -133,7 +140,8 @@ async def open_server(settings: Settings, *, database_url: str | None = None,
                                    committed=outbox_worker.wake),
             sla_watcher=SlaWatcher(pool, planner.policy, SlackNotifier(
                 settings.slack_webhook_url, public_url=public_url(settings)))
-            if settings.run_sla_watcher else None)
+            if settings.run_sla_watcher else None,
+            daily_prune=DailyPrune(Pruning(pool, media.store, settings.retention), redis))
         # The libraries loaded by now (LangChain, Chroma, the embedding model) hold hundreds of
         # thousands of long-lived objects; frozen, the collector stops re-scanning them on every
         # full collection that the garbage of requests and turns triggers.
@@ -142,6 +150,23 @@ async def open_server(settings: Settings, *, database_url: str | None = None,
             yield parts
         finally:
             await _stop_workers(parts)
+
+
+@asynccontextmanager
+async def open_privacy(settings: Settings, *,
+                       database_url: str | None = None) -> AsyncIterator[Privacy]:
+    """What erasure and retention run with (see the module docstring). Closed on exit."""
+    async with open_database(settings, database_url=database_url) as database:
+        pool = database.pool
+        async with setup_lock(pool):
+            await AsyncPostgresSaver(pool).setup()  # forget may meet a database with no turns yet
+        redis = open_redis(await asyncio.to_thread(redis_url, settings))
+        try:
+            store = open_store(settings)
+            yield Privacy(database, Eraser(pool, store, redis, VerificationLedger(pool, settings)),
+                          Pruning(pool, store, settings.retention))
+        finally:
+            await redis.aclose()
 
 
 def evaluation_services(settings: Settings, knowledge: KnowledgeBase) -> Services:

@@ -1,5 +1,6 @@
 """What the composition root (server/composition.py) hands out, in the sizes the entry points
-need: `Database` (a migrated pool: `switchboard migrate`, `seed`, `agents`), `Core` (what runs
+need: `Database` (a migrated pool: `switchboard migrate`, `seed`, `agents`), `Privacy`
+(erasure and retention: `switchboard forget`, `prune`), `Core` (what runs
 turns: `switchboard chat`, LangGraph Studio) and `ServerParts` (a whole server process:
 `switchboard serve`, `switchboard worker`). Routes and commands read these; none of them
 builds anything."""
@@ -22,6 +23,9 @@ from server.inbound.scheduler import Scheduler
 from server.inbound.worker import TurnWorker
 from server.media import Media
 from server.outbox import OutboxWorker
+from server.privacy.daily import DailyPrune
+from server.privacy.forget import Eraser
+from server.privacy.prune import Pruning
 from tools.shop import PostgresShop
 
 
@@ -51,6 +55,15 @@ class Core:
         return self.database.pool
 
 
+@dataclass(frozen=True)
+class Privacy:
+    """What erasure and retention run with: `switchboard forget` and `switchboard prune`."""
+
+    database: Database
+    eraser: Eraser
+    pruning: Pruning
+
+
 @dataclass
 class ServerParts:
     """Everything one server process runs with: the core, the desk, Redis and the scheduler,
@@ -67,6 +80,8 @@ class ServerParts:
     turn_worker: TurnWorker
     sla_watcher: SlaWatcher | None
     """None when RUN_SLA_WATCHER is off (another process watches SLAs)."""
+    daily_prune: DailyPrune
+    """Retention, once a day across processes (server/privacy/daily.py)."""
     tasks: list[asyncio.Task] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     """Set to stop the workers (a signal, or the root closing)."""
@@ -82,10 +97,10 @@ class ServerParts:
         return self.core.pool
 
     def start_workers(self) -> None:
-        """Run the turn worker, the outbox sender, the media fetcher and the SLA watcher in
-        this process until `stop` is set."""
+        """Run the turn worker, the outbox sender, the media fetcher, the daily prune and the
+        SLA watcher in this process until `stop` is set."""
         loops = [self.turn_worker.run_forever, self.outbox_worker.run_forever,
-                 self.media.fetcher.run_forever]
+                 self.media.fetcher.run_forever, self.daily_prune.run_forever]
         if self.sla_watcher is not None:
             loops.append(self.sla_watcher.run_forever)
         self.tasks += [asyncio.create_task(loop(self.stop)) for loop in loops]

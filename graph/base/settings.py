@@ -144,6 +144,26 @@ class MediaSettings(BaseModel):
     """How long a turn waits for a voice note's transcript before answering without it."""
 
 
+class RetentionSettings(BaseModel):
+    """How long each class of customer data is kept, in days (RETENTION__RAW_PAYLOAD_DAYS, ...);
+    0 keeps it forever. `switchboard prune` applies them, and each worker runs it once a day
+    across processes (docs/retention.md lists the tables, columns and files of each class)."""
+
+    raw_payload_days: int = Field(default=30, ge=0)
+    """Provider payloads (minimised webhook JSON, send errors) and read receipts: for debugging
+    a delivery, useless after a month."""
+    message_text_days: int = Field(default=90, ge=0)
+    """What was written: inbox and outbox texts, voice-note transcripts, the desk's message
+    and note texts. Blanked in place; rows, counts and times stay for reports."""
+    checkpoint_days: int = Field(default=90, ge=0)
+    """A conversation idle this long loses its LangGraph thread (it starts afresh), unless a
+    human still owns it or a message of it is unfinished."""
+    audit_days: int = Field(default=365, ge=0)
+    """Audit events and the verification ledger's attempts; erasure tombstones stay."""
+    media_days: int = Field(default=90, ge=0)
+    """Customers' files (local directory or S3) and their records."""
+
+
 class TranscribeSettings(BaseModel):
     """Speech to text for voice notes: an OpenAI-compatible /audio/transcriptions endpoint
     (TRANSCRIBE__MODEL, __BASE_URL, __API_KEY). Unset model: voice notes are not transcribed
@@ -325,6 +345,8 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    """How long each class of data is kept (docs/retention.md)."""
     sla_config: Path | None = None
     """SLA matrix and business hours (TOML); unset uses the bundled server/desk/sla.toml."""
     run_sla_watcher: bool = True

@@ -3,7 +3,8 @@
 chat.py `chat` · seed.py `seed` · knowledge.py `ingest`, `eval` · eval_router.py
 `eval router` · eval_answers.py `eval answers` · eval_conversations.py `eval conversations` ·
 serve.py `serve`, `worker` · simulate.py `simulate` · doctor.py `doctor` · stop.py `stop` ·
-migrate.py `migrate` · agents.py `agents` · report.py `report`. The commands' work lives outside this package (server/doctor.py,
+migrate.py `migrate` · agents.py `agents` · report.py `report` · prune.py `prune` ·
+forget.py `forget`. The commands' work lives outside this package (server/doctor.py,
 server/lifecycle.py, server/migrations/, ...); these modules parse options and print.
 """
 
@@ -22,8 +23,10 @@ def _register_commands() -> None:
     from server.cli.eval_answers import answers as eval_answers
     from server.cli.eval_conversations import conversations as eval_conversations
     from server.cli.eval_router import router as eval_router
+    from server.cli.forget import forget
     from server.cli.knowledge import eval_app, ingest
     from server.cli.migrate import migrate
+    from server.cli.prune import prune
     from server.cli.report import report
     from server.cli.seed import seed
     from server.cli.serve import serve, worker
@@ -37,7 +40,7 @@ def _register_commands() -> None:
     eval_app.command(name="conversations")(eval_conversations)
     app.add_typer(eval_app, name="eval")
     app.add_typer(agents_app, name="agents")
-    for command in (serve, worker, simulate, doctor, stop, migrate, report):
+    for command in (serve, worker, simulate, doctor, stop, migrate, report, prune, forget):
         app.command()(command)
 
 

@@ -31,6 +31,10 @@ class MediaStore(Protocol):
 
     async def get(self, key: str) -> bytes: ...
 
+    async def delete(self, key: str) -> None:
+        """Remove the file; one already gone is not an error (erasure and pruning re-run)."""
+        ...
+
     async def delivery(self, key: str, *, content_type: str, download_name: str,
                        inline: bool) -> Path | str:
         """The file to serve (Path), or a short-lived URL to send the browser to (str)."""
@@ -83,6 +87,9 @@ class LocalMediaStore:
     async def get(self, key: str) -> bytes:
         return await asyncio.to_thread(self.path(key).read_bytes)
 
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
+
     async def delivery(self, key: str, *, content_type: str, download_name: str,
                        inline: bool) -> Path | str:
         return self.path(key)
@@ -106,6 +113,9 @@ class S3MediaStore:
         response = await asyncio.to_thread(self.client.get_object, Bucket=self.bucket,
                                            Key=self._key(key))
         return await asyncio.to_thread(response["Body"].read)
+
+    async def delete(self, key: str) -> None:  # S3 answers 204 for a missing key as well
+        await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
 
     async def delivery(self, key: str, *, content_type: str, download_name: str,
                        inline: bool) -> Path | str:

@@ -95,6 +95,11 @@ SETTLE_EVERY_S = 1.0
 come many times a second under load."""
 
 
+PACE_PAIR = "switchboard:pace:pair:"
+"""Redis keys of the pacing bucket per business number and recipient: PACE_PAIR +
+"<provider>:<number id>:<recipient>" (erasure clears a customer's: server/privacy/forget.py)."""
+
+
 class OutboxWorker:
     """Sends the outbox: one message in flight per customer, paced, retried by error code,
     settled by status."""
@@ -213,7 +218,7 @@ class OutboxWorker:
         if row["kind"] == "read_receipt":  # marking read is no message: neither limit counts it
             return []
         return [(f"switchboard:pace:number:{number}", self.number_rate, self.number_rate),
-                (f"switchboard:pace:pair:{number}:{row['recipient']}", self.pair_rate, self.pair_burst)]
+                (f"{PACE_PAIR}{number}:{row['recipient']}", self.pair_rate, self.pair_burst)]
 
     # --- Unknown outcomes -------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.composition import open_core, open_database, open_server
+from server.composition import open_core, open_database, open_privacy, open_server
 from server.desk.planner import DeskPlanner
 
 pytestmark = pytest.mark.integration
@@ -41,14 +41,25 @@ async def test_the_server_gives_the_graph_the_desks_planner_and_closes_in_revers
         assert parts.turn_worker.conversations is parts.core.conversations
         assert await parts.redis.ping()
         parts.start_workers()
-        assert len(parts.tasks) == 4  # turns, outbox, media, SLA watcher
+        assert parts.daily_prune.pruning.pool is parts.pool
+        assert parts.daily_prune.pruning.store is parts.media.store
+        assert len(parts.tasks) == 5  # turns, outbox, media, daily prune, SLA watcher
     assert parts.stop.is_set() and all(task.done() for task in parts.tasks)
     assert parts.pool.closed
 
 
-async def test_a_server_without_the_watcher_starts_three_loops(settings, database_url):
+async def test_a_server_without_the_watcher_starts_four_loops(settings, database_url):
     config = settings.model_copy(update={"run_sla_watcher": False})
     async with open_server(config, database_url=database_url) as parts:
         assert parts.sla_watcher is None
         parts.start_workers()
-        assert len(parts.tasks) == 3
+        assert len(parts.tasks) == 4
+
+
+async def test_privacy_erases_and_prunes_on_one_pool_and_closes(settings, database_url):
+    async with open_privacy(settings, database_url=database_url) as privacy:
+        assert privacy.eraser.pool is privacy.pruning.pool is privacy.database.pool
+        assert privacy.eraser.store is privacy.pruning.store
+        assert privacy.pruning.retention == settings.retention
+        assert await privacy.eraser.redis.ping()
+    assert privacy.database.pool.closed
