@@ -138,6 +138,27 @@ def merge_passages(current: list[Passage], new: list[Passage]) -> list[Passage]:
     return [*current, *(p for p in new if p["id"] not in seen)]
 
 
+RECENT_RECORDS = 10
+"""How many of the latest transitions, fallbacks and guardrail events the state keeps: they say
+what happened lately (the audit trail keeps everything); all of them would grow with every turn."""
+
+
+def add_recent(current: list, new: list) -> list:
+    """Reducer: append, keeping the latest RECENT_RECORDS."""
+    return [*current, *new][-RECENT_RECORDS:]
+
+
+MAX_ORDER_REFS = 10
+"""Order numbers the state remembers, the latest mentioned last."""
+
+
+def remember_orders(known: list[str], mentioned: list[str]) -> list[str]:
+    """The order numbers to remember: those just mentioned last (moved there if known before),
+    at most MAX_ORDER_REFS."""
+    fresh = list(dict.fromkeys(mentioned))
+    return [*(r for r in known if r not in fresh), *fresh][-MAX_ORDER_REFS:]
+
+
 def add_usage(total: Usage | None, delta: Usage | None) -> Usage:
     """Reducer: sum usage counters."""
     a = total or Usage(model_calls=0, tokens_in=0, tokens_out=0, cost_usd=0.0)
@@ -162,6 +183,9 @@ class State(InputState):
 
     turn: int = 0
     """Number of customer turns so far."""
+    earlier_messages: int = 0
+    """Transcript messages dropped so far by the retained window (nodes/history_window.py,
+    CHECKPOINTS__KEEP_MESSAGES); the console tells the human that many came before."""
     turn_key: str | None = None
     """The server's key for the batch of messages this turn answers (see Context.turn_key)."""
     customer: Customer | None = None
@@ -174,8 +198,8 @@ class State(InputState):
     """Identity-check progress and lockout."""
     status: Status = "new"
     """Conversation state machine: new, authenticated, automated, human, closed, dormant."""
-    transitions: Annotated[list[Transition], operator.add] = field(default_factory=list)
-    """Every status change with its reason, for the audit trail."""
+    transitions: Annotated[list[Transition], add_recent] = field(default_factory=list)
+    """The latest status changes with their reasons (RECENT_RECORDS of them)."""
     last_customer_at: str | None = None
     """UTC time of the customer's latest message; opens the 24-hour window."""
     recent_message_times: list[str] = field(default_factory=list)
@@ -193,7 +217,7 @@ class State(InputState):
     refund, their invoice): only then is identity checked. Set by the router
     (nodes/own_account.py); a general policy question is answered without it."""
     order_refs: list[str] = field(default_factory=list)
-    """Order numbers mentioned in the conversation."""
+    """Order numbers mentioned in the conversation, the latest MAX_ORDER_REFS (remember_orders)."""
     passages: Annotated[list[Passage], merge_passages] = field(default_factory=list)
     """Knowledge-base passages retrieved this turn; the only citable sources."""
     citations: list[Passage] = field(default_factory=list)
@@ -226,10 +250,10 @@ class State(InputState):
     """What the human said when handing the conversation back."""
     cooldown: int = 0
     """Customer messages left during which automatic escalation is off."""
-    fallbacks: Annotated[list[str], operator.add] = field(default_factory=list)
-    """Turns in which the offline brain stood in for a failed model, with the cause."""
-    guardrail_events: Annotated[list[str], operator.add] = field(default_factory=list)
-    """Output checks that failed and how they were repaired."""
+    fallbacks: Annotated[list[str], add_recent] = field(default_factory=list)
+    """The latest turns in which the offline brain stood in for a failed model, with the cause."""
+    guardrail_events: Annotated[list[str], add_recent] = field(default_factory=list)
+    """The latest output checks that failed and how they were repaired."""
     usage: Annotated[Usage, add_usage] = field(
         default_factory=lambda: Usage(model_calls=0, tokens_in=0, tokens_out=0, cost_usd=0.0)
     )

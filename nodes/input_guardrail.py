@@ -12,10 +12,11 @@ from langgraph.types import Overwrite
 from graph import window
 from graph.base import media_text, pii
 from graph.base.language import detect_language
+from graph.base.settings import Settings
 from graph.context import Context
 from graph.services import services_for
-from graph.state import State, Status, Transition, move
-from nodes import prompts
+from graph.state import State, Status, Transition, move, remember_orders
+from nodes import history_window, prompts
 from nodes.checks import is_abusive, looks_like_injection, policy_topics
 from nodes.common import say
 from nodes.prompts_i18n import localized, reply_language
@@ -35,10 +36,19 @@ def _new_texts(state: State, context: Context) -> list[tuple[str, str | None]]:
 
 
 async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
-    """Check and redact the customer's new messages, start the turn's state, and flag abuse,
-    injection and rate limits."""
+    """Check and redact the customer's new messages, start the turn's state, flag abuse,
+    injection and rate limits, and drop messages older than the retained window."""
     context = runtime.context or Context()
     settings = (await services_for(context)).settings
+    update = _open_turn(state, context, settings)
+    old = history_window.dropped(state.messages, settings.checkpoints.keep_messages)
+    if not old:
+        return update
+    return {**update, "messages": [*old, *update.get("messages", [])],
+            "earlier_messages": state.earlier_messages + len(old)}
+
+
+def _open_turn(state: State, context: Context, settings: Settings) -> dict:
     now = context.clock()
     texts = _new_texts(state, context)
     update: dict = {"passages": Overwrite([]), "outbound": Overwrite([]), "choices": [],
@@ -84,7 +94,7 @@ async def input_guardrail(state: State, runtime: Runtime[Context]) -> dict:
         recent_message_times=recent, cooldown=max(0, state.cooldown - 1),
         # "ok" or an order number says nothing of the language: the last one detected stays.
         language=detect_language(" ".join(t for t, _ in texts), default=state.language),
-        order_refs=list(dict.fromkeys([*state.order_refs, *pii.order_refs(" ".join(t for t, _ in texts))])),
+        order_refs=remember_orders(state.order_refs, pii.order_refs(" ".join(t for t, _ in texts))),
         status=reopened.get("status", status),
         transitions=transitions + reopened.get("transitions", []),
     )

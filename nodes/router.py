@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from graph.context import Context
 from graph.services import services_for
-from graph.state import State
+from graph.state import State, remember_orders
 from nodes import prompts
 from nodes.brain import classify
 from nodes.common import ask_model, say, turn_text
@@ -30,7 +30,7 @@ async def router(state: State, runtime: Runtime[Context]) -> dict:
     if picked := picked_option(text, offered_options(state.messages)):
         # "2" after our "which order?" question: that order's status, no model needed.
         return {"intent": "order_status", "confidence": 0.9, "needs_agent": True, "needs_account": True,
-                "order_refs": list(dict.fromkeys([*state.order_refs, picked]))}
+                "order_refs": remember_orders(state.order_refs, [picked])}
     message, update = await ask_model(
         "router", services, runtime.context, [RouteDecision],
         [SystemMessage(prompts.fill(prompts.ROUTER_PROMPT, business)), HumanMessage(text)], state.turn,

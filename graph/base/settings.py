@@ -98,6 +98,20 @@ class ModelGuardSettings(BaseModel):
     """How long an open breaker sends every call to the offline brain before trying again."""
 
 
+class CheckpointSettings(BaseModel):
+    """How much of a live conversation LangGraph's checkpoints keep (CHECKPOINTS__KEEP_MESSAGES,
+    ...), so a conversation's stored state stops growing with its turns (server/checkpoints.py)."""
+
+    keep_messages: int = Field(default=40, ge=4, le=1000)
+    """Transcript messages kept in the conversation's state: older ones are dropped at the start
+    of a turn, whole exchanges at a time (nodes/history_window.py). The agent model reads at
+    most this many; the human console shows them, and the desk's events since a handoff."""
+    prune_after_turn: bool = True
+    """After each committed turn, delete the thread's older checkpoints with LangGraph's own
+    `aprune(strategy="keep_latest")`: only the latest (which holds a pending handoff and
+    resumes a turn) is kept. Off, only the daily prune removes them."""
+
+
 class OutboxSettings(BaseModel):
     """The outbox sender (OUTBOX__SEND_TIMEOUT_S, ...)."""
 
@@ -343,6 +357,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     model_guard: ModelGuardSettings = Field(default_factory=ModelGuardSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)

@@ -99,6 +99,7 @@ async def view(desk: Desk, agent: Agent, key: str) -> dict[str, Any]:
             " WHERE conversation_key = %s ORDER BY id", (key,))).fetchall()
     state = await desk.conversations.state(ConversationId(key))
     return {"conversation": row, "transcript": transcript(state.get("messages", [])),
+            "earlier_messages": state.get("earlier_messages", 0),  # dropped by the window
             "events": events, "customer": state.get("customer"),
             "verification": (state.get("verification") or {}).get("status"),
             "citations": state.get("citations") or [], "window_open": window_open(row)}

@@ -145,14 +145,14 @@ class GoldenRunner:
 
     async def _run_turn(self, conversation: ConversationId, golden: GoldenTurn) -> TurnResult:
         before = await self.conversations.state(conversation)
-        seen = len(before.get("messages", []))
+        seen = {message.id for message in before.get("messages", [])}  # by id: old ones may be dropped
         started = time.perf_counter()
         turn = await (self._late(conversation, golden.text) if golden.late
                       else self.conversations.handle(conversation, golden.text))
         latency = time.perf_counter() - started
         after = await self.conversations.state(conversation)
         calls = [{"name": call["name"], "args": call["args"]}
-                 for message in after.get("messages", [])[seen:] if message.type == "ai"
+                 for message in after.get("messages", []) if message.type == "ai" and message.id not in seen
                  for call in message.tool_calls if call["name"] != "Reply"]
         reply = "\n".join(turn.replies)
         judged = None

@@ -18,7 +18,7 @@ from functools import partial
 from graph.base.conversation import phone_of, recipient_of
 from graph.base.settings import Settings
 from graph.base.sql import Conn, Pool
-from server import outbox
+from server import checkpoints, outbox
 from server.conversation_ids import for_log
 from server.conversations import Conversations, Turn
 from server.desk.desk import Desk
@@ -92,6 +92,8 @@ class TurnRunner:
             turn = await self.conversations.handle(key, *[r.body for r in batch],
                                                    turn_key=turn_key, should_yield=should_yield)
         await self._commit(lease, turn, batch)
+        # Still under the lease: keep only the checkpoint the next turn resumes from.
+        await checkpoints.after_turn(self.conversations, key)
 
     async def _commit(self, lease: Lease, turn: Turn, batch: list[StoredMessage]) -> None:
         key, customer, turn_key = lease.conversation_key, batch[0], _turn_key(batch)

@@ -21,6 +21,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from graph.base import audit
 from graph.base.settings import RetentionSettings
 from graph.base.sql import Pool
+from server import checkpoints
 from server.desk import retention as desk
 from server.media.store import MediaStore
 from server.privacy.data_map import PLACES, DataClass, Place, Rule
@@ -162,6 +163,16 @@ AND NOT EXISTS (
 """
 
 
+async def _checkpoint_history(pruning: Pruning, cutoff: datetime, dry_run: bool) -> int:
+    """Every thread down to the checkpoint it resumes from (server/checkpoints.py); the turn
+    worker does the same after each turn, so this catches turns whose prune was refused.
+    Counts threads (LangGraph's prune does not say how many rows it removed)."""
+    if dry_run:
+        return len(await checkpoints.threads_with_history(pruning.pool))
+    pruned = await checkpoints.prune_checkpoint_history(AsyncPostgresSaver(pruning.pool), pruning.pool)
+    return pruned.threads
+
+
 async def _idle_fences(pruning: Pruning, cutoff: datetime, dry_run: bool) -> int:
     """Turn fences of conversations idle past the checkpoint period: pure leftovers (fences
     come from a sequence, so a later turn's fence is higher whether the row exists or not)."""
@@ -186,6 +197,7 @@ STEPS: tuple[Step, ...] = (
     Step(DataClass.MESSAGE_TEXT, "desk events and handoff summaries: blank texts", _desk_texts),
     Step(DataClass.MEDIA, "inbound_media: delete files and rows", _media),
     Step(DataClass.CHECKPOINT, "checkpoints: delete idle threads (adelete_thread)", _idle_threads),
+    Step(DataClass.CHECKPOINT, "checkpoints: keep each thread's latest (aprune)", _checkpoint_history),
     Step(DataClass.CHECKPOINT, "conversation_fences: delete idle", _idle_fences),
     Step(DataClass.AUDIT, "audit_events: delete (tombstones stay)", _audit),
 )

@@ -1,6 +1,14 @@
 import pytest
 
-from graph.state import add_usage, merge_passages, move
+from graph.state import (
+    MAX_ORDER_REFS,
+    RECENT_RECORDS,
+    add_recent,
+    add_usage,
+    merge_passages,
+    move,
+    remember_orders,
+)
 
 AT = "2026-11-22T12:00:00+00:00"
 
@@ -27,3 +35,16 @@ def test_reducers():
     assert merge_passages([a], [a, b]) == [a, b]
     total = add_usage(None, {"model_calls": 1, "tokens_in": 5, "tokens_out": 2, "cost_usd": 0.5})
     assert add_usage(total, total) == {"model_calls": 2, "tokens_in": 10, "tokens_out": 4, "cost_usd": 1.0}
+
+
+def test_records_keep_only_the_latest():
+    many = [f"turn {i}" for i in range(RECENT_RECORDS + 5)]
+    assert add_recent(many[:3], many[3:]) == many[-RECENT_RECORDS:]
+    assert add_recent([], ["a"]) == ["a"]
+
+
+def test_order_numbers_remembered_are_the_latest_mentioned():
+    assert remember_orders(["HP-1", "HP-2"], ["HP-1"]) == ["HP-2", "HP-1"]  # moved to the end
+    assert remember_orders(["HP-1"], ["HP-3", "HP-3"]) == ["HP-1", "HP-3"]
+    known = [f"HP-{i}" for i in range(MAX_ORDER_REFS)]
+    assert remember_orders(known, ["HP-NEW"]) == [*known[1:], "HP-NEW"]

@@ -71,11 +71,12 @@ async def _media(conn, store: LocalMediaStore, key: str, days: float) -> tuple[i
     return row["id"], store.path(storage_key)
 
 
-async def _thread(saver: AsyncPostgresSaver, key: str, days: float) -> str:
+async def _thread(saver: AsyncPostgresSaver, key: str, days: float, checkpoints: int = 1) -> str:
     thread = conversation_ids.thread_id(key)  # type: ignore[arg-type]
-    checkpoint = {**empty_checkpoint(), "ts": ago(days).isoformat()}
-    await saver.aput({"configurable": {"thread_id": thread, "checkpoint_ns": ""}}, checkpoint,
-                     {"source": "input", "step": -1}, {})
+    config = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+    for step in range(checkpoints):
+        checkpoint = {**empty_checkpoint(), "ts": ago(days).isoformat()}
+        config = await saver.aput(config, checkpoint, {"source": "input", "step": step - 1}, {})
     return thread
 
 
@@ -117,7 +118,7 @@ async def _world(pool, store: LocalMediaStore) -> dict:
                            (old, ago(100), new, ago(1)))
     for name, key, days in (("thread_old", old, 100), ("thread_new", new, 1),
                             ("thread_human", human, 100), ("thread_busy", busy, 100)):
-        w[name] = await _thread(saver, key, days)
+        w[name] = await _thread(saver, key, days, checkpoints=3 if name == "thread_new" else 1)
     return w
 
 
@@ -164,6 +165,8 @@ async def test_prune_removes_what_is_past_its_period_and_a_dry_run_nothing(
                  for name in ("thread_old", "thread_new", "thread_human", "thread_busy")}
         assert alive == {"thread_old": False, "thread_new": True, "thread_human": True,
                          "thread_busy": True}
+        history = [c async for c in saver.alist({"configurable": {"thread_id": w["thread_new"]}})]
+        assert len(history) == 1  # a live thread keeps only the checkpoint it resumes from
         old, _, new, human, _ = w["keys"]
         fences = await snapshot(pool, ("conversation_fences",))
         assert {r["conversation_key"] for r in fences["conversation_fences"]} & {old, new} == {new}
