@@ -47,6 +47,7 @@ from server.inbound.worker import TurnWorker
 from server.media import open_media
 from server.media.store import open_store
 from server.migrations import migrate_pool
+from server.outbox.templates_catalog import catalog_for
 from server.parts import Core, Database, Privacy, ServerParts
 from server.privacy.daily import DailyPrune
 from server.privacy.forget import Eraser
@@ -122,8 +123,7 @@ async def open_server(settings: Settings, *, database_url: str | None = None,
             await scheduler.mark_due(key, time.time())
 
         desk = Desk(pool, core.conversations, planner, publish=LivePublisher(redis).publish,
-                    wake=wake, window_template={"name": settings.reengagement_template,
-                                                "language": settings.template_language})
+                    wake=wake, templates=catalog_for(settings))
         senders = outbox.senders_from(settings, graph_url=cloud_api_url(settings),
                                       public_url=public_url(settings))
         for sender in senders.values():

@@ -3,8 +3,9 @@ and the effective configuration is reported with every secret masked.
 
 `check_startup` is the one check: `switchboard serve`, `switchboard worker` and `create_app`
 (so an embedding too) call it. It refuses a real channel that still uses a published value,
-a demo forced next to a real channel, and a console served over plain HTTP beyond this
-machine; the CLI turns `StartupRefused` into its one line and exit code 2. `check_services`
+a demo forced next to a real channel, a console served over plain HTTP beyond this machine
+and an invalid template catalogue; the CLI turns `StartupRefused` into its one line and exit
+code 2. `check_services`
 (the CLI's, before anything is served) refuses a PostgreSQL, Redis or Chroma server that does
 not answer within seconds, the same way.
 """
@@ -97,10 +98,23 @@ def http_problems(settings: Settings) -> list[str]:
     return []
 
 
+def catalog_problems(settings: Settings) -> list[str]:
+    """The template catalogue's first problem, naming its file (server/outbox/templates_catalog.py)."""
+    from server.outbox.templates_catalog import TemplateCatalogError, catalog_for
+
+    try:
+        catalog_for(settings)
+    except TemplateCatalogError as error:
+        return [str(error)]
+    return []
+
+
 def check_startup(settings: Settings, *, serves_http: bool = True) -> DemoMode:
-    """Raise StartupRefused naming every unsafe setting; else the demo mode these settings give.
-    A worker (`serves_http=False`) serves no console, so plain HTTP is not its concern."""
-    problems = channel_problems(settings) + (http_problems(settings) if serves_http else [])
+    """Raise StartupRefused naming every unsafe setting or a bad template catalogue; else the
+    demo mode these settings give. A worker (`serves_http=False`) serves no console, so plain
+    HTTP is not its concern."""
+    problems = (channel_problems(settings) + catalog_problems(settings)
+                + (http_problems(settings) if serves_http else []))
     if problems:
         raise StartupRefused(problems)
     return demo_mode(settings)

@@ -54,6 +54,9 @@ class MetaSettings(BaseModel):
     graph_url: str | None = None
     """Graph API base URL; unset means the built-in fake Cloud API (the simulator)."""
     api_version: str = "v23.0"
+    waba_id: str | None = None
+    """The WhatsApp Business Account id, whose approved templates `switchboard templates check`
+    compares with the template catalogue."""
 
 
 class TwilioSettings(BaseModel):
@@ -72,6 +75,15 @@ class TwilioSettings(BaseModel):
     """Approved WhatsApp templates as Twilio Content SIDs, by template name (or "name:language"),
     e.g. TWILIO__CONTENT_SIDS='{"order_update_v1": "HX..."}'. Outside the 24-hour window a reply
     goes as its template; a template with no SID here is failed and shown to agents."""
+
+
+class TemplateSettings(BaseModel):
+    """The catalogue of approved WhatsApp templates (TEMPLATES__FILE): names, languages,
+    categories, parameters and examples, validated at start (server/outbox/templates_catalog.py,
+    docs/templates.md)."""
+
+    file: Path | None = None
+    """A TOML catalogue; unset uses the bundled server/outbox/templates.toml."""
 
 
 class WorkerSettings(BaseModel):
@@ -372,9 +384,9 @@ class Settings(BaseSettings):
     """How long a console login lasts."""
     console_login: ConsoleLoginSettings = Field(default_factory=ConsoleLoginSettings)
     """Backoff and lockout of console logins (server/console/throttle.py)."""
-    reengagement_template: str = "order_update_v1"
-    """Approved template sent when the 24-hour window has closed."""
-    template_language: str = "en"
+    templates: TemplateSettings = Field(default_factory=TemplateSettings)
+    """Approved templates; the one sent when the 24-hour window has closed is the catalogue's
+    re-engagement template in the customer's language (TEMPLATES__FILE)."""
     allowed_url_hosts: list[str] = [
         "help.harborandpine.example",
         "harborandpine.example",

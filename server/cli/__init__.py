@@ -4,7 +4,7 @@ chat.py `chat` · seed.py `seed` · knowledge.py `ingest`, `eval` · eval_router
 `eval router` · eval_answers.py `eval answers` · eval_conversations.py `eval conversations` ·
 serve.py `serve`, `worker` · simulate.py `simulate` · doctor.py `doctor` · stop.py `stop` ·
 migrate.py `migrate` · agents.py `agents` · report.py `report` · prune.py `prune` ·
-forget.py `forget`. The commands' work lives outside this package (server/doctor.py,
+forget.py `forget` · templates.py `templates list`, `templates check`. The commands' work lives outside this package (server/doctor.py,
 server/lifecycle.py, server/migrations/, ...); these modules parse options and print.
 """
 
@@ -32,6 +32,7 @@ def _register_commands() -> None:
     from server.cli.serve import serve, worker
     from server.cli.simulate import simulate
     from server.cli.stop import stop
+    from server.cli.templates import templates_app
 
     for command in (chat, seed, ingest):  # the order `switchboard --help` lists them in
         app.command()(command)
@@ -40,6 +41,7 @@ def _register_commands() -> None:
     eval_app.command(name="conversations")(eval_conversations)
     app.add_typer(eval_app, name="eval")
     app.add_typer(agents_app, name="agents")
+    app.add_typer(templates_app, name="templates")
     for command in (serve, worker, simulate, doctor, stop, migrate, report, prune, forget):
         app.command()(command)
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
+from graph.base.conversation import ConversationId
 from server.console import auth, demo_accounts, live, throttle
 from server.console import media as console_media
 from server.console.auth import AgentDep, CsrfSessionDep, SessionDep
@@ -24,6 +25,7 @@ from server.desk import actions, csat, reads
 from server.desk.desk import DeskError, Invalid
 from server.desk.events import since_handoff
 from server.desk.states import HUMAN_STATES, Priority
+from server.outbox import templates_offer
 from server.parts import ServerParts
 from server.urls import public_url
 
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", tags=["console"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates" / "console")
 FLASH_COOKIE = "switchboard_flash"
+PARAM_FIELD = "param_"
+"""A template parameter's form field: param_<parameter name>."""
 STATES = HUMAN_STATES
 """The queue's state filter: the states a human owns."""
 PRIORITIES = tuple(reversed(Priority))
@@ -193,11 +197,12 @@ async def _conversation(request: Request, runtime: ServerParts, session: auth.Se
     handoff = conversation.get("handoff") or {}
     async with runtime.pool.connection() as conn:
         ratings = await csat.for_conversation(conn, key)
+    language = await runtime.desk.conversations.language(ConversationId(key))
     return _render(request, "conversation.html", {
         "ref": ref, "view": view, "c": conversation, "handoff": handoff,
         "since_handoff": _since_handoff(view), "csat": ratings,
         "citations": view["citations"] or handoff.get("citations") or [],
-        "templates": sorted({runtime.settings.reengagement_template, "order_update_v1"}),
+        "language": language, "templates": templates_offer.offered(runtime.desk.templates, language),
         "teams": await reads.known_teams(runtime.desk),
         "agents": await reads.active_agents(runtime.desk) if agent.supervisor else [],
         "media": await console_media.for_page(runtime, agent, key),
@@ -271,10 +276,15 @@ async def note(request: Request, ref: str, runtime: ServerDep, session: CsrfSess
 
 @router.post("/c/{ref}/reply")
 async def reply(request: Request, ref: str, runtime: ServerDep, session: CsrfSessionDep,
-                text: Annotated[str, Form()] = "", template: Annotated[str, Form()] = "") -> Response:
-    """Send the customer a message (free text inside the 24-hour window, else a template)."""
+                text: Annotated[str, Form()] = "", template: Annotated[str, Form()] = "",
+                template_language: Annotated[str, Form()] = "") -> Response:
+    """Send the customer a message: free text inside the 24-hour window, or a template offered
+    for them with its parameters as `param_<name>` fields (the desk judges both)."""
+    params = {field.removeprefix(PARAM_FIELD): str(value)
+              for field, value in (await request.form()).multi_items() if field.startswith(PARAM_FIELD)}
     return await _act(request, runtime, session, ref, "Sent.", lambda key: actions.reply(
-        runtime.desk, session.agent, key, text=text.strip() or None, template=template.strip() or None))
+        runtime.desk, session.agent, key, text=text.strip() or None, template=template.strip() or None,
+        template_language=template_language.strip(), params=params))
 
 
 @router.post("/c/{ref}/resolve")

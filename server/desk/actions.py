@@ -6,18 +6,19 @@ working on changes hands only explicitly: a supervisor assigns it, or an agent t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from graph import window
 from graph.base.conversation import ConversationId, recipient_of
 from nodes.prompts_i18n import localized
 from server import conversation_ids, outbox
 from server.desk import csat as csat_record
 from server.desk import events, handback
 from server.desk.desk import CSAT_PROMPT, Agent, Desk, DeskError, Invalid, NotAllowed
-from server.desk.reads import _visible, known_teams, window_open
+from server.desk.reads import _visible, check_visible, known_teams, window_open
 from server.desk.states import HUMAN_STATES, DeskState, HandbackAction, after_handback
+from server.outbox import templates_offer
 
 
 def _not_someone_elses(agent: Agent, row: dict[str, Any]) -> None:
@@ -107,17 +108,33 @@ async def note(desk: Desk, agent: Agent, key: str, text: str) -> None:
 
 
 async def reply(desk: Desk, agent: Agent, key: str, *, text: str | None = None,
-                template: str | None = None) -> None:
-    """Send a message as the agent, through the outbox and the 24-hour window rules."""
+                template: str | None = None, template_language: str = "",
+                params: Mapping[str, str] | None = None) -> None:
+    """Send a message as the agent, through the outbox and the 24-hour window rules: free text
+    while the window is open, or a catalogue template offered for the customer's language
+    (server/outbox/templates_offer.py), its parameters filled by name."""
+    if text and template:
+        raise Invalid("send either a message or a template, not both")
+    if not text and not template:
+        raise Invalid("write a message or pick a template")
+    sent: dict[str, Any] | None = None
+    shown: dict[str, Any] = {"template": None}
+    if template:  # judged before the row lock: the checkpointed state says the customer's language
+        await check_visible(desk, agent, key)  # the refusal would say another team's customer's language
+        language = await desk.conversations.language(ConversationId(key))
+        try:
+            entry, sent = templates_offer.fill(desk.templates, language, template, template_language,
+                                               params or {})
+        except templates_offer.TemplateRefused as refused:
+            raise Invalid(str(refused)) from None
+        shown = {"template": entry.name, "language": entry.language,
+                 "rendered": entry.render({k: v.strip() for k, v in (params or {}).items()})}
     now = datetime.now(UTC)
     async with desk.pool.connection() as conn, conn.transaction():
         row = _visible(agent, await desk.lock(conn, key))
-        open_window = window_open(row, now)
         _not_someone_elses(agent, row)
-        if text and not open_window:
+        if text and not window_open(row, now):
             raise DeskError("the 24-hour window has closed: only an approved template can be sent")
-        if not text and not template:
-            raise Invalid("write a message or pick a template")
         taken_over = row["state"] not in HUMAN_STATES
         if taken_over or row["assigned_agent"] != agent.id:
             await conn.execute("UPDATE desk_conversations SET state = %s, assigned_agent = %s,"
@@ -126,12 +143,14 @@ async def reply(desk: Desk, agent: Agent, key: str, *, text: str | None = None,
                              to_state=DeskState.AGENT, reason="replied")
         # Recorded without publishing: consoles hear of it once the transaction has committed.
         event_id = await events.record(conn, key, f"agent:{agent.id}", "agent_message",
-                                       payload={"text": text, "template": template})
-        await outbox.enqueue_reply(
-            conn, conversation_key=key, recipient=recipient_of(ConversationId(key)), provider=row["provider"],
-            texts=[text] if text else [], idempotency_key=f"agent:{event_id}",
-            last_customer_at=row["last_customer_at"] if open_window else now - window.CUSTOMER_WINDOW * 2,
-            now=now, window_template={**desk.window_template, **({"name": template} if template else {})})
+                                       payload={"text": text, **shown})
+        where = {"conversation_key": key, "recipient": recipient_of(ConversationId(key)),
+                 "provider": row["provider"], "idempotency_key": f"agent:{event_id}", "now": now}
+        if sent:
+            await outbox.enqueue_template(conn, template=sent, **where)
+        else:
+            await outbox.enqueue_reply(conn, texts=[text or ""], last_customer_at=row["last_customer_at"],
+                                       window_template=desk.templates.reengagement(None), **where)
         await conn.execute("UPDATE desk_conversations SET first_response_at = coalesce(first_response_at, %s)"
                            " WHERE key = %s", (now, key))
     await desk.publish({"ref": conversation_ids.ref(key), "kind": "agent_message"})
@@ -167,7 +186,7 @@ async def _hand_back(desk: Desk, agent: Agent, key: str, *, action: HandbackActi
                 conn, conversation_key=key, recipient=recipient_of(ConversationId(key)), provider=row["provider"],
                 texts=[localized(CSAT_PROMPT, language)], idempotency_key=f"csat:{key}:{updated_at.isoformat()}",
                 last_customer_at=row["last_customer_at"], now=now,
-                window_template=desk.window_template)
+                window_template=desk.templates.reengagement(language))
             await desk.event(conn, key, f"agent:{agent.id}", "csat", payload={"asked": True})
             await csat_record.ask(conn, key, agent.id, now)  # the reply is rated against them
     if await desk.wake(key):

@@ -27,6 +27,8 @@ from server.conversations import Conversations
 from server.desk import bot_turns, events, handback
 from server.desk.planner import DeskPlanner
 from server.desk.states import HUMAN_STATES, AgentRole, DeskState, Priority
+from server.outbox import templates_catalog
+from server.outbox.templates_catalog import TemplateCatalog
 
 if TYPE_CHECKING:
     from server.conversations import Turn
@@ -90,12 +92,13 @@ class Desk:
 
     def __init__(self, pool: Pool, conversations: Conversations, planner: DeskPlanner,
                  *, publish: Publish = _no_publish,
-                 window_template: dict[str, str] | None = None,
+                 templates: TemplateCatalog | None = None,
                  wake: Callable[[str], Awaitable[None]] | None = None):
         self.pool, self.conversations, self.planner = pool, conversations, planner
         self.policy = planner.policy  # the same SLA policy plans handoffs and routes teams
         self.publish = publish
-        self.window_template = window_template or {"name": "order_update_v1", "language": "en"}
+        self.templates = templates or templates_catalog.load()
+        """The approved templates: what agents may send, and the window template in each language."""
         self._wake = wake
 
     # --- The bot's side: called by the worker's commit (plans: server/desk/planner.py) ---

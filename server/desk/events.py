@@ -36,7 +36,7 @@ def _is_handoff(event: Mapping[str, Any]) -> bool:
 def since_handoff(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Messages exchanged with the customer after the bot's latest handoff, oldest first
     (`events` in id order, as desk_events rows): from ('customer' or 'agent'), agent (the
-    actor without 'agent:'), text (a template's name when no text), at."""
+    actor without 'agent:'), text (a template's text as sent, or its name), at."""
     events = list(events)
     start = max((e["id"] for e in events if _is_handoff(e)), default=0)
     shown = []
@@ -46,7 +46,7 @@ def since_handoff(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             shown.append({
                 "from": "customer" if event["kind"] == "customer_message" else "agent",
                 "agent": event["actor"].removeprefix("agent:"),
-                "text": payload.get("text") or f"[template {payload.get('template')}]",
+                "text": payload.get("text") or payload.get("rendered") or f"[template {payload.get('template')}]",
                 "at": event["at"]})
     return shown
 

@@ -94,7 +94,8 @@ async def hand_over(conversations: Conversations, desk: Desk | None, *,
                                        reason=REASON, now=now))
     language = await conversations.language(conversation, *(m.body for m in batch))
     reply = localized(prompts.LATE_APOLOGY, language).format(eta=payload["eta"], ticket=payload["reference"])
-    return Turn(replies=[reply], handoff=payload, held=True)
+    # The language also picks the window template when the apology cannot go as text.
+    return Turn(replies=[reply], handoff=payload, held=True, state={"language": language})
 
 
 async def record(conn: Conn, desk: Desk, *, key: str, before: dict[str, Any] | None,

@@ -18,6 +18,7 @@ from functools import partial
 from graph.base.conversation import phone_of, recipient_of
 from graph.base.settings import Settings
 from graph.base.sql import Conn, Pool
+from nodes.prompts_i18n import reply_language
 from server import checkpoints, outbox
 from server.conversation_ids import for_log
 from server.conversations import Conversations, Turn
@@ -27,6 +28,7 @@ from server.inbound.inbox import StoredMessage
 from server.inbound.lease import Lease, LostLease, take_fence
 from server.inbound.scheduler import Scheduler
 from server.media import jobs as media_jobs
+from server.outbox.templates_catalog import catalog_for
 
 log = logging.getLogger(__name__)
 GIVE_UP_AFTER = 3
@@ -42,6 +44,8 @@ class TurnRunner:
         self.pool, self.scheduler, self.conversations, self.settings = (
             pool, scheduler, conversations, settings)
         self.desk = desk
+        self.templates = desk.templates if desk else catalog_for(settings)
+        """The window template, in the customer's language, comes from the template catalogue."""
         self.committed = committed
         """Called after a turn queued replies (the outbox sender in this process looks at once)."""
 
@@ -113,8 +117,8 @@ class TurnRunner:
                     texts=["\n\n".join(turn.replies)], idempotency_key=turn_key,
                     choices=turn.choices,  # as buttons or a list, with the last part
                     last_customer_at=late_messages.window_from(turn, batch), now=datetime.now(UTC),
-                    window_template={"name": self.settings.reengagement_template,
-                                     "language": self.settings.template_language})
+                    window_template=self.templates.reengagement(reply_language(
+                        turn.state.get("language"), self.settings.business.languages)))
             await inbox.record_turn(conn, turn_key=turn_key, conversation_key=key,
                                     outcome=outcome[0], reason=outcome[1], messages=len(batch),
                                     replies=len(turn.replies))

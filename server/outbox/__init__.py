@@ -27,6 +27,7 @@ from server.outbox.queue import (
     apply_status,
     enqueue_read_receipt,
     enqueue_reply,
+    enqueue_template,
     split_for_whatsapp,
 )
 from server.outbox.senders import (
@@ -48,6 +49,6 @@ __all__ = [
     "PERMANENT_CODES", "RECORDED_CODES", "RETRYABLE_CODES", "STATUSES",
     "TEXT_LIMITS", "WHATSAPP_TEXT_LIMIT", "Bucket", "CloudApiSender", "NotSendable", "OutboxWorker",
     "Pacer", "SendError", "SendOutcomeUnknown", "SendUnreachable", "Sender", "TwilioSender",
-    "apply_status", "enqueue_read_receipt", "enqueue_reply", "is_retryable", "senders_from",
+    "apply_status", "enqueue_read_receipt", "enqueue_reply", "enqueue_template", "is_retryable", "senders_from",
     "split_for_whatsapp",
 ]

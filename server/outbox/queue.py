@@ -100,6 +100,18 @@ async def enqueue_reply(conn: Conn, *, conversation_key: str, recipient: str,
     return ids
 
 
+async def enqueue_template(conn: Conn, *, conversation_key: str, recipient: str, provider: str,
+                           template: Mapping[str, Any], idempotency_key: str, now: datetime) -> int | None:
+    """Queue one template message chosen on purpose (an agent's, filled from the catalogue,
+    server/outbox/templates_offer.py), inside or outside the window; None when this key was
+    queued before."""
+    cursor = await conn.execute(_INSERT, (
+        f"{idempotency_key}:0", conversation_key, recipient, provider, "template", None,
+        json.dumps(dict(template)), None, now, now, now, None))
+    row = await cursor.fetchone()
+    return None if row is None else (row["id"] if isinstance(row, Mapping) else row[0])
+
+
 async def enqueue_read_receipt(conn: Conn, *, provider: str, recipient: str,
                                inbound_message_id: str, conversation_key: str) -> int | None:
     """Queue "read + typing" for an inbound message, at most once per message; nothing for a

@@ -14,6 +14,8 @@
   sends answer late, as when a caller's timeout fires before Meta's answer.
 - `send_customer_message` plays the customer: a signed inbound text webhook;
   `send_customer_media` sends a file, served by the media endpoints (fake_media.py).
+- GET /{version}/{waba_id}/message_templates lists the account's templates in pages, and
+  template sends are checked against them once any are added (fake_templates.py).
 
 Mount `create_fake_cloud_api(...)` in an app, run a `FakeCloudApi` in a background thread
 (`with FakeCloudApi(...) as fake:`), or run it as its own process
@@ -43,6 +45,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from server.simulator.fake_media import FakeMedia, media_message
+from server.simulator.fake_templates import FakeTemplates
 
 TEXT_LIMIT = 4096
 INTERACTIVE_BODY_LIMIT = 1024
@@ -54,6 +57,8 @@ ERROR_TITLES = {
     131050: "Unable to deliver the message. This recipient has chosen to stop receiving"
             " marketing messages on WhatsApp from your business",
     131026: "Message undeliverable",
+    132000: "Number of parameters does not match the expected number of params",
+    132001: "Template name does not exist in the translation",
 }
 
 
@@ -171,6 +176,8 @@ class FakeCloudApi:
         """The loop that serves the fake and owns the client: every webhook is posted there."""
         self.media = FakeMedia(access_token, meta_error)
         """Files customers send: GET /{version}/{media_id} and its download URL (fake_media.py)."""
+        self.templates = FakeTemplates(waba_id, access_token, meta_error)
+        """The account's message templates: GET /{version}/{waba_id}/message_templates (fake_templates.py)."""
         self.app = self._build_app()
 
     # --- Test controls --------------------------------------------------------------------
@@ -370,6 +377,7 @@ class FakeCloudApi:
         app.state.fake = self
         app.add_api_route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"])
         self.media.mount(app)
+        self.templates.mount(app)
         return app
 
     def _notify(self, event: str, record: dict[str, Any]) -> None:
@@ -398,6 +406,8 @@ class FakeCloudApi:
         text = (body.get("text") or {}).get("body")
         if body.get("type") == "text" and len(text or "") > TEXT_LIMIT:
             return JSONResponse({"error": meta_error(100, f"text.body is over {TEXT_LIMIT} characters")}, 400)
+        if body.get("type") == "template" and (refused := self.templates.refusal(body.get("template") or {})):
+            return JSONResponse({"error": meta_error(*refused)}, 400)
         interactive = body.get("interactive") if body.get("type") == "interactive" else None
         if interactive is not None:
             if problem := interactive_problem(interactive):
