@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from graph.base.audit import AuditEvent
 from graph.base.conversation import ConversationId
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ class Context:
     conversation_id: ConversationId | None = None
     """The conversation this turn belongs to (graph/base/conversation.py); None outside a
     conversation (LangGraph Studio, some tests)."""
+    conversation_ref: str | None = None
+    """The conversation's opaque ref (server/conversation_ids.py), the name the audit trail
+    uses; the server fills it, since only it holds the secret that makes it."""
     phone: str | None = None
     """The customer's WhatsApp number, from the webhook; None when they share only a username.
     The only number the shop is asked about: identity never comes from a message or a model."""
@@ -44,8 +48,20 @@ class Context:
     (`server.desk.csat`): the bot thanks the customer and answers nothing."""
     services: Services | None = None
     """Models, shop and knowledge base; unset means the process-wide defaults."""
+    decisions: list[AuditEvent] = field(default_factory=list, repr=False)
+    """This run's decisions for the audit trail (route, model and tool calls, guardrails,
+    fallbacks, breaker changes), noted by the nodes (nodes/audit_notes.py) and written by the
+    server in the transaction that commits the turn: never checkpointed, so a turn's decisions
+    exist exactly when the turn did."""
     model_deadline: float | None = field(default=None, init=False, repr=False)
     """When this turn's model time runs out (time.monotonic()); set by its first model call."""
+
+    def note(self, *events: AuditEvent) -> None:
+        """Keep decisions of this run for the audit trail (see `decisions`), timed now (the
+        wall clock, as the database times the events written at once), so the trail shows
+        them in the order they were made, not when the turn committed."""
+        at = datetime.now(UTC)
+        self.decisions.extend(e if e.at else replace(e, at=at) for e in events)
 
     def clock(self) -> datetime:
         """The turn's time as an aware datetime."""

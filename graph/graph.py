@@ -24,6 +24,7 @@ from nodes.output_guardrail import output_guardrail
 from nodes.respond import respond
 from nodes.retrieve import retrieve
 from nodes.router import router
+from nodes.tool_audit import audited_tool_call
 from tools import TOOLS
 
 builder = StateGraph(State, input_schema=InputState, context_schema=Context)
@@ -33,7 +34,7 @@ builder.add_node(router)
 builder.add_node(authenticate)
 builder.add_node(retrieve)
 builder.add_node(agent)
-builder.add_node("tools", ToolNode(TOOLS))
+builder.add_node("tools", ToolNode(TOOLS, awrap_tool_call=audited_tool_call))  # audited
 builder.add_node(output_guardrail)
 builder.add_node(handoff)
 builder.add_node(await_human)

@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.services import Services, services_for
 from graph.state import State, Verification, move
-from nodes import prompts
+from nodes import audit_notes, prompts
 from nodes.claims import MAX_LOOKUPS, Claim, judge, read_claim
 from nodes.common import say, turn_text
 from nodes.prompts_i18n import localized, reply_language
@@ -52,11 +52,13 @@ def _refused(lock: Lock, now: datetime, language: str, failures: int = 0, trippe
 
 
 async def _decide(services: Services, ledger: VerificationLedger, claim: Claim, sender: str,
-                  now: datetime, turn_key: str | None) -> Verdict:
-    """Look up the claimed orders and let the ledger decide and record the claim."""
+                  now: datetime, context: Context, turn: int) -> Verdict:
+    """Look up the claimed orders and let the ledger decide and record the claim (in the
+    audit trail too, under the conversation's ref and this turn)."""
     orders = {ref: await services.shop.order_for_verification(ref)
               for ref in claim.refs[:MAX_LOOKUPS]}
-    return await ledger.settle(sender, judge(claim, orders), now=now, turn_key=turn_key)
+    return await ledger.settle(sender, judge(claim, orders), now=now, turn_key=context.turn_key,
+                               conversation_ref=context.conversation_ref, turn=turn)
 
 
 async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
@@ -77,6 +79,8 @@ async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
     # Only a real number is looked up: a username-only customer (no phone) proves an order.
     on_file = await shop.customer_by_phone(context.phone) if context.phone else None
     if on_file:
+        audit_notes.note(runtime.context, audit_notes.verification(
+            state.turn, "verified", "phone_on_file"))
         return verified(on_file, "phone_on_file")
     if not state.needs_account:
         return {}  # a policy question needs no proof of identity (nodes/own_account.py)
@@ -98,7 +102,7 @@ async def authenticate(state: State, runtime: Runtime[Context]) -> dict:
         ask = prompts.VERIFY_ONE if claim.several else prompts.VERIFY_ASK
         return {"verification": challenged, **say(localized(ask, language))}
 
-    verdict = await _decide(services, ledger, claim, sender, now, context.turn_key)
+    verdict = await _decide(services, ledger, claim, sender, now, context, state.turn)
     if verdict.outcome == "verified":
         customer = await shop.customer_by_id(verdict.customer_id) if verdict.customer_id else None
         if customer is None:  # the ledger verified an order without an owner: a bug

@@ -14,6 +14,7 @@ from langgraph.runtime import get_runtime
 from graph.base.links import remove_links
 from graph.base.settings import ModelSettings, get_settings
 from graph.state import Usage
+from nodes import audit_notes
 from nodes.model_guard import ModelFailed, ask_guarded, ask_within
 from nodes.whatsapp_format import to_whatsapp
 
@@ -94,9 +95,19 @@ async def ask_model(role: Role, services: Services, context: Context | None, too
     # A bare node call (no run context) gives each call the whole budget.
     time_left = partial(context.model_time_left, budget_s) if context else lambda: budget_s
     fallback = services.fallback_model if stand_in else primary
-    return await call_model(primary, fallback, tools, messages,
-                            getattr(services.settings, role), turn, tool_choice,
-                            breaker=breaker, time_left=time_left if breaker else None)
+    before = breaker.state if breaker else None
+    try:
+        message, update = await call_model(primary, fallback, tools, messages,
+                                           getattr(services.settings, role), turn, tool_choice,
+                                           breaker=breaker, time_left=time_left if breaker else None)
+    except Exception as error:  # no stand-in: the caller handles it; the trail keeps the call
+        audit_notes.note(context, audit_notes.model_call(
+            role=role, model=audit_notes.model_name(services, role), turn=turn, usage=None,
+            outcome=type(error).__name__), audit_notes.breaker_change(turn, breaker, before))
+        raise
+    audit_notes.note(context, *audit_notes.model_calls(services, role, turn, update),
+                     audit_notes.breaker_change(turn, breaker, before))
+    return message, update
 
 
 class Answer(NamedTuple):

@@ -16,10 +16,13 @@ from graph.base.settings import Settings
 from graph.context import Context
 from graph.services import services_for
 from graph.state import State, Status, Transition, move, remember_orders
-from nodes import history_window, prompts
+from nodes import audit_notes, history_window, prompts
 from nodes.checks import is_abusive, looks_like_injection, policy_topics
 from nodes.common import say
 from nodes.prompts_i18n import localized, reply_language
+
+NOT_GUARDRAIL_FLAGS = ("csat_rating",)
+"""Flags that mark a turn without a check having acted on it."""
 
 
 def _new_texts(state: State, context: Context) -> list[tuple[str, str | None]]:
@@ -108,6 +111,8 @@ def _open_turn(state: State, context: Context, settings: Settings) -> dict:
         update["silence"] = "rate_limited"  # told once; further messages in the window are not answered
     else:
         update.update(_unread_media(texts, flags, messages, language))
+    acted = [flag for flag in update["flags"] if flag not in NOT_GUARDRAIL_FLAGS]
+    audit_notes.note(context, audit_notes.guardrail(update["turn"], "input", acted))
     return update
 
 

@@ -16,7 +16,7 @@ from graph.base.links import is_allowed_url, remove_links
 from graph.context import Context
 from graph.services import services_for
 from graph.state import Passage, State
-from nodes import prompts
+from nodes import audit_notes, prompts
 from nodes.humility import clarifying_reply, human_offer, may_clarify
 from nodes.prompts_i18n import localized, reply_language
 from nodes.reply_check import check_draft, draft_of
@@ -91,4 +91,6 @@ async def output_guardrail(state: State, runtime: Runtime[Context]) -> dict:
                       clarifications=state.clarifications + 1, choices=human_offer(language))
     elif reason:
         update["handoff_reason"] = reason
+    audit_notes.note(runtime.context, audit_notes.guardrail(
+        state.turn, "output", [e.split(": ", 1)[-1] for e in events]))
     return update

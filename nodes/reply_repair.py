@@ -10,7 +10,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, To
 from graph.context import Context
 from graph.services import Services
 from graph.state import State, add_usage
-from nodes import prompts
+from nodes import audit_notes, prompts
 from nodes.agent import history, system_prompt
 from nodes.common import ask_model, bound
 from nodes.model_guard import fallback_reason
@@ -56,6 +56,9 @@ async def second_try(state: State, context: Context | None, services: Services,
     before = [m for m in history(state) if m is not state.messages[-1]]
     message = await bound(services.fallback_model, [Reply]).ainvoke([prompt, *before])
     update["fallbacks"] = [f"turn {turn}: unusable reply ({', '.join(first.failures)})"]
+    audit_notes.note(context, audit_notes.fallback(turn, "unusable_reply", "agent"),
+                     audit_notes.model_call(role="agent", model=audit_notes.OFFLINE, turn=turn,
+                                            usage=None))
     brain = check_draft(draft_of(message, state.intent), state, hosts)
     if brain.failures:
         events.append(f"turn {turn}: offline brain's reply rejected ({', '.join(brain.failures)})")

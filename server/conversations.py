@@ -19,6 +19,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from graph.base import pii
+from graph.base.audit import AuditEvent
 from graph.base.conversation import ConversationId, phone_of
 from graph.base.language import detect_language
 from graph.base.sql import Pool
@@ -28,7 +29,7 @@ from graph.state import Choice, Handoff, InputState, State
 from nodes import prompts
 from nodes.await_human import HumanOutcome
 from nodes.prompts_i18n import localized, reply_language
-from server.conversation_ids import for_log, thread_id
+from server.conversation_ids import for_log, ref, thread_id
 from server.desk import csat, events
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class Turn:
     rating: int | None = None
     """The CSAT score when the turn was only a rating (thanked, not answered)."""
     state: dict[str, Any] = field(default_factory=dict)
+    decisions: list[AuditEvent] = field(default_factory=list)
+    """The run's decisions for the audit trail (Context.decisions), written with the turn."""
 
     @property
     def outcome(self) -> tuple[Literal["replied", "handoff", "silent"], str | None]:
@@ -80,7 +83,7 @@ class Conversations:
     def _context(self, conversation: ConversationId, **values: Any) -> Context:
         """The run context: the id, and the real number apart from it (None for a BSUID)."""
         return Context(conversation_id=conversation, phone=phone_of(conversation),
-                       services=self.services, **values)
+                       conversation_ref=ref(conversation), services=self.services, **values)
 
     async def pending_handoff(self, conversation: ConversationId) -> Handoff | None:
         """The handoff payload if the conversation is paused for a human."""
@@ -110,7 +113,9 @@ class Conversations:
                 return self._turn({**snapshot.values, "__interrupt__": snapshot.interrupts})
             # Not `snapshot.next`: a run cut off after a step saved its writes but before its
             # checkpoint shows no next step. Continuing finishes it; a finished run returns as is.
-            return await self._answered(conversation, await self._run(None, config, context))
+            turn = await self._answered(conversation, await self._run(None, config, context))
+            turn.decisions = context.decisions  # those of the part that ran again
+            return turn
         if snapshot.interrupts:
             return Turn(replies=[], handoff=snapshot.interrupts[0].value, held=True)
         async with self.pool.connection() as conn:  # a reply to a CSAT prompt is stored, not answered
@@ -118,6 +123,7 @@ class Conversations:
         context.csat_score = rating.score if rating and rating.pure else None
         turn = await self._answered(conversation, await self._run({"messages": []}, config, context))
         turn.rating = context.csat_score
+        turn.decisions = context.decisions
         return turn
 
     async def _run(self, graph_input: Any, config: RunnableConfig, context: Context) -> dict[str, Any]:

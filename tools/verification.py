@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from graph.base import audit
 from graph.base.settings import Settings
 from graph.base.sql import Conn, Pool, required
 
@@ -140,13 +141,15 @@ class VerificationLedger:
             return (await self._standing(conn, "customer", customer_id, now, None))[0]
 
     async def settle(self, number: str, attempts: list[Attempt], *, now: datetime,
-                     turn_key: str | None = None) -> Verdict:
+                     turn_key: str | None = None, conversation_ref: str | None = None,
+                     turn: int | None = None) -> Verdict:
         """Decide one message's claim and record it. Only a message of exactly one order and
         one secret that match, from an unlocked number, for an unlocked customer, verifies.
 
         Target customers and the number are locked (in Postgres) while deciding, so parallel
         guesses from many numbers are counted one after another. A turn run again after a
-        crash (same turn_key) is decided as before and recorded once."""
+        crash (same turn_key) is decided as before and recorded once, in the audit trail too
+        (under `conversation_ref` and `turn`: outcomes and reasons, no order or number)."""
         key = await self.number_key(number)
         targets = sorted({a.customer_id for a in attempts if a.customer_id})
         async with self.pool.connection() as conn, conn.transaction():
@@ -163,6 +166,7 @@ class VerificationLedger:
                     " outcome, reason, failures, turn_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                     [(now, key, a.order_ref, a.customer_id, outcome, reason, failures, turn_key)
                      for a, (outcome, reason, failures) in zip(attempts, rows, strict=True)])
+                await audit.record(conn, _audit_event(rows, conversation_ref, turn))
             if lock:
                 return Verdict("paused" if lock.scope == "global" else "locked", until=lock.until)
             after, recent = await self._standing(conn, "number", key, now, None)
@@ -178,6 +182,21 @@ class VerificationLedger:
             "SELECT 1 FROM verification_attempts WHERE turn_key = %s AND number_key = %s LIMIT 1",
             (turn_key, key))).fetchone()
         return row is not None
+
+
+def _audit_event(rows: list[tuple[str, str, int]], conversation_ref: str | None,
+                 turn: int | None) -> audit.AuditEvent:
+    """One claim as the audit trail keeps it: the overall outcome, each attempt's outcome and
+    reason, and the failures it counted."""
+    outcomes = [outcome for outcome, _, _ in rows]
+    overall = "verified" if outcomes == ["verified"] else (
+        "refused" if "refused" in outcomes else "failed")
+    return audit.AuditEvent(
+        kind=audit.AuditKind.VERIFICATION, actor="customer", conversation_ref=conversation_ref,
+        turn=turn, reason=overall,
+        payload={"method": "order_claim", "attempts": [
+            {"outcome": outcome, "reason": reason, "failures": failures}
+            for outcome, reason, failures in rows]})
 
 
 def _lock_id(name: str) -> int:

@@ -4,7 +4,7 @@ chat.py `chat` · seed.py `seed` · knowledge.py `ingest`, `eval` · eval_router
 `eval router` · eval_answers.py `eval answers` · eval_conversations.py `eval conversations` ·
 serve.py `serve`, `worker` · simulate.py `simulate` · doctor.py `doctor` · stop.py `stop` ·
 migrate.py `migrate` · agents.py `agents` · report.py `report` · prune.py `prune` ·
-forget.py `forget` · templates.py `templates list`, `templates check`. The commands' work lives outside this package (server/doctor.py,
+forget.py `forget` · templates.py `templates list`, `templates check` · audit.py `audit`. The commands' work lives outside this package (server/doctor.py,
 server/lifecycle.py, server/migrations/, ...); these modules parse options and print.
 """
 
@@ -18,6 +18,7 @@ app = typer.Typer(help="Switchboard: a WhatsApp customer-support agent.", no_arg
 
 def _register_commands() -> None:
     from server.cli.agents import agents_app
+    from server.cli.audit import audit
     from server.cli.chat import chat
     from server.cli.doctor import doctor
     from server.cli.eval_answers import answers as eval_answers
@@ -42,7 +43,7 @@ def _register_commands() -> None:
     app.add_typer(eval_app, name="eval")
     app.add_typer(agents_app, name="agents")
     app.add_typer(templates_app, name="templates")
-    for command in (serve, worker, simulate, doctor, stop, migrate, report, prune, forget):
+    for command in (serve, worker, simulate, doctor, stop, migrate, report, prune, forget, audit):
         app.command()(command)
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 
 from graph.base.conversation import ConversationId
+from server import audit_timeline
 from server.console import auth, demo_accounts, live, throttle
 from server.console import media as console_media
 from server.console.auth import AgentDep, CsrfSessionDep, SessionDep
@@ -214,6 +215,19 @@ async def _conversation(request: Request, runtime: ServerParts, session: auth.Se
 async def conversation_page(request: Request, ref: str, runtime: ServerDep, session: SessionDep) -> Response:
     """One conversation: transcript, desk record and actions."""
     return await _conversation(request, runtime, session, ref)
+
+
+@router.get("/c/{ref}/audit", response_class=HTMLResponse)
+async def audit_page(request: Request, ref: str, runtime: ServerDep, session: SessionDep) -> Response:
+    """The conversation's audit trail (server/audit_timeline.py), for agents who may see it."""
+    try:
+        key = await reads.find(runtime.desk, ref)
+        await reads.check_visible(runtime.desk, session.agent, key)
+    except DeskError as refused:
+        return _render(request, "error.html", {"message": str(refused)}, refused.status)
+    async with runtime.pool.connection() as conn:
+        lines = [audit_timeline.line(e) for e in await audit_timeline.events_of(conn, ref)]
+    return _render(request, "audit.html", {"ref": ref, "lines": lines})
 
 
 # --- Actions --------------------------------------------------------------------------------

@@ -44,7 +44,8 @@ async def commit_turn(desk: Desk, conn: Conn, turn: Turn, batch: Sequence[Stored
                          to_state=DeskState.BOT, reason="customer wrote again")
     if turn.handoff:
         await desk.open_handoff(conn, key=key, phone=phone, provider=batch[0].provider,
-                                payload=turn.handoff, now=now)
+                                payload=turn.handoff, now=now,
+                                turn=turn.state.get("turn"))
     else:
         await conn.execute(
             "INSERT INTO desk_conversations (key, phone, provider, last_customer_at) VALUES"
@@ -72,7 +73,8 @@ async def _held(desk: Desk, conn: Conn, turn: Turn, batch: Sequence[StoredMessag
             raise RuntimeError("a held turn without its handoff payload")
         # Paused for a human the desk does not know of: queue it now.
         await desk.open_handoff(conn, key=key, phone=phone, provider=batch[0].provider,
-                                payload=turn.handoff, now=now)
+                                payload=turn.handoff, now=now,
+                                turn=turn.state.get("turn"))
     await desk.note_customer(conn, key, [r.body for r in batch], now)
     if late_messages.is_late_turn(turn):
         await late_messages.record(conn, desk, key=key, before=row, batch=batch,

@@ -129,8 +129,10 @@ class Desk:
         return bool(row and row["state"] in HUMAN_STATES)
 
     async def open_handoff(self, conn: Conn, *, key: str, phone: str | None,
-                           provider: str, payload: Handoff, now: datetime) -> None:
-        """Record a bot handoff (inside the worker's commit): the conversation is PENDING_AGENT."""
+                           provider: str, payload: Handoff, now: datetime,
+                           turn: int | None = None) -> None:
+        """Record a bot handoff (inside the worker's commit): the conversation is PENDING_AGENT.
+        `turn`: the bot turn that handed off (State.turn), for the audit trail."""
         customer: dict[str, Any] = dict(payload.get("customer") or {})
         await conn.execute(
             "INSERT INTO desk_conversations (key, phone, provider, state, customer_name, tier, topic,"
@@ -157,7 +159,8 @@ class Desk:
              "resolution": payload.get("resolution_due_at"),
              "callback": payload.get("callback_at"), "now": now})
         await self.event(conn, key, "bot", "transition", to_state=DeskState.PENDING_AGENT,
-                         reason=payload.get("reason"), payload={"reference": payload.get("reference")})
+                         reason=payload.get("reason"), payload={"reference": payload.get("reference")},
+                         turn=turn)
 
     async def note_customer(self, conn: Conn, key: str, texts: list[str],
                             now: datetime) -> None:
@@ -225,9 +228,10 @@ class Desk:
 
     async def event(self, conn: Conn, key: str, actor: str, kind: str, *,
                     from_state: str | None = None, to_state: str | None = None,
-                    reason: str | None = None, payload: dict[str, Any] | None = None) -> int:
+                    reason: str | None = None, payload: dict[str, Any] | None = None,
+                    turn: int | None = None) -> int:
         """Record an event (server/desk/events.py) and tell open consoles; returns its id."""
         event_id = await events.record(conn, key, actor, kind, from_state=from_state,
-                                       to_state=to_state, reason=reason, payload=payload)
+                                       to_state=to_state, reason=reason, payload=payload, turn=turn)
         await self.publish({"ref": conversation_ids.ref(key), "kind": kind})
         return event_id

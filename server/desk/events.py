@@ -8,7 +8,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from graph.base import audit
 from graph.base.sql import Conn, required
+from server.desk.audit_trail import audit_event_for
 from server.desk.states import DeskState
 
 MESSAGE_KINDS = ("customer_message", "agent_message")
@@ -16,15 +18,22 @@ MESSAGE_KINDS = ("customer_message", "agent_message")
 
 async def record(conn: Conn, key: str, actor: str, kind: str, *, at: datetime | None = None,
                  from_state: str | None = None, to_state: str | None = None,
-                 reason: str | None = None, payload: dict[str, Any] | None = None) -> int:
+                 reason: str | None = None, payload: dict[str, Any] | None = None,
+                 turn: int | None = None) -> int:
     """Append one event (in the caller's transaction) and return its id. `at` defaults to the
-    database's now(); the watcher passes its own clock so a run's events share one time."""
+    database's now(); the watcher passes its own clock so a run's events share one time.
+    `turn`: the bot turn it belongs to, for the audit trail (a handoff's)."""
     cursor = await conn.execute(
         "INSERT INTO desk_events (conversation_key, at, actor, kind, from_state, to_state, reason,"
         " payload) VALUES (%s, coalesce(%s, now()), %s, %s, %s, %s, %s, %s) RETURNING id",
         (key, at, actor, kind, from_state, to_state, reason,
          json.dumps(payload or {}, default=str)))
-    return int(required(await cursor.fetchone())["id"])
+    event_id = int(required(await cursor.fetchone())["id"])
+    event = audit_event_for(key, actor, kind, from_state=from_state, to_state=to_state,
+                            reason=reason, payload=payload, turn=turn)
+    if event is not None:  # handoffs, hand-backs and console actions (server/desk/audit_trail.py)
+        await audit.record(conn, event)
+    return event_id
 
 
 def _is_handoff(event: Mapping[str, Any]) -> bool:

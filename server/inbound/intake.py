@@ -9,7 +9,6 @@ commit that holds it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -18,8 +17,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg_pool import PoolTimeout
 
+from graph.base import audit
 from graph.base.sql import Conn, Pool
-from server import outbox
+from server import audit_events, outbox
 from server.availability import OUTAGES, Availability
 from server.channels.models import InboundMessage, WebhookBatch
 from server.inbound import inbox
@@ -109,14 +109,13 @@ class Intake:
         messages = [message for batch in batches for message in batch.messages]
         statuses = [status for batch in batches for status in batch.statuses]
         try:
-            # One statement is atomic by itself (the pool autocommits): BEGIN and COMMIT would
-            # be two more round trips. Messages and statuses together take a transaction.
-            # A message's file is queued in its transaction: a crash cannot lose the fetch.
+            # One transaction: the messages, their audit events (server/audit_events.py), their
+            # files' fetch jobs (a crash cannot lose a fetch) and the statuses with theirs.
             with_media = [m for m in messages if media_jobs.fetched(m)]
-            together = len(statuses) > 1 or (statuses and messages) or with_media
-            async with (self.pool.connection(timeout=self.wait_s) as conn,
-                        conn.transaction() if together else contextlib.nullcontext()):
+            async with self.pool.connection(timeout=self.wait_s) as conn, conn.transaction():
                 inserted = await inbox.store_many(conn, messages)
+                await audit.record(conn, *(audit_events.inbound_event(m) for m in _first_copies(
+                    messages, inserted)))
                 if with_media:
                     await media_jobs.record(conn, [m for m in with_media if (
                         m.provider, m.provider_message_id) in inserted])
@@ -160,6 +159,13 @@ async def apply_statuses(conn: Conn, statuses: list) -> None:
     async with conn.pipeline():
         for status in sorted(statuses, key=lambda s: (s.provider_message_id, s.at)):
             await outbox.apply_status(conn, status)
+
+
+def _first_copies(messages: list[InboundMessage],
+                  inserted: set[tuple[str, str]]) -> list[InboundMessage]:
+    """The newly inserted messages, each once (a retry raced into the same group is not)."""
+    pending = set(inserted)
+    return [m for m in messages if _claim(pending, m)]
 
 
 def _claim(inserted: set[tuple[str, str]], message: InboundMessage) -> bool:

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
+from graph.base import audit
 from graph.base.conversation import phone_of, recipient_of
 from graph.base.settings import Settings
 from graph.base.sql import Conn, Pool
 from nodes.prompts_i18n import reply_language
-from server import checkpoints, outbox
+from server import audit_events, checkpoints, outbox
 from server.conversation_ids import for_log
 from server.conversations import Conversations, Turn
 from server.desk.desk import Desk
@@ -119,6 +120,8 @@ class TurnRunner:
                     last_customer_at=late_messages.window_from(turn, batch), now=datetime.now(UTC),
                     window_template=self.templates.reengagement(reply_language(
                         turn.state.get("language"), self.settings.business.languages)))
+            # The turn's decisions exist exactly when the turn does (server/audit_events.py).
+            await audit.record(conn, *audit_events.turn_events(turn, key=key, outcome=outcome))
             await inbox.record_turn(conn, turn_key=turn_key, conversation_key=key,
                                     outcome=outcome[0], reason=outcome[1], messages=len(batch),
                                     replies=len(turn.replies))

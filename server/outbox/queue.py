@@ -10,6 +10,7 @@ from typing import Any
 
 from graph import window
 from graph.base.sql import Conn
+from server import audit_events
 
 WHATSAPP_TEXT_LIMIT = 4096
 TEXT_LIMITS = {"meta": WHATSAPP_TEXT_LIMIT, "twilio": 1600}
@@ -154,6 +155,7 @@ WHERE status = ANY(%(from)s) AND (provider_message_id = %(message_id)s
     OR (id = %(outbox_id)s AND provider_message_id IS NULL
         AND (%(provider)s::text IS NULL OR provider = %(provider)s)
         AND NOT EXISTS (SELECT 1 FROM outbox taken WHERE taken.provider_message_id = %(message_id)s)))
+RETURNING id, kind, provider, conversation_key
 """
 
 
@@ -178,4 +180,12 @@ async def apply_status(conn: Conn, update: Any) -> bool:
         "message_id": message_id or None, "at": at if isinstance(at, datetime) else None,
         "from": list(_MOVES_FROM[status]), "outbox_id": outbox_id,
         "provider": _get(update, "provider")})
-    return cursor.rowcount == 1
+    moved = await cursor.fetchone()
+    if moved is None:
+        return False
+    # The status is audited with the move it explains (server/audit_events.py).
+    first_error = errors[0] if isinstance(errors, list | tuple) and errors else errors
+    await audit_events.record_send(
+        conn, moved, status, error=first_error if isinstance(first_error, Mapping) else None,
+        by_status_webhook=True)
+    return True

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from graph.base.settings import OutboxSettings
 from graph.base.sql import Conn, Pool
+from server import audit_events
 from server.availability import OUTAGES, Availability
 from server.loop import run_until_stopped
 from server.outbox import problems
@@ -237,11 +238,13 @@ class OutboxWorker:
             for row in await (await conn.execute(_GIVE_UP, self._query_args(now))).fetchall():
                 log.warning("outbox row %s: delivery unknown after %d send(s); the desk is told",
                             row["id"], row["resends"] + 1)
+                await audit_events.record_send(conn, row, "unknown")
                 await self._tell_desk(conn, row, "unknown", f"no delivery status after"
                                       f" {row['resends'] + 1} send(s): the customer may not have it")
             for row in await problems.take_unsendable(conn, list(self.senders), now):
                 log.warning("outbox row %s %s: no sender for %s", row["id"], row["status"],
                             row["provider"])
+                await audit_events.record_send(conn, row, row["status"])
                 await self._tell_desk(conn, row, row["status"], problems.unsendable_reason(row))
             for row in await problems.take_failed_by_status(conn):
                 await self._tell_desk(conn, row, "failed", problems.status_reason(row))
@@ -357,7 +360,8 @@ class OutboxWorker:
         # From 'unconfirmed' or 'unknown' too: a call that outlived its claim may still return.
         # Not back to 'unconfirmed' from there, though, nor over what a status has settled.
         previous = ["sending"] if status == "unconfirmed" else ["sending", "unconfirmed", "unknown"]
-        together = retry_at is not None or desk_reason is not None  # else one statement: atomic
+        audited = row["kind"] != "read_receipt"  # a send's status is audited with the change
+        together = retry_at is not None or desk_reason is not None or audited
         async with (self.pool.connection() as conn,
                     conn.transaction() if together else contextlib.nullcontext()):
             cursor = await conn.execute(
@@ -368,6 +372,8 @@ class OutboxWorker:
                 " WHERE id = %s AND status = ANY(%s)",
                 (status, now, json.dumps(error) if error else None, provider_message_id, status,
                  now, retry_at, row["id"], previous))
+            if cursor.rowcount:
+                await audit_events.record_send(conn, row, status, error=error)
             if retry_at is not None:
                 await self._hold(conn, row, retry_at)
             if desk_reason and cursor.rowcount:

@@ -65,7 +65,7 @@ class RecordingLedger:
         self.senders.append(number)
         return None
 
-    async def settle(self, number, attempts, *, now, turn_key):
+    async def settle(self, number, attempts, *, now, turn_key, conversation_ref=None, turn=None):
         self.senders.append(number)
         return Verdict(outcome="failed", failures=1, tries_left=4)
 

@@ -134,7 +134,7 @@ class NoLockLedger:
     async def check_locked(self, customer_id, number, now):
         return None
 
-    async def settle(self, number, attempts, *, now, turn_key):
+    async def settle(self, number, attempts, *, now, turn_key, conversation_ref=None, turn=None):
         return Verdict(outcome="failed", failures=1, tries_left=4)
 
 
