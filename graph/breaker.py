@@ -6,7 +6,8 @@ so nobody waits out a model that is known to hang. A call still unanswered after
 counts as a failure then and there (it goes on), so a model that hangs is found out by its
 first few calls within seconds, rather than when every turn's deadline has run out. After
 `cool_off_s` one trial call is let through (half-open): success closes the breaker, failure
-opens it again.
+opens it again. Listeners (`listen`) hear each change as it happens (the server exports it as a
+metric); a cooled-off breaker counts as open until its trial call starts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 BreakerState = Literal["closed", "open", "half_open"]
+Listener = Callable[[str, BreakerState], None]
+"""Told (breaker name, new state) on every change."""
 
 
 class BreakerOpen(Exception):
@@ -36,6 +39,19 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._trial_running = False
         self._in_flight: set[asyncio.Task] = set()
+        self._listeners: list[Listener] = []
+
+    def listen(self, listener: Listener) -> None:
+        """Call `listener(name, state)` on every change of state, and now with the current one."""
+        self._listeners.append(listener)
+        listener(self.name, self.state)
+
+    def _changed(self, state: BreakerState) -> None:
+        for listener in self._listeners:
+            try:
+                listener(self.name, state)
+            except Exception:  # an observer's bug must not fail the model call
+                log.exception("%s model breaker: a listener failed", self.name)
 
     @property
     def state(self) -> BreakerState:
@@ -82,6 +98,7 @@ class CircuitBreaker:
         if state == "open" or self._trial_running:
             raise BreakerOpen(f"{self.name} model breaker is open")
         self._trial_running = True
+        self._changed("half_open")
         return True
 
     def _failed(self, trial: bool) -> None:
@@ -97,6 +114,7 @@ class CircuitBreaker:
         elif trial:
             self._opened_at, self._consecutive = None, 0
             log.info("%s model breaker closed: a trial call succeeded", self.name)
+            self._changed("closed")
 
     def _open(self, trial: bool) -> None:
         self._opened_at = time.monotonic()
@@ -104,5 +122,6 @@ class CircuitBreaker:
         why = "its trial call failed" if trial else f"{count} failure{'s' * (count > 1)} in a row"
         log.warning("%s model breaker open (%s): the offline brain answers for %g s",
                     self.name, why, self.cool_off_s)
+        self._changed("open")
         for task in self._in_flight:  # abandon them now rather than at their own timeout
             task.cancel()

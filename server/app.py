@@ -20,7 +20,7 @@ from server.console import routes as console
 from server.demo_mode import channels
 from server.logs import configure_logging
 from server.media.store import browser_origins
-from server.routes import health, simulator, webhooks, welcome
+from server.routes import health, metrics, simulator, webhooks, welcome
 from server.security_headers import SecurityHeaders
 from server.startup_checks import check_startup
 
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
                       include_in_schema=False)
     app.include_router(welcome.router)  # GET /: where to go next
     app.include_router(health.router)
+    app.include_router(metrics.router)  # GET /metrics: Prometheus (METRICS__TOKEN)
     app.include_router(webhooks.router)
     app.include_router(console.router)
     app.include_router(console_media.router)

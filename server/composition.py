@@ -6,7 +6,8 @@ it in reverse. Entry points take the size they need and open nothing themselves:
 - `open_core`: + LangGraph's checkpoint tables, the demo shop seeded, the verification ledger,
   the knowledge base, the models, the handoff planner when a desk runs -> `Services` -> the
   graph -> `Conversations`. `switchboard chat` and LangGraph Studio (no desk, no Redis).
-- `open_server`: the core with the desk's planner -> `Desk` -> Redis -> scheduler -> intake,
+- `open_server`: the core with the desk's planner -> tracing (OTLP when configured,
+  server/tracing.py) and the breakers' metric -> `Desk` -> Redis -> scheduler -> intake,
   the desk's live updates, the outbox senders and worker, media, the turn worker and the SLA
   watcher, the daily prune. The FastAPI lifespan (`switchboard serve`) and `switchboard worker`.
 - `open_privacy`: the database + LangGraph's checkpoint tables, the media store, Redis and the
@@ -32,7 +33,7 @@ from graph.base.settings import Settings
 from graph.graph import make_graph
 from graph.services import Services, build_services
 from knowledge.base import KnowledgeBase, open_knowledge_base
-from server import conversation_ids, outbox
+from server import conversation_ids, metrics, outbox, tracing
 from server.conversations import Conversations
 from server.database import open_pool, setup_lock
 from server.desk.desk import Desk
@@ -106,15 +107,20 @@ async def open_core(settings: Settings, *, database_url: str | None = None,
 @asynccontextmanager
 async def open_server(settings: Settings, *, database_url: str | None = None,
                       router_model: BaseChatModel | None = None,
-                      agent_model: BaseChatModel | None = None) -> AsyncIterator[ServerParts]:
+                      agent_model: BaseChatModel | None = None,
+                      service: str = tracing.SERVICE_API) -> AsyncIterator[ServerParts]:
     """A whole server process (see the module docstring); the workers start with
     `ServerParts.start_workers`. On exit the workers get SHUTDOWN_S to finish their turns,
-    then everything closes in reverse order."""
+    then everything closes in reverse order. `service`: the process's name in traces
+    (switchboard-api, or switchboard-worker for a process without HTTP)."""
     async with open_core(settings, database_url=database_url, router_model=router_model,
                          agent_model=agent_model, planner=True) as core, \
             contextlib.AsyncExitStack() as closing:
         pool, planner = core.pool, core.services.planner
         assert isinstance(planner, DeskPlanner)  # open_core(planner=True) built it
+        closing.enter_context(tracing.open_tracing(service))  # flushed after the workers stop
+        for role, breaker in core.services.breakers.items():
+            breaker.listen(metrics.breaker_listener(role))
         redis = open_redis(await asyncio.to_thread(redis_url, settings))
         closing.push_async_callback(redis.aclose)
         scheduler = Scheduler(redis, settings.turn_lease_s)

@@ -9,6 +9,7 @@ and while a human owns the conversation the graph is not run at all.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -31,6 +32,8 @@ from nodes.await_human import HumanOutcome
 from nodes.prompts_i18n import localized, reply_language
 from server.conversation_ids import for_log, ref, thread_id
 from server.desk import csat, events
+from server.graph_observer import TurnObserver
+from server.metrics import MODEL_FALLBACKS, TURN_SECONDS, label
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +116,8 @@ class Conversations:
                 return self._turn({**snapshot.values, "__interrupt__": snapshot.interrupts})
             # Not `snapshot.next`: a run cut off after a step saved its writes but before its
             # checkpoint shows no next step. Continuing finishes it; a finished run returns as is.
-            turn = await self._answered(conversation, await self._run(None, config, context))
+            turn = await self._answered(conversation, await self._timed(None, config, context,
+                                                                        snapshot.values))
             turn.decisions = context.decisions  # those of the part that ran again
             return turn
         if snapshot.interrupts:
@@ -121,14 +125,36 @@ class Conversations:
         async with self.pool.connection() as conn:  # a reply to a CSAT prompt is stored, not answered
             rating = await csat.take_reply(conn, conversation, texts, context.clock())
         context.csat_score = rating.score if rating and rating.pure else None
-        turn = await self._answered(conversation, await self._run({"messages": []}, config, context))
+        turn = await self._answered(conversation, await self._timed(
+            {"messages": []}, config, context, snapshot.values))
         turn.rating = context.csat_score
         turn.decisions = context.decisions
         return turn
 
-    async def _run(self, graph_input: Any, config: RunnableConfig, context: Context) -> dict[str, Any]:
-        return await self.graph.ainvoke(graph_input, config, context=context,
-                                        durability=self.durability)
+    async def _run(self, graph_input: Any, config: RunnableConfig, context: Context,
+                   observer: TurnObserver | None = None) -> dict[str, Any]:
+        """Run the graph, observed: spans for its nodes, model and tool calls (the observer is
+        added to the callbacks; LangSmith's tracer, when configured, still runs beside it)."""
+        observer = observer or self._observer(context.conversation_id)
+        return await self.graph.ainvoke(graph_input, {**config, "callbacks": [observer]},
+                                        context=context, durability=self.durability)
+
+    def _observer(self, conversation: ConversationId | None) -> TurnObserver:
+        services = self.services
+        return TurnObserver(conversation, offline_only=(
+            services.router_model is services.fallback_model
+            and services.agent_model is services.fallback_model))
+
+    async def _timed(self, graph_input: Any, config: RunnableConfig, context: Context,
+                     before: dict[str, Any]) -> dict[str, Any]:
+        """A customer turn's run, timed by brain, its fallbacks counted by reason (those the
+        state gained over `before`, the values it started from)."""
+        observer, started = self._observer(context.conversation_id), time.perf_counter()
+        result = await self._run(graph_input, config, context, observer)
+        TURN_SECONDS.labels(brain=observer.brain).observe(time.perf_counter() - started)
+        for fallback in result.get("fallbacks", [])[len(before.get("fallbacks", [])):]:
+            MODEL_FALLBACKS.labels(reason=label(fallback.rpartition(": ")[2])).inc()
+        return result
 
     async def _answered(self, conversation: ConversationId, result: dict[str, Any]) -> Turn:
         turn = self._turn(result)

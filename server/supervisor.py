@@ -24,6 +24,7 @@ STOP_WITHIN_S = 15.0
 def supervise(count: int, environment: dict[str, str]) -> None:
     """Run `count` worker processes until this one is asked to stop."""
     from server.cli.serve import run_worker_process
+    from server.metrics import process_ended
 
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited loop or sockets
     stopping = False
@@ -48,6 +49,7 @@ def supervise(count: int, environment: dict[str, str]) -> None:
             if not child.is_alive() and not stopping:
                 log.warning("worker process %s exited (code %s); starting another", child.pid,
                             child.exitcode)
+                process_ended(child.pid)
                 time.sleep(RESTART_PAUSE_S)
                 children[slot] = start(slot)
     for child in children:
@@ -60,3 +62,4 @@ def supervise(count: int, environment: dict[str, str]) -> None:
             log.warning("worker process %s did not stop in time; killing it", child.pid)
             child.kill()
             child.join()
+        process_ended(child.pid)

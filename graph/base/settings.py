@@ -249,6 +249,21 @@ class VerificationSettings(BaseModel):
     which numbers tried)."""
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus's scrape of GET /metrics (METRICS__TOKEN). The metrics hold no personal data,
+    but they tell how busy the business is and which providers fail: on a network, set a token."""
+
+    token: SecretStr | None = None
+    """When set, /metrics answers only requests with `Authorization: Bearer <token>` (401
+    otherwise); unset, it is open, as Prometheus's own endpoints are by default."""
+    worker_port: int | None = Field(default=None, ge=1, le=65535)
+    """`switchboard worker` serves no HTTP: when set, it serves its processes' metrics (merged)
+    on this port, without the token (prometheus-client's own server): keep it on an internal
+    network (METRICS__WORKER_PORT)."""
+    worker_host: str = "127.0.0.1"
+    """The address that scrape listens on (METRICS__WORKER_HOST; 0.0.0.0 in a container)."""
+
+
 def _one_line(text: str) -> str:
     """A brand text goes into prompts whose lines the offline brain reads as fields: one line."""
     if not text.strip() or any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text):
@@ -371,6 +386,8 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    """Who may scrape GET /metrics (METRICS__TOKEN); docs/metrics.md lists what it shows."""
     transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     """How long each class of data is kept (docs/retention.md)."""

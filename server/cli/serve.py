@@ -105,6 +105,9 @@ def _serve(settings, count: int) -> None:
         return
     # uvicorn starts the processes (and restarts one that dies); each builds its app from the
     # environment, so the command-line choices travel there.
+    from server import metrics
+
+    metrics.share_between(count)  # one /metrics for every process, whichever answers
     os.environ.update(_share_services(settings), HOST=settings.host, PORT=str(settings.port),
                       SERVE_RUNS_WORKER=str(settings.serve_runs_worker).lower())
     uvicorn.run("server.app:serve_app", factory=True, workers=count, host=settings.host,
@@ -122,6 +125,10 @@ def worker(processes: int = typer.Option(None, "--processes", "-p", min=0, show_
     count = _process_count(settings.worker.processes if processes is None else processes)
     with stopping_embedded_services():  # however the worker ends, SIGTERM included
         checked(settings, serves_http=False)
+        from server import metrics
+
+        metrics.share_between(count)
+        metrics.serve_for_workers(settings.metrics.worker_port, settings.metrics.worker_host)
         if count == 1:
             run_worker_process()
             return
@@ -136,6 +143,7 @@ def run_worker_process(environment: dict[str, str] | None = None) -> None:
 
     from graph.base.settings import get_settings
     from server.composition import open_server
+    from server.tracing import SERVICE_WORKER
 
     if environment:  # a child of `worker --processes N`
         os.environ.update(environment)
@@ -143,7 +151,7 @@ def run_worker_process(environment: dict[str, str] | None = None) -> None:
         configure_logging()
 
     async def run() -> None:
-        async with open_server(get_settings()) as parts:
+        async with open_server(get_settings(), service=SERVICE_WORKER) as parts:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, parts.stop.set)

@@ -36,8 +36,10 @@ from server.desk.notify import Alert, Notifier
 from server.desk.sla import SlaPolicy, bump
 from server.desk.states import HUMAN_STATES, DeskState
 from server.loop import run_until_stopped
+from server.metrics import SLA_MISSES, label
 
 log = logging.getLogger(__name__)
+_SLA_KINDS = frozenset({"first_response", "resolution"})
 
 UNRESOLVED_STATES = (*HUMAN_STATES, DeskState.DORMANT)
 """States that count as not resolved once resolution_due_at has passed (BOT: back with the
@@ -104,7 +106,9 @@ class SlaWatcher:
     # --- sla_miss --------------------------------------------------------------------------
 
     async def _misses(self, now: datetime) -> int:
-        return await self._act_on_each(f"""
+        """Record each missed SLA; switchboard_sla_misses_total counts those committed."""
+        done = 0
+        for row in await self._candidates(f"""
             SELECT c.key, 'first_response' AS which, c.first_response_due_at AS due_at
             FROM desk_conversations c
             WHERE c.state = ANY(%(waiting)s) AND c.first_response_at IS NULL
@@ -115,7 +119,11 @@ class SlaWatcher:
             FROM desk_conversations c
             WHERE c.state = ANY(%(unresolved)s) AND c.resolution_due_at < %(now)s AND {_TEAMS}
               AND {_not_recorded('sla_miss', 'c.resolution_due_at', 'resolution')}
-            ORDER BY due_at LIMIT %(batch)s""", now, self._miss, "which")
+            ORDER BY due_at LIMIT %(batch)s""", now):
+            if await self._guarded(self._miss, row["key"], row["which"], now):
+                SLA_MISSES.labels(kind=label(row["which"], _SLA_KINDS)).inc()
+                done += 1
+        return done
 
     async def _miss(self, conn: Conn, key: str, which: str, now: datetime) -> bool:
         c = await self._lock(conn, key)

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
+from opentelemetry import trace
 from psycopg_pool import PoolTimeout
 
 from graph.base import audit
 from graph.base.sql import Conn, Pool
-from server import audit_events, outbox
+from server import audit_events, outbox, tracing
 from server.availability import OUTAGES, Availability
 from server.channels.models import InboundMessage, WebhookBatch
 from server.inbound import inbox
@@ -58,7 +59,7 @@ class Intake:
         self.pool, self.scheduler, self.debounce_s, self.wait_s = pool, scheduler, debounce_s, wait_s
         self.media_queued = media_queued
         """Called after a commit that queued files to fetch (this process's media fetcher)."""
-        self._waiting: list[tuple[WebhookBatch, asyncio.Future[Accepted]]] = []
+        self._waiting: list[tuple[WebhookBatch, asyncio.Future[Accepted], trace.Link]] = []
         self._flusher: asyncio.Task | None = None
         self.redis = Availability(log, "scheduling of new messages", max_pause_s=1.0)
         self._redis_retry_at = 0.0
@@ -73,7 +74,8 @@ class Intake:
         `wait_s`, or the connection failed): nothing was acknowledged, so the provider retries.
         """
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append((batch, future))
+        # The group's store span links every webhook it holds (its parent is the first one's).
+        self._waiting.append((batch, future, trace.Link(trace.get_current_span().get_span_context())))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return await future
@@ -82,16 +84,17 @@ class Intake:
         # Webhooks that arrive while a group commits form the next group.
         while self._waiting:
             group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
-            batches = [batch for batch, _ in group]
+            batches = [batch for batch, _, _ in group]
             try:
-                outcomes: list[Accepted | BaseException] = list(await self._commit(batches))
+                outcomes: list[Accepted | BaseException] = list(await self._commit(
+                    batches, links=[link for _, _, link in group if link.context.is_valid]))
             except StorageUnavailable as error:
                 outcomes = [error] * len(group)
             except Exception as error:  # noqa: BLE001 - resolved per webhook below
                 # One bad webhook must not fail its neighbours: commit each on its own.
                 outcomes = [error] if len(group) == 1 else [
                     await self._commit_alone(batch) for batch in batches]
-            for (_, future), outcome in zip(group, outcomes, strict=True):
+            for (_, future, _), outcome in zip(group, outcomes, strict=True):
                 if future.done():  # the request was cancelled; its rows stay stored
                     continue
                 if isinstance(outcome, BaseException):
@@ -105,9 +108,26 @@ class Intake:
         except Exception as error:  # noqa: BLE001 - handed to that webhook's request
             return error
 
-    async def _commit(self, batches: list[WebhookBatch]) -> list[Accepted]:
+    async def _commit(self, batches: list[WebhookBatch], links: list[trace.Link] | None = None
+                      ) -> list[Accepted]:
         messages = [message for batch in batches for message in batch.messages]
         statuses = [status for batch in batches for status in batch.statuses]
+        with tracing.span("store", (m.conversation_id for m in messages), links=links,
+                          attributes={"switchboard.messages": len(messages),
+                                      "switchboard.statuses": len(statuses)}):
+            inserted, with_media = await self._store(messages, statuses)
+        if with_media and self.media_queued:
+            self.media_queued()
+        new_by_batch = [[m for m in batch.messages if _claim(inserted, m)] for batch in batches]
+        await self._schedule([m for new in new_by_batch for m in new])
+        return [Accepted(stored=len(new), duplicates=len(batch.messages) - len(new),
+                         statuses=len(batch.statuses))
+                for batch, new in zip(batches, new_by_batch, strict=True)]
+
+    async def _store(self, messages: list[InboundMessage], statuses: list
+                     ) -> tuple[set[tuple[str, str]], list[InboundMessage]]:
+        """One INSERT of the messages (with their files and any statuses in one transaction);
+        returns the (provider, id) pairs inserted and the messages with a file to fetch."""
         try:
             # One transaction: the messages, their audit events (server/audit_events.py), their
             # files' fetch jobs (a crash cannot lose a fetch) and the statuses with theirs.
@@ -124,13 +144,7 @@ class Intake:
         except (PoolTimeout, psycopg.OperationalError) as error:
             log.error("database unavailable, asking the provider to retry: %s", type(error).__name__)
             raise StorageUnavailable("storage unavailable, retry later") from error
-        if with_media and self.media_queued:
-            self.media_queued()
-        new_by_batch = [[m for m in batch.messages if _claim(inserted, m)] for batch in batches]
-        await self._schedule([m for new in new_by_batch for m in new])
-        return [Accepted(stored=len(new), duplicates=len(batch.messages) - len(new),
-                         statuses=len(batch.statuses))
-                for batch, new in zip(batches, new_by_batch, strict=True)]
+        return inserted, with_media
 
     async def _schedule(self, new: list[InboundMessage]) -> None:
         keys: set[str] = {m.conversation_id for m in new if m.needs_turn}
@@ -140,7 +154,10 @@ class Intake:
             self._remember(keys)
             return
         try:
-            await self.scheduler.mark_due_many(keys | self._unscheduled, time.time() + self.debounce_s)
+            with tracing.span("schedule", keys):
+                await self.scheduler.mark_due_many(keys | self._unscheduled,
+                                                   time.time() + self.debounce_s)
+                await tracing.remember(self.scheduler.redis, "due", keys)  # the turn continues it
         except OUTAGES as error:
             self._remember(keys)
             self._redis_retry_at = time.monotonic() + self.redis.failed(error)

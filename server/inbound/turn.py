@@ -20,7 +20,7 @@ from graph.base.conversation import phone_of, recipient_of
 from graph.base.settings import Settings
 from graph.base.sql import Conn, Pool
 from nodes.prompts_i18n import reply_language
-from server import audit_events, checkpoints, outbox
+from server import audit_events, checkpoints, outbox, tracing
 from server.conversation_ids import for_log
 from server.conversations import Conversations, Turn
 from server.desk.desk import Desk
@@ -29,6 +29,7 @@ from server.inbound.inbox import StoredMessage
 from server.inbound.lease import Lease, LostLease, take_fence
 from server.inbound.scheduler import Scheduler
 from server.media import jobs as media_jobs
+from server.metrics import HANDOFFS, label
 from server.outbox.templates_catalog import catalog_for
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,16 @@ class TurnRunner:
         return True
 
     async def run(self, lease: Lease, give_up: bool = False) -> None:
-        """Run the leased conversation's turn: a crashed turn first, else its new messages."""
+        """Run the leased conversation's turn: a crashed turn first, else its new messages. In
+        a `turn` span that continues the trace of the webhook that made it due."""
+        key = lease.conversation_key
+        parent = await tracing.recall(self.scheduler.redis, "due", key)
+        with tracing.span("turn", [key], context=parent, attributes={"switchboard.fence": lease.fence}):
+            # Its sends (the read receipt queued as it starts, the reply) continue this trace.
+            await tracing.remember(self.scheduler.redis, "reply", [key])
+            await self._run(lease, give_up)
+
+    async def _run(self, lease: Lease, give_up: bool) -> None:
         key = lease.conversation_key
         desk = self.desk
         if desk:  # under this lease, the graph follows the desk row (server/desk/handback.py)
@@ -126,6 +136,8 @@ class TurnRunner:
                                     outcome=outcome[0], reason=outcome[1], messages=len(batch),
                                     replies=len(turn.replies))
             await inbox.settle(conn, batch, "done")
+        if outcome[0] == "handoff":
+            HANDOFFS.labels(reason=label(outcome[1])).inc()
         if turn.replies and self.committed:
             self.committed()
 

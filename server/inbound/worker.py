@@ -27,6 +27,7 @@ from server.inbound.lease import Lease, LostLease, heartbeat, next_fences
 from server.inbound.scheduler import Scheduler
 from server.inbound.turn import GIVE_UP_AFTER, TurnRunner
 from server.loop import run_until_stopped
+from server.metrics import DUE_QUEUE_LAG
 
 log = logging.getLogger(__name__)
 TAKE_AT_ONCE = 8
@@ -106,6 +107,7 @@ class TurnWorker:
 
     def _spawn(self, lease: Lease) -> asyncio.Task:
         key = lease.conversation_key
+        DUE_QUEUE_LAG.observe(max(0.0, time.time() - lease.due_at))  # taken this late
         task = asyncio.create_task(self._run_turn(lease), name=f"turn:{key}")
         self.running[key] = (lease, task)
 

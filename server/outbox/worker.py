@@ -26,11 +26,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry.trace import SpanKind
+
 from graph.base.settings import OutboxSettings
 from graph.base.sql import Conn, Pool
-from server import audit_events
+from server import audit_events, tracing
 from server.availability import OUTAGES, Availability
 from server.loop import run_until_stopped
+from server.metrics import OUTBOX_BACKLOG, SEND_FAILURES, SENDS, error_code, label
 from server.outbox import problems
 from server.outbox.pacing import Bucket, Pacer
 from server.outbox.queue import ROW_COLUMNS as _COLUMNS
@@ -110,7 +113,7 @@ class OutboxWorker:
                  redis: Any | None = None, number_rate: float | None = None, pair_interval_s: float = 6.0,
                  pair_burst: int = 3, batch_size: int = 100, max_attempts: int = 8,
                  backoff_base_s: float = 1.0, backoff_cap_s: float = 300.0, poll_s: float = 0.2):
-        self.pool, self.senders, self.pacer = pool, dict(senders), Pacer(redis)
+        self.pool, self.senders, self.pacer, self.redis = pool, dict(senders), Pacer(redis), redis
         self.settings, self.desk = settings or OutboxSettings(), desk
         self.number_rate = number_rate or self.settings.number_rate
         self.pair_rate, self.pair_burst = 1 / pair_interval_s, pair_burst
@@ -154,6 +157,7 @@ class OutboxWorker:
             if settle:
                 await self._settle_overdue(conn, now)
                 self._settled_at = time.monotonic()
+                OUTBOX_BACKLOG.set(await _backlog(conn))
             heads = await self._heads(conn, now, self.batch_size)
         claimed = await self._pace_and_claim(heads, now, clock)
         return sum(await asyncio.gather(*(self._send_in_turn(row, now, clock) for row in claimed)))
@@ -289,7 +293,16 @@ class OutboxWorker:
             raise SendOutcomeUnknown(None, None, f"no answer within {timeout_s:g} s") from error
 
     async def _send(self, row: dict, clock: Clock) -> bool:
-        """Send one claimed row and record the outcome; False when it is to be retried."""
+        """Send one claimed row and record the outcome; False when it is to be retried. In a
+        `send` span that continues the trace of the turn that queued the reply."""
+        key = row["conversation_key"]
+        parent = await tracing.recall(self.redis, "reply", key) if key else None
+        with tracing.span("send", [key] if key else [], context=parent, kind=SpanKind.CLIENT,
+                          attributes={"switchboard.provider": row["provider"],
+                                      "switchboard.kind": row["kind"]}):
+            return await self._send_row(row, clock)
+
+    async def _send_row(self, row: dict, clock: Clock) -> bool:
         try:
             message_id = await self._call(row)
         except NotImplementedError:
@@ -298,6 +311,7 @@ class OutboxWorker:
             return await self._failed(row, error, clock())
         except Exception as error:  # a bug or an unforeseen transport error: it may have gone
             log.exception("outbox row %s: unexpected error while sending", row["id"])
+            _count_failure(row, "unexpected")
             await self._unconfirmed(row, SendOutcomeUnknown(None, None, repr(error)), clock())
         else:
             await self._record(row, "sent", clock(), provider_message_id=message_id)
@@ -313,6 +327,7 @@ class OutboxWorker:
 
     async def _failed(self, row: dict, error: SendError, now: datetime) -> bool:
         attempts = row["attempts"]
+        _count_failure(row, error_code(error.code, error.http_status, type(error).__name__))
         if isinstance(error, SendOutcomeUnknown):
             await self._unconfirmed(row, error, now)
             return True
@@ -340,6 +355,8 @@ class OutboxWorker:
     # --- Outcomes ---------------------------------------------------------------------------
 
     async def _record(self, row: dict, status: str, now: datetime, **outcome: Any) -> None:
+        if row["kind"] != "read_receipt":  # messages only: receipts are cosmetic
+            SENDS.labels(provider=label(row["provider"]), status=status).inc()
         try:
             await self._write_outcome(row, status, now, **outcome)
         except OUTAGES:
@@ -378,3 +395,16 @@ class OutboxWorker:
                 await self._hold(conn, row, retry_at)
             if desk_reason and cursor.rowcount:
                 await self._tell_desk(conn, row, status, desk_reason)
+
+
+def _count_failure(row: Mapping[str, Any], code: str) -> None:
+    """switchboard_send_failures_total, for messages (read receipts are cosmetic)."""
+    if row["kind"] != "read_receipt":
+        SEND_FAILURES.labels(provider=label(row["provider"]), code=code).inc()
+
+
+async def _backlog(conn: Conn) -> int:
+    """Rows not yet settled (by the partial index outbox_open_by_recipient)."""
+    row = await (await conn.execute("SELECT count(*) AS n FROM outbox"
+                                    " WHERE status IN ('pending', 'sending', 'unconfirmed')")).fetchone()
+    return int(row["n"]) if row else 0

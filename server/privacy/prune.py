@@ -24,6 +24,7 @@ from graph.base.sql import Pool
 from server import checkpoints
 from server.desk import retention as desk
 from server.media.store import MediaStore
+from server.metrics import PRUNE_DELETED
 from server.privacy.data_map import PLACES, DataClass, Place, Rule
 
 BATCH = 5000
@@ -211,5 +212,8 @@ async def prune(pruning: Pruning, *, dry_run: bool = False, now: datetime | None
     for step in steps:
         cutoff = pruning.cutoff(step.data_class, now)
         if cutoff is not None:
-            done.append(Pruned(step.data_class, step.what, await step.run(pruning, cutoff, dry_run)))
+            count = await step.run(pruning, cutoff, dry_run)
+            done.append(Pruned(step.data_class, step.what, count))
+            if not dry_run:
+                PRUNE_DELETED.labels(data_class=str(step.data_class)).inc(count)
     return done

@@ -18,15 +18,20 @@ ones and answers 200 with `rejected` counting the others, which are logged (see 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from opentelemetry import trace
 
+from server import tracing
 from server.channels import meta, twilio
 from server.channels.models import MalformedPayload, WebhookBatch
 from server.deps import ServerDep, server_parts
 from server.inbound.intake import StorageUnavailable
+from server.metrics import WEBHOOK_ACK, WEBHOOKS
 from server.parts import ServerParts
 from server.request_guards import BadJson
 
@@ -56,9 +61,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def accept(runtime: ServerParts, batch: WebhookBatch) -> dict:
+async def accept(runtime: ServerParts, batch: WebhookBatch, request: Request | None = None) -> dict:
     """Store messages and statuses (in one statement or transaction with concurrent webhooks),
-    then schedule the conversations; 503 when Postgres cannot take them."""
+    then schedule the conversations; 503 when Postgres cannot take them. The request learns
+    whether the delivery was only a provider's retry (`only_duplicates`, for the metrics)."""
     for message in batch.messages:
         if message.truncated_from:
             log.info("%s message %s cut from %d to %d characters", message.provider,
@@ -67,10 +73,16 @@ async def accept(runtime: ServerParts, batch: WebhookBatch) -> dict:
         log.warning("webhook: kept %d messages and %d statuses, rejected %d: %s",
                     len(batch.messages), len(batch.statuses), len(batch.rejected),
                     "; ".join(batch.rejected[:5]))
+    span = trace.get_current_span()
+    if span.is_recording():  # the webhook span, opened by `observed`
+        span.set_attributes(tracing.conversation_attributes(m.conversation_id for m in batch.messages))
     try:
         accepted = (await runtime.intake.accept(batch)).as_dict()
     except StorageUnavailable as error:
         raise HTTPException(503, str(error)) from error
+    if request is not None:
+        request.state.only_duplicates = bool(accepted["duplicates"]) and not (
+            accepted["stored"] or accepted["statuses"])
     return {**accepted, "rejected": len(batch.rejected)} if batch.rejected else accepted
 
 
@@ -82,6 +94,38 @@ async def meta_subscribe(request: Request, runtime: ServerDep) -> str:
     if challenge is None:
         raise HTTPException(403, "verification failed")
     return challenge
+
+
+_OUTCOMES = {400: "malformed", 401: "unauthorized", 403: "unauthorized", 404: "unauthorized",
+             413: "malformed", 415: "malformed", 503: "unavailable"}
+
+
+def observed(channel: str, handler: Callable[[Request], Awaitable[Response]]
+             ) -> Callable[[Request], Awaitable[Response]]:
+    """The webhook endpoint counted by outcome and timed (switchboard_webhooks_total,
+    switchboard_webhook_ack_seconds: 2xx answers only), inside a `webhook` span."""
+    counted = {outcome: WEBHOOKS.labels(channel=channel, outcome=outcome)
+               for outcome in ("accepted", "duplicate", "error", *_OUTCOMES.values())}
+    ack = WEBHOOK_ACK.labels(channel=channel)
+
+    async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        with tracing.span("webhook", kind=trace.SpanKind.SERVER,
+                          attributes={"switchboard.channel": channel}) as span:
+            try:
+                response = await handler(request)
+            except HTTPException as error:
+                counted[_OUTCOMES.get(error.status_code, "malformed")].inc()
+                span.set_attribute("http.response.status_code", error.status_code)
+                raise
+            except Exception:
+                counted["error"].inc()
+                raise
+            ack.observe(time.perf_counter() - started)
+            counted["duplicate" if getattr(request.state, "only_duplicates", False)
+                    else "accepted"].inc()
+            return response
+    return endpoint
 
 
 async def meta_webhook(request: Request) -> JSONResponse:
@@ -101,7 +145,7 @@ async def meta_webhook(request: Request) -> JSONResponse:
         raise HTTPException(400, str(error)) from error
     except MalformedPayload as error:
         raise HTTPException(400, f"malformed webhook: {error}") from error
-    return JSONResponse(await accept(runtime, batch))
+    return JSONResponse(await accept(runtime, batch, request))
 
 
 def twilio_signed_url(public_url: str | None, request: Request) -> str:
@@ -132,7 +176,7 @@ async def twilio_webhook(request: Request) -> Response:
         batch = twilio.parse_form(form, outbox_id=request.query_params.get("outbox_id"))
     except MalformedPayload as error:
         raise HTTPException(400, f"malformed webhook: {error}") from error
-    await accept(runtime, batch)
+    await accept(runtime, batch, request)
     # An empty TwiML response: replies go out through the outbox, not in this response.
     return Response("<Response/>", media_type="application/xml")
 
@@ -151,5 +195,5 @@ def parse_form(body: bytes) -> dict[str, str]:
 
 
 # Plain routes do not take the router's prefix by themselves.
-router.add_route(f"{router.prefix}/meta", meta_webhook, methods=["POST"])
-router.add_route(f"{router.prefix}/twilio", twilio_webhook, methods=["POST"])
+router.add_route(f"{router.prefix}/meta", observed("meta", meta_webhook), methods=["POST"])
+router.add_route(f"{router.prefix}/twilio", observed("twilio", twilio_webhook), methods=["POST"])

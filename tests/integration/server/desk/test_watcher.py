@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from psycopg.types.json import Jsonb
 
 from server.conversation_ids import ref
@@ -48,8 +49,11 @@ async def test_warns_once_about_an_unclaimed_conversation_near_breach(desk: Desk
     await desk.conversation("claimed", state="AGENT", assigned_agent=agent,
                             first_response_due_at=NOW + 2 * MIN)
     watcher = desk.watcher()
+    misses = REGISTRY.get_sample_value("switchboard_sla_misses_total", {"kind": "first_response"}) or 0
 
     assert await watcher.run_once(NOW) == counts(sla_warning=1, sla_miss=1)
+    assert REGISTRY.get_sample_value("switchboard_sla_misses_total",
+                                     {"kind": "first_response"}) == misses + 1  # /metrics counts it
     [payload] = desk.slack.delivered()
     assert desk.slack.delivered(near) == [payload]
     assert desk.slack.posts[0]["path"] == f"/services/T0000/B0000/{desk.slack.secret}"

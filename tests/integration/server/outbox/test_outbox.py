@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 from fastapi import FastAPI, Request
+from prometheus_client import REGISTRY
 from psycopg.conninfo import make_conninfo
 
 from graph.base.settings import OutboxSettings
@@ -176,12 +177,19 @@ async def test_pair_rate_limit_is_retried_then_delivered(pool, fake, worker, rec
 
 @pytest.mark.parametrize("code", [131047, 131050])
 async def test_window_and_opt_out_errors_are_recorded_not_retried(pool, fake, worker, recipient, code):
+    def counted(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"provider": "meta", **labels}) or 0
+
+    failures, failed = counted("switchboard_send_failures_total", code=str(code)), counted(
+        "switchboard_sends_total", status="failed")
     fake.fail_next(code, http_status=400)
     await enqueue(pool, recipient, ["Hello again"])
     await worker.run_once()
     await worker.run_once(datetime.now(UTC) + timedelta(hours=1))
     [row] = await rows(pool, recipient)
     assert row["status"] == "failed" and row["attempts"] == 1
+    assert counted("switchboard_send_failures_total", code=str(code)) == failures + 1
+    assert counted("switchboard_sends_total", status="failed") == failed + 1
     assert row["last_error"]["code"] == code and row["last_error"]["http_status"] == 400
     assert sent_to(fake, recipient) == []
 

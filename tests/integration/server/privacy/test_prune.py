@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from prometheus_client import REGISTRY
 
 from graph.base import audit
 from graph.base.audit import AuditEvent, AuditKind
@@ -31,6 +32,7 @@ from tests.integration.server.privacy.helpers import snapshot
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
+PRUNED_METRIC = "switchboard_prune_deleted_total"
 RETENTION = RetentionSettings(raw_payload_days=30, message_text_days=90, checkpoint_days=90,
                               audit_days=365, media_days=60)
 TABLES = ("inbound_messages", "outbox", "inbound_media", "verification_attempts", "audit_events",
@@ -132,7 +134,10 @@ async def test_prune_removes_what_is_past_its_period_and_a_dry_run_nothing(
         before = await snapshot(pool, TABLES)
         dry = await prune(pruning, dry_run=True, now=NOW)
         assert await snapshot(pool, TABLES) == before and w["media_old"][1].exists()
+        counted = REGISTRY.get_sample_value(PRUNED_METRIC, {"data_class": "audit"}) or 0.0
         done = await prune(pruning, now=NOW)
+        assert REGISTRY.get_sample_value(PRUNED_METRIC, {"data_class": "audit"}) == counted + sum(
+            p.count for p in done if p.data_class == "audit")  # what the dry run did not count
         assert [(p.what, p.count) for p in dry] == [(p.what, p.count) for p in done]
         assert all(p.count > 0 for p in done), done  # every step had something to do here
 
