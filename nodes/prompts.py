@@ -155,6 +155,18 @@ CSAT_PROMPT = ("Thanks for chatting with us! How did we do? Reply with a number 
 """Sent when an agent resolves a chat and asks for a rating (server/desk/actions.py)."""
 
 
+OPT_OUT_CONFIRMED = ("You won't get any more messages from {business} here. Reply START at any "
+                     "time to get them again.")
+"""Sent once when a customer opts out (STOP): the one message that still goes to them
+(server/inbound/consent_turn.py)."""
+OPT_IN_CONFIRMED = ("You're subscribed again: {business} can message you here. Reply STOP at "
+                    "any time to stop.")
+"""Sent once when an opted-out customer opts back in (START)."""
+FIRST_CONTACT = ("You're chatting with the automated assistant of {business}. A person from our "
+                 "team can take over at any time: just reply HUMAN.")
+"""Put before the first message the business ever sends a customer (seed 004: clear
+identification on first contact; server/consent/first_contact.py)."""
+
 def fill(template: str, business: BusinessSettings, **fields: str) -> str:
     """`template` with the business's name, description, tone and languages, and `fields`, put in.
 

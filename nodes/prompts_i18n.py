@@ -313,6 +313,36 @@ VARIANTS: dict[str, dict[str, str]] = {
                "falar com um colega, responda \"humano\"."),
     },
     prompts.MEDIA_OR: {"es": " o ", "de": " oder ", "fr": " ou ", "pt": " ou "},
+    prompts.OPT_OUT_CONFIRMED: {
+        "es": ("Ya no recibirás más mensajes de {business} por aquí. Responde ALTA cuando quieras "
+               "volver a recibirlos."),
+        "de": ("Sie erhalten hier keine Nachrichten von {business} mehr. Antworten Sie jederzeit "
+               "START, um sie wieder zu erhalten."),
+        "fr": ("Vous ne recevrez plus de messages de {business} ici. Répondez DÉMARRER à tout "
+               "moment pour les recevoir à nouveau."),
+        "pt": ("Não vai receber mais mensagens da {business} aqui. Responda COMEÇAR a qualquer "
+               "momento para voltar a recebê-las."),
+    },
+    prompts.OPT_IN_CONFIRMED: {
+        "es": ("Te has vuelto a suscribir: {business} puede escribirte por aquí. Responde BAJA "
+               "cuando quieras para dejar de recibir mensajes."),
+        "de": ("Sie sind wieder angemeldet: {business} kann Ihnen hier schreiben. Antworten Sie "
+               "jederzeit STOPP, um keine Nachrichten mehr zu erhalten."),
+        "fr": ("Vous êtes de nouveau abonné : {business} peut vous écrire ici. Répondez STOP à "
+               "tout moment pour ne plus recevoir de messages."),
+        "pt": ("Voltou a subscrever: a {business} pode escrever-lhe aqui. Responda PARAR a "
+               "qualquer momento para deixar de receber mensagens."),
+    },
+    prompts.FIRST_CONTACT: {
+        "es": ("Estás hablando con el asistente automático de {business}. Una persona de nuestro "
+               "equipo puede atenderte cuando quieras: responde HUMANO."),
+        "de": ("Sie schreiben mit dem automatischen Assistenten von {business}. Eine Person aus "
+               "unserem Team übernimmt jederzeit: antworten Sie einfach MENSCH."),
+        "fr": ("Vous échangez avec l'assistant automatique de {business}. Une personne de notre "
+               "équipe peut prendre le relais à tout moment : répondez HUMAIN."),
+        "pt": ("Está a falar com o assistente automático da {business}. Uma pessoa da nossa "
+               "equipa pode ajudar a qualquer momento: responda HUMANO."),
+    },
     "photos": {"es": "fotos", "de": "Fotos", "fr": "photos", "pt": "fotos"},
     "videos": {"es": "vídeos", "de": "Videos", "fr": "vidéos", "pt": "vídeos"},
     "documents": {"es": "documentos", "de": "Dokumente", "fr": "documents", "pt": "documentos"},
@@ -357,7 +387,8 @@ CUSTOMER_TEXTS = (
     "CLARIFY_OFFER", "HUMAN_BUTTON", "INJECTION_REDIRECT", "ENGLISH_NOTE", "ORDER_UPDATE", "ORDER_CHOICE_ASK",
     "ORDER_SENTENCE", "ORDER_EXPECTED", "ORDER_CARRIER", "ORDER_TRACK",
     "NO_ORDERS_REPLY", "NOT_ON_ACCOUNT", "TICKET_OPENED_REPLY", "TICKET_UPDATED_REPLY",
-    "MEDIA_UNREAD", "VOICE_UNREAD", "MEDIA_OR",
+    "MEDIA_UNREAD", "VOICE_UNREAD", "MEDIA_OR", "OPT_OUT_CONFIRMED", "OPT_IN_CONFIRMED",
+    "FIRST_CONTACT",
 )
 """The constants of nodes/prompts.py a customer reads; each has a variant in every language
 (tests/unit/nodes/test_canned_languages.py). MEDIA_NAMES' values and graph/base/tool_results.py

@@ -13,6 +13,8 @@ from typing import Any
 from graph.base.conversation import ConversationId, recipient_of
 from nodes.prompts_i18n import localized
 from server import conversation_ids, outbox
+from server.consent import first_contact
+from server.consent import store as consent
 from server.desk import csat as csat_record
 from server.desk import events, handback
 from server.desk.desk import CSAT_PROMPT, Agent, Desk, DeskError, Invalid, NotAllowed
@@ -112,7 +114,9 @@ async def reply(desk: Desk, agent: Agent, key: str, *, text: str | None = None,
                 params: Mapping[str, str] | None = None) -> None:
     """Send a message as the agent, through the outbox and the 24-hour window rules: free text
     while the window is open, or a catalogue template offered for the customer's language
-    (server/outbox/templates_offer.py), its parameters filled by name."""
+    (server/outbox/templates_offer.py), its parameters filled by name. Refused (409) while the
+    customer has opted out; the first text the business ever sends them says who it is
+    (server/consent/first_contact.py)."""
     if text and template:
         raise Invalid("send either a message or a template, not both")
     if not text and not template:
@@ -129,10 +133,15 @@ async def reply(desk: Desk, agent: Agent, key: str, *, text: str | None = None,
             raise Invalid(str(refused)) from None
         shown = {"template": entry.name, "language": entry.language,
                  "rendered": entry.render({k: v.strip() for k, v in (params or {}).items()})}
+    else:  # the first-contact line goes in the language the agent writes in
+        language = await desk.conversations.language(ConversationId(key), text or "")
     now = datetime.now(UTC)
     async with desk.pool.connection() as conn, conn.transaction():
         row = _visible(agent, await desk.lock(conn, key))
         _not_someone_elses(agent, row)
+        if await consent.is_opted_out(conn, key):
+            raise DeskError("the customer opted out (STOP): nothing can be sent to them until"
+                            " they reply START")
         if text and not window_open(row, now):
             raise DeskError("the 24-hour window has closed: only an approved template can be sent")
         taken_over = row["state"] not in HUMAN_STATES
@@ -149,8 +158,11 @@ async def reply(desk: Desk, agent: Agent, key: str, *, text: str | None = None,
         if sent:
             await outbox.enqueue_template(conn, template=sent, **where)
         else:
-            await outbox.enqueue_reply(conn, texts=[text or ""], last_customer_at=row["last_customer_at"],
-                                       window_template=desk.templates.reengagement(None), **where)
+            await outbox.enqueue_reply(
+                conn, texts=[text or ""], last_customer_at=row["last_customer_at"],
+                window_template=desk.templates.reengagement(None),
+                introduction=first_contact.line(desk.conversations.services.settings.business,
+                                                language), **where)
         await conn.execute("UPDATE desk_conversations SET first_response_at = coalesce(first_response_at, %s)"
                            " WHERE key = %s", (now, key))
     await desk.publish({"ref": conversation_ids.ref(key), "kind": "agent_message"})

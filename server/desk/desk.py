@@ -208,6 +208,24 @@ class Desk:
             reason=reason, payload={"outbox_id": outbox_id, "message_kind": message_kind,
                                     "status": outcome, "preview": (preview or "")[:200] or None})
 
+    async def consent_changed(self, conn: Conn, *, key: str, provider: str, kind: str,
+                              reason: str, keyword: str | None, confirmed: bool,
+                              customer_at: datetime, texts: Sequence[str] = ()) -> None:
+        """A customer's opt-out or opt-in (`kind` 'opt_out' / 'opt_in'), or a message written
+        while opted out, for agents to see in the event log whoever owns the conversation;
+        `texts`: the turn's other messages, which the bot does not answer; `customer_at`: when
+        the customer wrote (their 24-hour window). In the turn's transaction; a conversation
+        without a desk row gets one."""
+        await conn.execute(
+            "INSERT INTO desk_conversations (key, phone, provider, last_customer_at)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET last_customer_at ="
+            " GREATEST(desk_conversations.last_customer_at, excluded.last_customer_at)",
+            (key, phone_of(ConversationId(key)), provider, customer_at))
+        await self.event(conn, key, "customer", kind, reason=reason,
+                         payload={"keyword": keyword, "confirmed": confirmed})
+        if texts:
+            await self.note_customer(conn, key, list(texts), datetime.now(UTC))
+
     async def delivery_problems(self, agent: Agent, *, within: timedelta = timedelta(hours=24),
                                 limit: int = 50) -> list[dict[str, Any]]:
         """Conversations the agent may see with a message that failed or whose delivery is

@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from graph import window
 from graph.base.conversation import ConversationId
 from server import conversation_ids
+from server.consent import store as consent
 from server.desk.desk import Agent, Desk, NotAllowed, NotFound
 from server.desk.states import HUMAN_STATES, Priority
 
@@ -97,12 +98,14 @@ async def view(desk: Desk, agent: Agent, key: str) -> dict[str, Any]:
         events = await (await conn.execute(
             "SELECT id, at, actor, kind, from_state, to_state, reason, payload FROM desk_events"
             " WHERE conversation_key = %s ORDER BY id", (key,))).fetchall()
+        consent_row = await consent.status_of(conn, key)
     state = await desk.conversations.state(ConversationId(key))
     return {"conversation": row, "transcript": transcript(state.get("messages", [])),
             "earlier_messages": state.get("earlier_messages", 0),  # dropped by the window
             "events": events, "customer": state.get("customer"),
             "verification": (state.get("verification") or {}).get("status"),
-            "citations": state.get("citations") or [], "window_open": window_open(row)}
+            "citations": state.get("citations") or [], "window_open": window_open(row),
+            "consent": consent_row}
 
 
 def transcript(messages: list) -> list[dict[str, Any]]:

@@ -17,14 +17,16 @@ from functools import partial
 
 from graph.base import audit
 from graph.base.conversation import phone_of, recipient_of
+from graph.base.language import detect_language
 from graph.base.settings import Settings
 from graph.base.sql import Conn, Pool
 from nodes.prompts_i18n import reply_language
 from server import audit_events, checkpoints, outbox, tracing
+from server.consent import first_contact
 from server.conversation_ids import for_log
 from server.conversations import Conversations, Turn
 from server.desk.desk import Desk
-from server.inbound import inbox, late_messages
+from server.inbound import consent_turn, inbox, late_messages
 from server.inbound.inbox import StoredMessage
 from server.inbound.lease import Lease, LostLease, take_fence
 from server.inbound.scheduler import Scheduler
@@ -93,7 +95,12 @@ class TurnRunner:
                 batch = await self._start_turn(conn, rows, lease, datetime.now(UTC))
                 if not batch:
                     return
+            consent = await consent_turn.plan(conn, key, batch)
+        if consent.without_graph:  # STOP, or an opted-out customer: the bot does not answer
+            await consent_turn.commit_without_graph(self, lease, consent, batch)
+            return
         turn_key, now = _turn_key(batch), datetime.now(UTC)
+        texts = consent.rest if consent.confirms_opt_in else [r.body for r in batch]
         if give_up:
             log.error("turn of %s (fence %s) failed %d times; handing the conversation to a human",
                       for_log(key), lease.fence, GIVE_UP_AFTER)
@@ -104,14 +111,18 @@ class TurnRunner:
                                                  batch=batch, turn_key=turn_key, now=now)
         else:
             should_yield = partial(desk.human_owns, key) if desk else None
-            turn = await self.conversations.handle(key, *[r.body for r in batch],
-                                                   turn_key=turn_key, should_yield=should_yield)
-        await self._commit(lease, turn, batch)
+            turn = await self.conversations.handle(key, *texts, turn_key=turn_key,
+                                                   should_yield=should_yield)
+        await self._commit(lease, turn, batch, consent)
         # Still under the lease: keep only the checkpoint the next turn resumes from.
         await checkpoints.after_turn(self.conversations, key)
 
-    async def _commit(self, lease: Lease, turn: Turn, batch: list[StoredMessage]) -> None:
+    async def _commit(self, lease: Lease, turn: Turn, batch: list[StoredMessage],
+                      consent: consent_turn.Plan) -> None:
         key, customer, turn_key = lease.conversation_key, batch[0], _turn_key(batch)
+        language = turn.state.get("language") or detect_language(" ".join(r.body for r in batch))
+        confirm_in = (await consent_turn.language_of(self, key, consent)
+                      if consent.confirms_opt_in else "en")
         async with self.pool.connection() as conn, conn.transaction():
             if not await take_fence(conn, key, lease.fence):
                 raise LostLease(key)
@@ -121,6 +132,9 @@ class TurnRunner:
                                                              phone=phone_of(key)):
                 turn.replies = []  # a human owns it now: the bot's reply is discarded (recorded)
                 outcome = ("silent", "human_owns" if turn.held else "human_took_over")
+            # The customer's opt-in (first message, START), its confirmation before any reply;
+            # after the desk row's lock, as console sends take them (no deadlock).
+            confirmed = await consent_turn.record(conn, self, key, consent, batch, confirm_in)
             if turn.replies:
                 await outbox.enqueue_reply(
                     conn, conversation_key=key, recipient=recipient_of(key), provider=customer.provider,
@@ -129,7 +143,8 @@ class TurnRunner:
                     choices=turn.choices,  # as buttons or a list, with the last part
                     last_customer_at=late_messages.window_from(turn, batch), now=datetime.now(UTC),
                     window_template=self.templates.reengagement(reply_language(
-                        turn.state.get("language"), self.settings.business.languages)))
+                        turn.state.get("language"), self.settings.business.languages)),
+                    introduction=first_contact.line(self.settings.business, language))
             # The turn's decisions exist exactly when the turn does (server/audit_events.py).
             await audit.record(conn, *audit_events.turn_events(turn, key=key, outcome=outcome))
             await inbox.record_turn(conn, turn_key=turn_key, conversation_key=key,
@@ -138,7 +153,7 @@ class TurnRunner:
             await inbox.settle(conn, batch, "done")
         if outcome[0] == "handoff":
             HANDOFFS.labels(reason=label(outcome[1])).inc()
-        if turn.replies and self.committed:
+        if (turn.replies or confirmed) and self.committed:
             self.committed()
 
     async def _start_turn(self, conn, rows: list[StoredMessage], lease: Lease,

@@ -16,6 +16,8 @@ shows agents that its delivery is unknown: a lost reply is made visible, a doubl
 Nothing waits forever: a message whose provider has no sender (providers.senders_from decides
 which exist), or that the provider refuses for good, is failed with the reason, and the desk
 shows it to agents, as it does failures reported by status webhooks (problems.py).
+
+Nothing goes to a customer who opted out (STOP) but the confirmation of it: opt_out.py.
 """
 
 from server.outbox.pacing import Bucket, Pacer

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from graph.base.sql import Conn, required
+from server.outbox import opt_out
 from server.outbox.providers import NO_SENDER, no_sender_reason
 from server.outbox.queue import ROW_COLUMNS
 
@@ -65,8 +66,11 @@ async def take_failed_by_status(conn: Conn) -> list[dict]:
 
 
 def status_reason(row: Mapping[str, Any]) -> str:
-    """"Twilio reported it failed: 63016 Outside the allowed window" from the row's errors."""
+    """"Twilio reported it failed: 63016 Outside the allowed window" from the row's errors (or,
+    for a row refused because its customer opted out, that)."""
     errors = row.get("last_error")
+    if opt_out.is_refusal(errors):
+        return f"not sent: {opt_out.ERROR['message']}"
     errors = errors if isinstance(errors, list) else [errors] if isinstance(errors, dict) else []
     said = "; ".join(" ".join(str(part) for part in (
         e.get("code"), e.get("title") or e.get("message")) if part) for e in errors

@@ -11,6 +11,9 @@ from typing import Any
 from graph import window
 from graph.base.sql import Conn
 from server import audit_events
+from server.consent import first_contact
+from server.consent import store as consent
+from server.outbox import opt_out
 
 WHATSAPP_TEXT_LIMIT = 4096
 TEXT_LIMITS = {"meta": WHATSAPP_TEXT_LIMIT, "twilio": 1600}
@@ -57,8 +60,8 @@ def split_for_whatsapp(text: str, limit: int = WHATSAPP_TEXT_LIMIT) -> list[str]
 # --- Enqueueing and statuses ------------------------------------------------------------------
 
 _INSERT = ("INSERT INTO outbox (idempotency_key, conversation_key, recipient, provider, kind, body,"
-           " template, reply_to_message_id, next_attempt_at, created_at, updated_at, interactive)"
-           " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+           " template, reply_to_message_id, next_attempt_at, created_at, updated_at, interactive,"
+           " consent_notice) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id")
 INTERACTIVE_BODY_LIMIT = 1024
 """Longest body of a WhatsApp button or list message: a longer last part goes as plain text."""
@@ -68,7 +71,8 @@ async def enqueue_reply(conn: Conn, *, conversation_key: str, recipient: str,
                         provider: str, texts: Sequence[str], idempotency_key: str,
                         last_customer_at: datetime, now: datetime,
                         window_template: Mapping[str, Any], reply_to: str | None = None,
-                        choices: Sequence[Mapping[str, Any]] = ()) -> list[int]:
+                        choices: Sequence[Mapping[str, Any]] = (),
+                        introduction: str | None = None, consent_notice: bool = False) -> list[int]:
     """Queue one turn's replies in the caller's transaction; returns the ids of new rows
     (none when this key was queued before, as when a crashed turn is re-run).
 
@@ -80,11 +84,20 @@ async def enqueue_reply(conn: Conn, *, conversation_key: str, recipient: str,
     `choices` (graph/state.py Choice) go with the last text part as its `interactive` column,
     for the sender to show as reply buttons or a list; the part's text still lists them. They
     are dropped outside the window (a template has none) and when that part is too long for
-    an interactive message's body."""
+    an interactive message's body.
+
+    Consent (server/outbox/opt_out.py): for a customer who opted out the rows are failed at
+    once ('opted_out', shown to agents), unless they are the `consent_notice` confirming a
+    STOP or START. `introduction` (server/consent/first_contact.py) goes before the first text
+    the business ever sends this customer, and only then."""
+    status = await consent.status_of(conn, conversation_key)
+    refused = not consent_notice and bool(status and status["status"] == "opted_out")
     if not window.is_open(last_customer_at, now):
         rows: list[tuple[str, str | None, str | None, str | None]] = [
             ("template", None, json.dumps(dict(window_template)), None)]
     else:
+        if introduction and not (refused or consent_notice or (status and status["identified_at"])):
+            texts = await first_contact.introduce(conn, conversation_key, texts, introduction)
         limit = TEXT_LIMITS.get(provider, WHATSAPP_TEXT_LIMIT)
         rows = [("text", part, None, None)
                 for text in texts for part in split_for_whatsapp(text, limit)]
@@ -95,9 +108,11 @@ async def enqueue_reply(conn: Conn, *, conversation_key: str, recipient: str,
     for i, (kind, body, template, interactive) in enumerate(rows):
         cursor = await conn.execute(_INSERT, (
             f"{idempotency_key}:{i}", conversation_key, recipient, provider, kind, body, template,
-            reply_to if i == 0 else None, now, now, now, interactive))
+            reply_to if i == 0 else None, now, now, now, interactive, consent_notice))
         if row := await cursor.fetchone():
             ids.append(row["id"] if isinstance(row, Mapping) else row[0])
+    if refused and ids:
+        await opt_out.refuse(conn, now, conversation_key)
     return ids
 
 
@@ -105,12 +120,16 @@ async def enqueue_template(conn: Conn, *, conversation_key: str, recipient: str,
                            template: Mapping[str, Any], idempotency_key: str, now: datetime) -> int | None:
     """Queue one template message chosen on purpose (an agent's, filled from the catalogue,
     server/outbox/templates_offer.py), inside or outside the window; None when this key was
-    queued before."""
+    queued before. For a customer who opted out it is failed at once, as enqueue_reply's rows."""
     cursor = await conn.execute(_INSERT, (
         f"{idempotency_key}:0", conversation_key, recipient, provider, "template", None,
-        json.dumps(dict(template)), None, now, now, now, None))
+        json.dumps(dict(template)), None, now, now, now, None, False))
     row = await cursor.fetchone()
-    return None if row is None else (row["id"] if isinstance(row, Mapping) else row[0])
+    if row is None:
+        return None
+    if await consent.is_opted_out(conn, conversation_key):
+        await opt_out.refuse(conn, now, conversation_key)
+    return row["id"] if isinstance(row, Mapping) else row[0]
 
 
 async def enqueue_read_receipt(conn: Conn, *, provider: str, recipient: str,
@@ -122,7 +141,7 @@ async def enqueue_read_receipt(conn: Conn, *, provider: str, recipient: str,
     now = datetime.now(UTC)
     cursor = await conn.execute(_INSERT, (
         f"read:{provider}:{inbound_message_id}", conversation_key, recipient, provider,
-        "read_receipt", None, None, inbound_message_id, now, now, now, None))
+        "read_receipt", None, None, inbound_message_id, now, now, now, None, False))
     row = await cursor.fetchone()
     return None if row is None else (row["id"] if isinstance(row, Mapping) else row[0])
 

@@ -34,7 +34,7 @@ from server import audit_events, tracing
 from server.availability import OUTAGES, Availability
 from server.loop import run_until_stopped
 from server.metrics import OUTBOX_BACKLOG, SEND_FAILURES, SENDS, error_code, label
-from server.outbox import problems
+from server.outbox import opt_out, problems
 from server.outbox.pacing import Bucket, Pacer
 from server.outbox.queue import ROW_COLUMNS as _COLUMNS
 from server.outbox.senders import (
@@ -57,8 +57,8 @@ _HELD_BACK = """EXISTS (SELECT 1 FROM outbox e WHERE e.provider = o.provider
     AND e.recipient = o.recipient AND e.id <> o.id AND (e.status = 'sending' OR (e.id < o.id
     AND (e.status = 'pending' OR (e.status = 'unconfirmed' AND e.next_attempt_at <= %(now)s
                                   AND e.resends < %(resends)s)))))"""
-_SENDABLE = """o.status IN ('pending', 'unconfirmed') AND o.next_attempt_at <= %(now)s
-    AND (o.status = 'pending' OR o.resends < %(resends)s)"""
+_SENDABLE = f"""o.status IN ('pending', 'unconfirmed') AND o.next_attempt_at <= %(now)s
+    AND (o.status = 'pending' OR o.resends < %(resends)s) AND {opt_out.SENDABLE}"""
 # Whether later rows wait behind o: only then is its recipient looked at again after the send.
 _MORE = """EXISTS (SELECT 1 FROM outbox l WHERE l.provider = o.provider AND l.recipient = o.recipient
     AND l.id > o.id AND l.status IN ('pending', 'unconfirmed')) AS more"""
@@ -245,6 +245,8 @@ class OutboxWorker:
                 await audit_events.record_send(conn, row, "unknown")
                 await self._tell_desk(conn, row, "unknown", f"no delivery status after"
                                       f" {row['resends'] + 1} send(s): the customer may not have it")
+            if refused := await opt_out.refuse(conn, now):  # queued as a STOP committed
+                log.info("%d outbox row(s) not sent: their customers opted out", len(refused))
             for row in await problems.take_unsendable(conn, list(self.senders), now):
                 log.warning("outbox row %s %s: no sender for %s", row["id"], row["status"],
                             row["provider"])

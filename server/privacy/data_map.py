@@ -182,6 +182,7 @@ PLACES: tuple[Place, ...] = (
              " OR template IS NOT NULL)", "body = NULL, interactive = NULL, template = NULL"))),
     table("turns", "conversation_key = ANY(%(keys)s)", time_column="committed_at"),
     table("conversation_fences", "conversation_key = ANY(%(keys)s)"),
+    table("customer_consent", "conversation_key = ANY(%(keys)s)"),  # opt-in/out (0009)
     Place("inbound_media", _count_media, _erase_media, "created_at", rules=(
         Rule(DataClass.MESSAGE_TEXT, "(transcript IS NOT NULL OR filename IS NOT NULL)",
              "transcript = NULL, filename = NULL"),)),

@@ -18,6 +18,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from graph.base.settings import BusinessSettings
+from nodes import prompts
+from nodes.prompts_i18n import localized
 from server.app import create_app
 from server.parts import ServerParts
 from server.simulator.fake_cloud_api import FakeCloudApi
@@ -60,6 +63,13 @@ class RunningServer:
             if len(rows) >= count or time.monotonic() > deadline:
                 return rows
             await asyncio.sleep(0.05)
+
+
+def first_contact(text: str, language: str = "en") -> str:
+    """`text` as the first message the business ever sends a customer: after the line that
+    says who it is (server/consent/first_contact.py), for the test servers' default business."""
+    line = prompts.fill(localized(prompts.FIRST_CONTACT, language), BusinessSettings())
+    return f"{line}\n\n{text}"
 
 
 def text_message(phone: str, text: str, *, message_id: str | None = None,

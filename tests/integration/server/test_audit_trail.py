@@ -62,9 +62,11 @@ async def test_an_answered_question_its_model_calls_reply_and_delivery(start_ser
     await server.post_meta(text_message(phone, "Are your mugs dishwasher safe?"))
     events = await trail(server, phone, "send", "delivered")
     turn_events = [e for e in events if e["kind"] != "send"]
-    # The router's call, then its decision; the agent's call, then the reply it made.
-    assert kinds(turn_events) == ["inbound", "model_call", "route", "model_call", "reply"]
-    inbound, router_call, routed, agent_call, replied = turn_events
+    # The opt-in of a customer who writes first (dated when they wrote), the message; the
+    # router's call, then its decision; the agent's call, then the reply it made.
+    assert kinds(turn_events) == ["opt_in", "inbound", "model_call", "route", "model_call", "reply"]
+    opted_in, inbound, router_call, routed, agent_call, replied = turn_events
+    assert opted_in["payload"]["source"] == "customer_initiated"
     assert inbound["actor"] == "customer" and inbound["turn"] is None
     assert inbound["payload"]["type"] == "text" and inbound["payload"]["length"] == 30
     assert inbound["payload"]["language"] == "en"
@@ -86,8 +88,8 @@ async def test_the_offline_brain_a_verification_and_a_tool_call(start_server):
     phone = new_phone()
     await server.post_meta(text_message(phone, "Where is my order?"))
     first = await trail(server, phone, "reply")
-    assert kinds(first)[:3] == ["inbound", "model_call", "route"]
-    assert first[2]["payload"]["brain"] == "offline"
+    assert kinds(first)[:4] == ["opt_in", "inbound", "model_call", "route"]
+    assert first[3]["payload"]["brain"] == "offline"
     assert all(e["model"] == "offline" and float(e["cost_usd"]) == 0
                for e in first if e["kind"] == "model_call")
     await server.post_meta(text_message(phone, "HP-10007 99ZZ"))  # a wrong postcode

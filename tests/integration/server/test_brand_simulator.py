@@ -30,10 +30,14 @@ async def test_a_configured_business_is_who_the_customer_chats_with(start_server
         encoding="utf-8", env=env, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "chatting with Acme Tiles as" in result.stdout
-    assert "Acme Tiles › Hi! 👋 This is Acme Tiles support." in result.stdout
+    # First contact: who the business is and that a bot writes, then the greeting.
+    assert "Acme Tiles › You're chatting with the automated assistant of Acme Tiles." in result.stdout
+    assert "Hi! 👋 This is Acme Tiles support." in result.stdout
     assert "Harbor" not in result.stdout
 
     messages = (await server.http.get("/simulator/api/messages", params={"phone": phone})).json()
     assert messages["business"] == "Acme Tiles"
     assert [m["text"] for m in messages["messages"] if m["from"] == "business"] == [
-        "Hi! 👋 This is Acme Tiles support. How can I help you today?"]
+        "You're chatting with the automated assistant of Acme Tiles. A person from our team can"
+        " take over at any time: just reply HUMAN.\n\nHi! 👋 This is Acme Tiles support. How can"
+        " I help you today?"]

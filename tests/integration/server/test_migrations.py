@@ -160,12 +160,17 @@ async def test_a_database_of_the_previous_version_is_adopted_with_its_data(new_d
     after["desk_conversations"] = sorted(json.dumps(
         {k: v for k, v in json.loads(r).items() if k != "handback"}, sort_keys=True)
         for r in after["desk_conversations"])
-    # 0007 adds outbox.interactive, empty on adopted rows (they offered no buttons).
+    # 0007 adds outbox.interactive, empty on adopted rows (they offered no buttons); 0009
+    # outbox.consent_notice, false on them (none confirms a STOP or START).
     offered = [json.loads(r).pop("interactive") for r in after["outbox"]]
     assert offered == [None]
+    assert [json.loads(r)["consent_notice"] for r in after["outbox"]] == [False]
+    added = ("interactive", "consent_notice")
     after["outbox"] = sorted(json.dumps(
-        {k: v for k, v in json.loads(r).items() if k != "interactive"}, sort_keys=True)
+        {k: v for k, v in json.loads(r).items() if k not in added}, sort_keys=True)
         for r in after["outbox"])
+    # Tables added since (0008 audit_events, 0009 customer_consent) start empty.
+    assert [after.pop(new) for new in ("audit_events", "customer_consent")] == [[], []]
     assert after == before
     async with await connect(previous) as conn:
         [payload] = await rows(conn, "SELECT payload FROM inbound_messages"

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from nodes import prompts
-from tests.integration.server.conftest import text_message
+from tests.integration.server.conftest import first_contact, text_message
 
 pytestmark = pytest.mark.integration
 
@@ -43,11 +43,11 @@ async def test_the_offer_of_a_human_is_a_button_and_tapping_it_hands_off(start_s
     await server.post_meta(text_message(phone, "Yes, that one"))
     offer = await sent_interactive(server, phone)
     # The text still says how to reach a person by typing; the button says it with one tap.
-    assert offer["text"] == prompts.CLARIFY_OFFER and offer["choices"] == [prompts.HUMAN_BUTTON]
+    assert offer["text"] == first_contact(prompts.CLARIFY_OFFER) and offer["choices"] == [prompts.HUMAN_BUTTON]
     assert offer["interactive"]["type"] == "button"
     [row] = await server.rows("SELECT kind, body, interactive FROM outbox WHERE conversation_key = %s"
                               " AND kind <> 'read_receipt'", phone)
-    assert row["kind"] == "text" and row["body"] == prompts.CLARIFY_OFFER
+    assert row["kind"] == "text" and row["body"] == first_contact(prompts.CLARIFY_OFFER)
     assert row["interactive"] == {"choices": [{"id": "human", "title": prompts.HUMAN_BUTTON}]}
 
     # The simulator page shows the button under the message.

@@ -11,6 +11,7 @@ import pytest
 
 from graph.base.settings import MediaSettings
 from nodes import prompts
+from tests.integration.server.conftest import first_contact
 from tests.integration.server.console.conftest import console_for, ref_for
 from tests.integration.server.media.helpers import JPEG, PDF, links, media_row, replies_to
 
@@ -27,7 +28,7 @@ async def test_a_photo_is_kept_shown_to_agents_and_answered_plainly(start_server
     assert (Path(settings.data_dir) / "media" / row["storage_key"]).read_bytes() == JPEG
     calls = [r for r in fake.media.requests if r["media_id"] == row["provider_media_id"]]
     assert [c["kind"] for c in calls] == ["metadata", "download"] and all(c["authorised"] for c in calls)
-    assert await replies_to(server, phone) == [prompts.MEDIA_UNREAD.format(what="photos")]
+    assert await replies_to(server, phone) == [first_contact(prompts.MEDIA_UNREAD.format(what="photos"))]
 
     agent = await console_for(server)
     page = await agent.http.get(f"/console/c/{await ref_for(server, phone)}")
@@ -63,7 +64,7 @@ async def test_a_disguised_page_is_refused_and_recorded(start_server, phone):
     row = await media_row(server, phone, "refused")
     assert row["reason"] == "HTML, SVG or XML" and row["storage_key"] is None
     assert row["declared_type"] == "image/jpeg" and row["content_type"] is None
-    assert await replies_to(server, phone) == [prompts.MEDIA_UNREAD.format(what="photos")]
+    assert await replies_to(server, phone) == [first_contact(prompts.MEDIA_UNREAD.format(what="photos"))]
     agent = await console_for(server)
     page = await agent.http.get(f"/console/c/{await ref_for(server, phone)}")
     assert "Not kept: HTML, SVG or XML" in page.text and links(page.text) == []
@@ -80,7 +81,7 @@ async def test_a_provider_hiccup_is_retried_and_a_document_is_a_download(start_s
     assert row["attempts"] == 3 and row["content_type"] == "application/pdf"
     assert row["filename"] == "invoice [email]"  # the sender's file name, redacted
     (reply, *_) = await replies_to(server, phone)
-    assert reply.startswith(prompts.MEDIA_UNREAD.format(what="documents"))  # then the question
+    assert reply.startswith(first_contact(prompts.MEDIA_UNREAD.format(what="documents")))  # then the question
     agent = await console_for(server)
     page = await agent.http.get(f"/console/c/{await ref_for(server, phone)}")
     (link,) = links(page.text)

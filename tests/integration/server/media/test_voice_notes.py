@@ -8,6 +8,7 @@ import pytest
 
 from graph.base.settings import TranscribeSettings
 from nodes import prompts
+from tests.integration.server.conftest import first_contact
 from tests.integration.server.console.conftest import console_for, ref_for
 from tests.integration.server.media.helpers import OGG, links, media_row, replies_to
 from tests.transcribe_stub import TranscribeStub
@@ -20,7 +21,7 @@ async def test_without_transcription_the_customer_is_asked_to_type(start_server,
     server = await start_server()
     await server.fake_cloud_api.send_customer_media(phone, "audio", OGG, "audio/ogg; codecs=opus",
                                                     voice=True)
-    assert await replies_to(server, phone) == [prompts.VOICE_UNREAD]
+    assert await replies_to(server, phone) == [first_contact(prompts.VOICE_UNREAD)]
     row = await media_row(server, phone)
     assert row["kind"] == "voice" and row["content_type"] == "audio/ogg"
     assert row["transcript"] is None and row["transcript_state"] is None
@@ -37,7 +38,7 @@ async def test_a_voice_note_is_heard_and_its_words_answered(start_server, phone)
     assert call["authorised"] and call["model"] == "whisper-stub" and call["data"] == OGG
     assert call["filename"] == "voice.ogg"
     # The words were read: the order number and email the customer said were checked.
-    assert reply == prompts.VERIFY_RETRY.format(left=2)
+    assert reply == first_contact(prompts.VERIFY_RETRY.format(left=2))
 
     row = await media_row(server, phone)
     assert row["transcript_state"] == "done"
@@ -64,7 +65,7 @@ async def test_a_failing_transcription_endpoint_leaves_the_note_playable(start_s
         server = await start_server(transcribe=TranscribeSettings(
             model="whisper-stub", base_url=stub.url, api_key="stub-key"))
         await server.fake_cloud_api.send_customer_media(phone, "audio", OGG, "audio/ogg", voice=True)
-        assert await replies_to(server, phone) == [prompts.VOICE_UNREAD]
+        assert await replies_to(server, phone) == [first_contact(prompts.VOICE_UNREAD)]
     row = await media_row(server, phone)
     assert row["transcript_state"] == "failed" and row["storage_key"]
     assert row["reason"] == "transcription: transcription endpoint answered 400"

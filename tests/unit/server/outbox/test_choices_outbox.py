@@ -19,17 +19,23 @@ FIVE = [{"id": f"HP-1000{i}", "title": f"HP-1000{i}", "description": f"Item {i}"
 
 
 class RecordingConn:
-    """Keeps the INSERTs enqueue_reply makes, each new (as for a first run of a turn)."""
+    """Keeps the INSERTs enqueue_reply makes, each new (as for a first run of a turn), for a
+    customer with no consent row yet (the SELECT of it finds nothing)."""
 
     def __init__(self) -> None:
         self.rows: list[tuple] = []
+        self.found: dict | None = None
 
     async def execute(self, query: str, params: tuple) -> RecordingConn:
-        self.rows.append(params)
+        if query.startswith("SELECT"):
+            self.found = None
+        else:
+            self.rows.append(params)
+            self.found = {"id": len(self.rows)}
         return self
 
-    async def fetchone(self) -> dict:
-        return {"id": len(self.rows)}
+    async def fetchone(self) -> dict | None:
+        return self.found
 
 
 async def enqueued(texts: list[str], *, since_customer: timedelta = timedelta(minutes=5),
@@ -44,23 +50,23 @@ async def enqueued(texts: list[str], *, since_customer: timedelta = timedelta(mi
 
 async def test_the_choices_go_with_the_last_text_part_inside_the_window():
     rows = await enqueued(["Which order?\n1) HP-10007\n2) HP-10008\nReply with the number."])
-    [(key, *_, kind, body, template, _reply_to, _due, _created, _updated, interactive)] = rows
+    [(key, *_, kind, body, template, _reply_to, _due, _created, _updated, interactive, notice)] = rows
     assert key == "turn-1:0" and kind == "text" and template is None and "1) HP-10007" in body
-    assert json.loads(interactive) == {"choices": TWO}
+    assert json.loads(interactive) == {"choices": TWO} and notice is False
     long = await enqueued(["word " * 1000], provider="twilio")  # split at 1,600 characters
-    assert [r[-1] is not None for r in long] == [False, False, False, True]
+    assert [r[11] is not None for r in long] == [False, False, False, True]
 
 
 async def test_outside_the_window_a_template_goes_and_no_choices():
     [row] = await enqueued(["Which order?"], since_customer=timedelta(hours=25))
-    assert row[4] == "template" and row[-1] is None
+    assert row[4] == "template" and row[11] is None
 
 
 async def test_a_body_too_long_for_an_interactive_message_goes_as_plain_text():
     [row] = await enqueued(["x" * 1500])
-    assert row[4] == "text" and row[-1] is None
+    assert row[4] == "text" and row[11] is None
     [plain] = await enqueued(["Hello"], choices=[])
-    assert plain[-1] is None
+    assert plain[11] is None
 
 
 def test_up_to_three_choices_are_reply_buttons_more_a_list():
