@@ -13,6 +13,8 @@ not answer within seconds, the same way.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from graph.base.settings import Settings
@@ -109,11 +111,26 @@ def catalog_problems(settings: Settings) -> list[str]:
     return []
 
 
+RETIRED = {
+    "REENGAGEMENT_TEMPLATE": "the catalogue's `reengagement = true` entry (docs/templates.md)",
+    "TEMPLATE_LANGUAGE": "the catalogue's entries per language (docs/templates.md)",
+}
+"""Settings an older version read: still set, they would be ignored without a word."""
+
+
+def retired_problems(environment: Mapping[str, str] | None = None) -> list[str]:
+    """A retired setting still in the environment: refused, saying what replaced it, rather
+    than a template the business chose silently no longer being the one sent."""
+    environment = os.environ if environment is None else environment
+    return [f"{name} is no longer read: use {instead}"
+            for name, instead in RETIRED.items() if environment.get(name)]
+
+
 def check_startup(settings: Settings, *, serves_http: bool = True) -> DemoMode:
     """Raise StartupRefused naming every unsafe setting or a bad template catalogue; else the
     demo mode these settings give. A worker (`serves_http=False`) serves no console, so plain
     HTTP is not its concern."""
-    problems = (channel_problems(settings) + catalog_problems(settings)
+    problems = (channel_problems(settings) + catalog_problems(settings) + retired_problems()
                 + (http_problems(settings) if serves_http else []))
     if problems:
         raise StartupRefused(problems)

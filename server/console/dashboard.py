@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from server.console.auth import AgentDep
-from server.console.routes import _render
+from server.console.routes import render
 from server.deps import ServerDep
 from server.reporting import formats, window
 from server.reporting.charts import bar_chart
@@ -36,14 +36,14 @@ async def dashboard(request: Request, runtime: ServerDep, agent: AgentDep, since
                     until: str = "") -> Response:
     """The service report of the window, for supervisors."""
     if not agent.supervisor:
-        return _render(request, "error.html", {"message": "The dashboard is for supervisors."}, 403)
+        return render(request, "error.html", {"message": "The dashboard is for supervisors."}, 403)
     try:
         start, end = window.window(since[:60], until[:60] or None)
     except window.BadWindow as error:
-        return _render(request, "error.html", {"message": str(error)}, 400)
+        return render(request, "error.html", {"message": str(error)}, 400)
     async with runtime.pool.connection() as conn:
         report = await service_report(conn, start, end)
-    return _render(request, "dashboard.html", {
+    return render(request, "dashboard.html", {
         "report": report, "since": since, "until": until, "charts": charts(report),
         "summary": formats.summary_rows(report), "daily_columns": formats.DAILY_COLUMNS,
         "daily_rows": formats.daily_rows(report)})

@@ -74,8 +74,9 @@ def _secure(request: Request) -> bool:
         runtime and public_url(runtime.settings).lower().startswith("https://"))
 
 
-def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200,
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200,
             error: str | None = None) -> Response:
+    """A console page: the template with the agent's session, CSRF token and any error."""
     session: auth.Session | None = getattr(request.state, "console_session", None)
     flash = error or unquote(request.cookies.get(FLASH_COOKIE, ""))[:500]
     response = templates.TemplateResponse(request, name, {
@@ -102,7 +103,7 @@ def _redirect(request: Request, to: str, flash: str | None = None) -> RedirectRe
 def _login_page(request: Request, error: str = "", status_code: int = 200, next_url: str = "",
                 headers: dict[str, str] | None = None) -> Response:
     token = request.cookies.get(auth.LOGIN_CSRF_COOKIE) or auth.new_token()
-    response = _render(request, "login.html", {"login_csrf": token, "error": error,
+    response = render(request, "login.html", {"login_csrf": token, "error": error,
                                                "next": next_url}, status_code)
     response.headers.update(headers or {})
     response.set_cookie(auth.LOGIN_CSRF_COOKIE, token, path="/console", httponly=True,
@@ -171,7 +172,7 @@ async def queue_page(request: Request, runtime: ServerDep, agent: AgentDep, stat
                                mine=bool(mine))
     async with runtime.pool.connection() as conn:  # a supervisor sees every team's agents
         ratings = await csat.agent_averages(conn, None if agent.supervisor else agent.team)
-    return _render(request, "queue.html", {
+    return render(request, "queue.html", {
         "rows": rows, "filters": {"state": state, "priority": priority, "mine": bool(mine)},
         "csat_agents": ratings, "csat_days": csat.AVERAGE_OVER.days,
         "delivery_problems": await runtime.desk.delivery_problems(agent),
@@ -193,13 +194,13 @@ async def _conversation(request: Request, runtime: ServerParts, session: auth.Se
         key = await reads.find(runtime.desk, ref)
         view = await reads.view(runtime.desk, agent, key)
     except DeskError as refused:
-        return _render(request, "error.html", {"message": str(refused)}, refused.status)
+        return render(request, "error.html", {"message": str(refused)}, refused.status)
     conversation = view["conversation"]
     handoff = conversation.get("handoff") or {}
     async with runtime.pool.connection() as conn:
         ratings = await csat.for_conversation(conn, key)
     language = await runtime.desk.conversations.language(ConversationId(key))
-    return _render(request, "conversation.html", {
+    return render(request, "conversation.html", {
         "ref": ref, "view": view, "c": conversation, "handoff": handoff,
         "since_handoff": _since_handoff(view), "csat": ratings,
         "citations": view["citations"] or handoff.get("citations") or [],
@@ -224,10 +225,10 @@ async def audit_page(request: Request, ref: str, runtime: ServerDep, session: Se
         key = await reads.find(runtime.desk, ref)
         await reads.check_visible(runtime.desk, session.agent, key)
     except DeskError as refused:
-        return _render(request, "error.html", {"message": str(refused)}, refused.status)
+        return render(request, "error.html", {"message": str(refused)}, refused.status)
     async with runtime.pool.connection() as conn:
         lines = [audit_timeline.line(e) for e in await audit_timeline.events_of(conn, ref)]
-    return _render(request, "audit.html", {"ref": ref, "lines": lines})
+    return render(request, "audit.html", {"ref": ref, "lines": lines})
 
 
 # --- Actions --------------------------------------------------------------------------------
