@@ -75,36 +75,36 @@ async def note_inbound(conn: Conn, key: str, at: datetime) -> dict[str, Any]:
     return {**(row or {}), "status": "opted_in", "identified_at": (row or {}).get("identified_at")}
 
 
+async def _set(conn: Conn, key: str, status: str, kind: AuditKind, *, source: str, actor: str,
+               keyword: str | None, at: datetime | None) -> bool:
+    """Set the customer's status ('opted_in' or 'opted_out', with its time and source) and
+    record it; True when this changed it (a repeat is recorded all the same)."""
+    changed = await (await conn.execute(
+        f"INSERT INTO customer_consent (conversation_key, status, {status}_at, {status}_source,"
+        " updated_at) VALUES (%s, %s, coalesce(%s, now()), %s, coalesce(%s, now()))"
+        f" ON CONFLICT (conversation_key) DO UPDATE SET status = excluded.status,"
+        f" {status}_at = excluded.{status}_at, {status}_source = excluded.{status}_source,"
+        " updated_at = excluded.updated_at WHERE customer_consent.status <> excluded.status"
+        " RETURNING 1", (key, status, at, _source(source), at))).fetchone() is not None
+    await _audit(conn, kind, key, actor=actor, source=source, keyword=keyword,
+                 reason=None if changed else f"already {status.replace('_', ' ')}", at=at)
+    return changed
+
+
 async def record_opt_out(conn: Conn, key: str, *, source: str, actor: str,
                          keyword: str | None = None, at: datetime | None = None) -> bool:
     """Opt the customer out; True when this changed their status (False: already out, and
     the repeat is only recorded)."""
-    changed = await (await conn.execute(
-        "INSERT INTO customer_consent (conversation_key, status, opted_out_at, opted_out_source,"
-        " updated_at) VALUES (%s, 'opted_out', coalesce(%s, now()), %s, coalesce(%s, now()))"
-        " ON CONFLICT (conversation_key) DO UPDATE SET status = 'opted_out',"
-        " opted_out_at = excluded.opted_out_at, opted_out_source = excluded.opted_out_source,"
-        " updated_at = excluded.updated_at WHERE customer_consent.status <> 'opted_out'"
-        " RETURNING 1", (key, at, _source(source), at))).fetchone() is not None
-    await _audit(conn, AuditKind.OPT_OUT, key, actor=actor, source=source, keyword=keyword,
-                 reason=None if changed else "already opted out", at=at)
-    return changed
+    return await _set(conn, key, "opted_out", AuditKind.OPT_OUT, source=source, actor=actor,
+                      keyword=keyword, at=at)
 
 
 async def record_opt_in(conn: Conn, key: str, *, source: str, actor: str,
                         keyword: str | None = None, at: datetime | None = None) -> bool:
     """Opt the customer (back) in; True when this changed their status (False: they were in
     already; recorded all the same)."""
-    changed = await (await conn.execute(
-        "INSERT INTO customer_consent (conversation_key, status, opted_in_at, opted_in_source,"
-        " updated_at) VALUES (%s, 'opted_in', coalesce(%s, now()), %s, coalesce(%s, now()))"
-        " ON CONFLICT (conversation_key) DO UPDATE SET status = 'opted_in',"
-        " opted_in_at = excluded.opted_in_at, opted_in_source = excluded.opted_in_source,"
-        " updated_at = excluded.updated_at WHERE customer_consent.status <> 'opted_in'"
-        " RETURNING 1", (key, at, _source(source), at))).fetchone() is not None
-    await _audit(conn, AuditKind.OPT_IN, key, actor=actor, source=source, keyword=keyword,
-                 reason=None if changed else "already opted in", at=at)
-    return changed
+    return await _set(conn, key, "opted_in", AuditKind.OPT_IN, source=source, actor=actor,
+                      keyword=keyword, at=at)
 
 
 async def claim_identification(conn: Conn, key: str) -> bool:
