@@ -56,11 +56,14 @@ def saver_of(conversations: Conversations) -> BaseCheckpointSaver:
     return saver
 
 
-async def after_turn(conversations: Conversations, conversation: ConversationId) -> None:
+async def after_turn(conversations: Conversations, conversation: ConversationId,
+                     turn: int | None = None) -> None:
     """Prune the conversation's thread to its latest checkpoint after a committed turn
-    (CHECKPOINTS__PRUNE_AFTER_TURN). Called under the turn's lease, so no run of this thread
-    saves meanwhile; a failure leaves the history for the next turn or the daily prune."""
-    if not conversations.services.settings.checkpoints.prune_after_turn:
+    (CHECKPOINTS__PRUNE_AFTER_TURN), every CHECKPOINTS__PRUNE_EVERY_TURNS turns (`turn` is the
+    conversation's turn number; None prunes). Called under the turn's lease, so no run of this
+    thread saves meanwhile; a failure leaves the history for the next turn or the daily prune."""
+    settings = conversations.services.settings.checkpoints
+    if not settings.prune_after_turn or (turn is not None and turn % settings.prune_every_turns):
         return
     try:
         await saver_of(conversations).aprune([thread_id(conversation)], strategy=STRATEGY)

@@ -33,6 +33,7 @@ from graph.base.settings import Settings
 from graph.graph import make_graph
 from graph.services import Services, build_services
 from knowledge.base import KnowledgeBase, open_knowledge_base
+from nodes.intents.router import default_router
 from server import conversation_ids, metrics, outbox, tracing
 from server.conversations import Conversations
 from server.database import open_pool, setup_lock
@@ -95,6 +96,9 @@ async def open_core(settings: Settings, *, database_url: str | None = None,
             await checkpointer.setup()  # LangGraph's own tables, by its own migrations
             await seed_if_empty(database.shop)
             knowledge = await open_knowledge_base(settings)  # an empty one is filled once
+        # The offline router is trained once per process: here, in a thread, rather than in
+        # the first customer's turn, where it would stall every turn on the event loop.
+        await asyncio.to_thread(default_router)
         services = build_services(
             database.shop, knowledge, settings, router_model=router_model,
             agent_model=agent_model, verification=VerificationLedger(pool, settings),

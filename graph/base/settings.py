@@ -122,6 +122,10 @@ class CheckpointSettings(BaseModel):
     """After each committed turn, delete the thread's older checkpoints with LangGraph's own
     `aprune(strategy="keep_latest")`: only the latest (which holds a pending handoff and
     resumes a turn) is kept. Off, only the daily prune removes them."""
+    prune_every_turns: int = Field(default=5, ge=1, le=1000)
+    """Prune after every Nth turn of a conversation, not after each: a prune is about 40
+    statements, which a crowd of first turns would pay for nothing (a new thread holds little),
+    while storage stays flat all the same, at up to N turns of checkpoints."""
 
 
 class OutboxSettings(BaseModel):

@@ -115,7 +115,7 @@ class TurnRunner:
                                                    should_yield=should_yield)
         await self._commit(lease, turn, batch, consent)
         # Still under the lease: keep only the checkpoint the next turn resumes from.
-        await checkpoints.after_turn(self.conversations, key)
+        await checkpoints.after_turn(self.conversations, key, turn.state.get("turn"))
 
     async def _commit(self, lease: Lease, turn: Turn, batch: list[StoredMessage],
                       consent: consent_turn.Plan) -> None:

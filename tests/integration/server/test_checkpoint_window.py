@@ -129,16 +129,21 @@ async def test_the_daily_prune_takes_every_thread_with_history(open_app, phone):
         assert (await app.conversations.state(number))["turn"] == 3
 
 
-async def test_the_worker_prunes_after_each_committed_turn(start_server, phone):
-    server = await start_server(debounce_s=0.05)
-    for n, text in enumerate(["hi there", "how long do refunds take?", "do you ship to Ireland?"], 1):
+async def test_the_worker_prunes_every_nth_committed_turn(start_server, phone):
+    server = await start_server(debounce_s=0.05)  # CHECKPOINTS__PRUNE_EVERY_TURNS: 5
+    texts = ["hi there", "how long do refunds take?", "do you ship to Ireland?", "thanks",
+             "how long do refunds take?"]
+    for n, text in enumerate(texts, 1):
         assert (await server.post_meta(text_message(phone, text))).status_code == 200
         done = await server.wait_for("SELECT 1 FROM turns WHERE conversation_key = %s", phone,
                                      count=n, within_s=30)
         assert len(done) == n
-    # The prune follows the commit that recorded the turn: wait for it to leave one checkpoint.
+        if n == 4:  # not pruned yet: turns 1-4 left their checkpoints
+            kept = await server.rows("SELECT 1 FROM checkpoints WHERE thread_id = %s", thread_id(phone))
+            assert len(kept) > 1
+    # The prune follows the commit that recorded the 5th turn: wait for it to leave one checkpoint.
     pruned = await server.wait_for("SELECT count(*) FROM checkpoints WHERE thread_id = %s"
                                    " HAVING count(*) = 1", thread_id(phone), within_s=10)
     assert pruned, await server.rows("SELECT checkpoint_id FROM checkpoints WHERE thread_id = %s",
                                      thread_id(phone))
-    assert (await server.parts.core.conversations.state(phone))["turn"] == 3
+    assert (await server.parts.core.conversations.state(phone))["turn"] == 5

@@ -130,7 +130,9 @@ async def test_a_forgotten_customer_is_nowhere_and_a_tombstone_says_so(
                                     " AND actor = 'agent:dpo'")
     assert tombstone["conversation_ref"] is None and tombstone["at"] is not None
     assert tombstone["payload"] == {"conversations": 1, "events_deleted": removed["audit_events"]}
-    assert await _rows_of(server, other, other_ref) == other_before
+    other_after = await _rows_of(server, other, other_ref)  # nothing of theirs removed (their
+    # reply's delivery statuses may still be adding audit events meanwhile)
+    assert all(other_after[table] >= count for table, count in other_before.items()), other_after
     assert await snapshot(server.parts.pool, BUSINESS_TABLES) == shop_before
 
 
