@@ -52,9 +52,10 @@ async def test_one_message_moves_the_metrics_and_is_traced_end_to_end(start_serv
     def moved(name: str, **labels: str) -> float:
         return sample(after, name, **labels) - sample(before, name, **labels)
 
-    # The message, and the delivery statuses of the reply that came back before the scrape.
+    # The message, and delivery statuses that came back before the scrape (for this reply, and
+    # for rows of earlier tests in this database that this server's outbox sent meanwhile).
     accepted = moved("switchboard_webhooks_total", channel="meta", outcome="accepted")
-    assert 1 <= accepted <= 4  # sent, delivered, read
+    assert accepted >= 1
     assert moved("switchboard_webhook_ack_seconds_count", channel="meta") == accepted
     assert moved("switchboard_due_queue_lag_seconds_count") >= 1
     assert moved("switchboard_turn_seconds_count", brain="model") == 1

@@ -46,10 +46,11 @@ def ago(days: float) -> datetime:
 async def _message(conn, key: str, days: float, state: str = "done") -> int:
     row = await (await conn.execute(
         "INSERT INTO inbound_messages (provider, provider_message_id, conversation_key, kind, body,"
-        " needs_turn, sent_at, received_at, state, payload) VALUES ('meta', %s, %s, 'text',"
-        " 'my order HP-1', true, %s, %s, %s, %s) RETURNING id",
+        " needs_turn, sent_at, received_at, state, payload, turn_key) VALUES ('meta', %s, %s,"
+        " 'text', 'my order HP-1', true, %s, %s, %s, %s, %s) RETURNING id",
         (f"wamid.{uuid.uuid4().hex}", key, ago(days), ago(days), state,
-         json.dumps({"from": key, "type": "text"})))).fetchone()
+         json.dumps({"from": key, "type": "text"}),
+         f"{key}:1" if state == "in_turn" else None))).fetchone()  # as inbox.claim leaves it
     return row["id"]
 
 
@@ -184,6 +185,9 @@ async def test_prune_removes_what_is_past_its_period_and_a_dry_run_nothing(
         assert texts == {old: {}, new: {"text": "hello"}}
         again = await prune(pruning, now=NOW)
         assert all(p.count == 0 for p in again), again  # nothing is pruned twice
+        async with pool.connection() as conn:  # a later test's worker must not find it unfinished
+            await conn.execute("UPDATE inbound_messages SET state = 'done' WHERE id = %s",
+                               (w["msg_unfinished"],))
 
 
 async def test_a_period_of_zero_keeps_the_class_forever(settings, database_url, tmp_path):
